@@ -1,0 +1,23 @@
+/** NATS header names. Metadata travels in headers; the message data is the webhook body. */
+export const Header = {
+  msgId: "Nats-Msg-Id",
+  taskId: "Hookline-Task-Id",
+  eventId: "Hookline-Event-Id",
+  eventType: "Hookline-Event-Type",
+  endpointId: "Hookline-Endpoint-Id",
+  attempt: "Hookline-Attempt",
+  deferrals: "Hookline-Deferrals",
+  createdAt: "Hookline-Created-At",
+  deadline: "Hookline-Deadline",
+  notBefore: "Hookline-Not-Before",
+  history: "Hookline-History",
+  result: "Hookline-Result",
+  status: "Hookline-Status",
+  error: "Hookline-Error",
+  durationMs: "Hookline-Duration-Ms",
+  retryAfterMs: "Hookline-Retry-After-Ms",
+  reason: "Hookline-Reason",
+  replayOf: "Hookline-Replay-Of",
+} as const;
+
+export type HeaderName = (typeof Header)[keyof typeof Header];
