@@ -1,0 +1,113 @@
+import { parseDuration, parseDurationList, prefixSchema } from "@hookline/contracts";
+import { z } from "zod";
+
+/** A duration env var such as "10m" or "200ms", parsed to milliseconds. */
+export const durationEnv = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message: `expected a duration such as 200ms, 5s or 10m, got "${text}"`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** A comma-separated list of durations, such as RETRY_SCHEDULE. */
+export const durationListEnv = z.string().transform((text, ctx) => {
+  const list = parseDurationList(text);
+  if (list === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message: `expected durations separated by commas, got "${text}"`,
+    });
+    return z.NEVER;
+  }
+  return list;
+});
+
+export const booleanEnv = z
+  .enum(["true", "false", "1", "0"], { message: "expected true or false" })
+  .transform((value) => value === "true" || value === "1");
+
+export const portEnv = z.coerce.number().int().min(0).max(65_535);
+
+/** `name:token` pairs separated by commas; the name is who acted, the token what they hold. */
+export const tokenPairsEnv = z.string().transform((text, ctx) => {
+  const pairs = new Map<string, string>();
+  for (const entry of text.split(",").map((part) => part.trim())) {
+    if (entry === "") continue;
+    const colon = entry.indexOf(":");
+    const name = entry.slice(0, colon);
+    const token = entry.slice(colon + 1);
+    if (colon <= 0 || token.length < 8 || !/^[A-Za-z0-9_.-]+$/.test(name)) {
+      ctx.addIssue({
+        code: "custom",
+        message: "expected name:token pairs separated by commas, each token at least 8 characters",
+      });
+      return z.NEVER;
+    }
+    pairs.set(token, name);
+  }
+  if (pairs.size === 0) {
+    ctx.addIssue({ code: "custom", message: "expected at least one name:token pair" });
+    return z.NEVER;
+  }
+  return [...pairs].map(([token, name]) => ({ name, token }));
+});
+
+/** Variables every service reads. */
+export const commonEnvShape = {
+  NATS_URL: z.string().default("nats://127.0.0.1:4222"),
+  HOOKLINE_PREFIX: prefixSchema.default("hookline"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Human-readable logs for the dev runner; JSON otherwise. */
+  LOG_PRETTY: booleanEnv.default(false),
+  SHUTDOWN_TIMEOUT: durationEnv.default(25_000),
+  /** Provisioning: every service applies the same stream settings, so they must agree. */
+  INGEST_DEDUPE_WINDOW: durationEnv.default(600_000),
+  DISPATCH_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 ** 3),
+  JETSTREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join("; ")}`);
+  }
+}
+
+/** Parses the environment once; a bad one throws a ConfigError naming every bad variable. */
+export function parseEnv<S extends z.ZodRawShape>(
+  shape: S,
+  env: Record<string, string | undefined> = process.env,
+): z.infer<z.ZodObject<S>> {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ""));
+  const parsed = z.object(shape).safeParse(present);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? "environment");
+    return env[name] === undefined || env[name] === ""
+      ? `${name} is required (${issue.message})`
+      : `${name}: ${issue.message}`;
+  });
+  throw new ConfigError(problems);
+}
+
+/** For a composition root: parse, or print one clear message and exit non-zero. */
+export function loadEnvOrExit<S extends z.ZodRawShape>(
+  service: string,
+  shape: S,
+): z.infer<z.ZodObject<S>> {
+  try {
+    return parseEnv(shape);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${service}: ${error.message}\n`);
+    process.exit(78);
+  }
+}

@@ -1,0 +1,124 @@
+import { type EndpointRecord, endpointRecordSchema } from "@hookline/contracts";
+import type { KV } from "@nats-io/kv";
+import type { Logger } from "pino";
+
+export interface CachedEndpoint {
+  record: EndpointRecord;
+  /** KV revision, for compare-and-set writes. */
+  revision: number;
+}
+
+/**
+ * An in-memory copy of the endpoint bucket, kept current by a KV watch, so that fan-out and
+ * delivery never read KV per message.
+ */
+export interface EndpointCache {
+  get(id: string): CachedEndpoint | undefined;
+  /** Enabled endpoints subscribed to an event type (an empty `eventTypes` means every type). */
+  subscribedTo(eventType: string): EndpointRecord[];
+  all(): CachedEndpoint[];
+  /** Resolves once the watch has replayed the bucket as it stood when the watch began. */
+  ready: Promise<void>;
+  isReady(): boolean;
+  /** Resolves when the cache holds at least `revision` (after our own writes). */
+  waitForRevision(revision: number, timeoutMs?: number): Promise<boolean>;
+  stop(): void;
+}
+
+export async function startEndpointCache(kv: KV, logger: Logger): Promise<EndpointCache> {
+  const byId = new Map<string, CachedEndpoint>();
+  const byType = new Map<string, Set<string>>();
+  const everyType = new Set<string>();
+  let lastRevision = 0;
+  const revisionWaiters = new Set<() => void>();
+
+  const unindex = (id: string) => {
+    everyType.delete(id);
+    for (const ids of byType.values()) ids.delete(id);
+  };
+  const index = (record: EndpointRecord) => {
+    if (record.eventTypes.length === 0) everyType.add(record.id);
+    for (const type of record.eventTypes) {
+      const ids = byType.get(type) ?? new Set<string>();
+      ids.add(record.id);
+      byType.set(type, ids);
+    }
+  };
+
+  const status = await kv.status();
+  const startSeq = status.streamInfo.state.last_seq;
+  let readyNow = startSeq === 0;
+  let markReady: () => void = () => {};
+  const ready = readyNow
+    ? Promise.resolve()
+    : new Promise<void>((resolve) => (markReady = resolve));
+
+  const watcher = await kv.watch();
+  void (async () => {
+    for await (const entry of watcher) {
+      unindex(entry.key);
+      if (entry.operation === "PUT") {
+        const parsed = endpointRecordSchema.safeParse(entry.json());
+        if (parsed.success) {
+          byId.set(entry.key, { record: parsed.data, revision: entry.revision });
+          index(parsed.data);
+        } else {
+          byId.delete(entry.key);
+          logger.error(
+            { endpointId: entry.key, error: parsed.error.message },
+            "endpoint record is invalid; ignored",
+          );
+        }
+      } else {
+        byId.delete(entry.key);
+      }
+      lastRevision = Math.max(lastRevision, entry.revision);
+      if (!readyNow && (entry.revision >= startSeq || entry.isUpdate)) {
+        readyNow = true;
+        markReady();
+      }
+      for (const wake of revisionWaiters) wake();
+    }
+  })().catch((error: unknown) => logger.error({ err: error }, "endpoint watch ended"));
+
+  const enabled = (id: string) => {
+    const cached = byId.get(id);
+    return cached && !cached.record.disabled ? cached.record : undefined;
+  };
+
+  return {
+    get: (id) => byId.get(id),
+    all: () => [...byId.values()],
+    subscribedTo(eventType) {
+      const result: EndpointRecord[] = [];
+      for (const id of everyType) {
+        const record = enabled(id);
+        if (record) result.push(record);
+      }
+      for (const id of byType.get(eventType) ?? []) {
+        const record = enabled(id);
+        if (record) result.push(record);
+      }
+      return result;
+    },
+    ready,
+    isReady: () => readyNow,
+    waitForRevision(revision, timeoutMs = 5_000) {
+      if (lastRevision >= revision) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          revisionWaiters.delete(check);
+          resolve(false);
+        }, timeoutMs);
+        const check = () => {
+          if (lastRevision < revision) return;
+          clearTimeout(timer);
+          revisionWaiters.delete(check);
+          resolve(true);
+        };
+        revisionWaiters.add(check);
+      });
+    },
+    stop: () => watcher.stop(),
+  };
+}

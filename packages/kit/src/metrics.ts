@@ -1,0 +1,68 @@
+import type { MiddlewareHandler } from "hono";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+export interface ServiceMetrics {
+  registry: Registry;
+  httpRequests: Counter<"method" | "route" | "status">;
+  httpDuration: Histogram<"method" | "route" | "status">;
+  consumerPending: Gauge<"stream" | "consumer">;
+  consumerAckPending: Gauge<"stream" | "consumer">;
+  invalidMessages: Counter<"consumer">;
+}
+
+/** One registry per service; every series carries a `service` label. */
+export function createServiceMetrics(service: string): ServiceMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: "hookline_http_requests_total",
+      help: "HTTP requests served",
+      labelNames: ["method", "route", "status"],
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: "hookline_http_request_duration_seconds",
+      help: "HTTP request duration",
+      labelNames: ["method", "route", "status"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    consumerPending: new Gauge({
+      name: "hookline_jetstream_consumer_pending_messages",
+      help: "Messages in the stream not yet delivered to the consumer",
+      labelNames: ["stream", "consumer"],
+      registers,
+    }),
+    consumerAckPending: new Gauge({
+      name: "hookline_jetstream_consumer_ack_pending_messages",
+      help: "Messages delivered to the consumer and not yet acknowledged",
+      labelNames: ["stream", "consumer"],
+      registers,
+    }),
+    invalidMessages: new Counter({
+      name: "hookline_invalid_messages_total",
+      help: "Messages a consumer could not decode and dead-lettered raw",
+      labelNames: ["consumer"],
+      registers,
+    }),
+  };
+}
+
+/** Counts and times requests by route pattern, never by raw path (ids would explode labels). */
+export function httpMetricsMiddleware(metrics: ServiceMetrics): MiddlewareHandler {
+  return async (c, next) => {
+    const started = performance.now();
+    await next();
+    const labels = {
+      method: c.req.method,
+      route: c.req.routePath === "/*" ? "unmatched" : c.req.routePath,
+      status: String(c.res.status),
+    };
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe(labels, (performance.now() - started) / 1000);
+  };
+}
