@@ -14,7 +14,10 @@ export interface CachedEndpoint {
  */
 export interface EndpointCache {
   get(id: string): CachedEndpoint | undefined;
-  /** Enabled endpoints subscribed to an event type (an empty `eventTypes` means every type). */
+  /**
+   * Endpoints subscribed to an event type (an empty `eventTypes` means every type), disabled ones
+   * included: their tasks dead-letter as `endpoint_disabled`, so nothing is lost while one is off.
+   */
   subscribedTo(eventType: string): EndpointRecord[];
   all(): CachedEndpoint[];
   /** Resolves once the watch has replayed the bucket as it stood when the watch began. */
@@ -81,22 +84,17 @@ export async function startEndpointCache(kv: KV, logger: Logger): Promise<Endpoi
     }
   })().catch((error: unknown) => logger.error({ err: error }, "endpoint watch ended"));
 
-  const enabled = (id: string) => {
-    const cached = byId.get(id);
-    return cached && !cached.record.disabled ? cached.record : undefined;
-  };
-
   return {
     get: (id) => byId.get(id),
     all: () => [...byId.values()],
     subscribedTo(eventType) {
       const result: EndpointRecord[] = [];
       for (const id of everyType) {
-        const record = enabled(id);
+        const record = byId.get(id)?.record;
         if (record) result.push(record);
       }
       for (const id of byType.get(eventType) ?? []) {
-        const record = enabled(id);
+        const record = byId.get(id)?.record;
         if (record) result.push(record);
       }
       return result;

@@ -2,6 +2,7 @@ export * from "./auth";
 export * from "./backlog";
 export * from "./config";
 export * from "./consumer";
+export * from "./docs";
 export * from "./endpoint-cache";
 export * from "./http";
 export * from "./invalid";
