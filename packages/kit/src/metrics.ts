@@ -1,6 +1,9 @@
 import type { MiddlewareHandler } from "hono";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
+// Services add their own series to the kit registry; prom-client is a dependency of kit only.
+export { Counter, Gauge, Histogram } from "prom-client";
+
 export interface ServiceMetrics {
   registry: Registry;
   httpRequests: Counter<"method" | "route" | "status">;
