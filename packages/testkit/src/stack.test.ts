@@ -1,0 +1,135 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { type Stack, type StartStackOptions, startStack } from "./stack";
+
+const fixture = fileURLToPath(new URL("./fixtures/ready-service.ts", import.meta.url));
+const base: Omit<StartStackOptions, "services"> = {
+  natsUrl: "nats://127.0.0.1:1",
+  entry: () => fixture,
+  serviceEnv: {},
+};
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("startStack", () => {
+  const stacks: Stack[] = [];
+  afterEach(async () => {
+    await Promise.all(stacks.splice(0).map((s) => s.stop()));
+  });
+
+  it("starts services with their env, restarts one, and stops all", async () => {
+    const inheritedDb = process.env.DATABASE_URL;
+    process.env.DATABASE_URL = "postgres://must-not-leak";
+    let stack: Stack;
+    try {
+      stack = await startStack({
+        ...base,
+        services: ["alpha", "beta"],
+        prefix: "t_stack",
+        env: { EXTRA: "common", FIXTURE_NAME: "svc" },
+        serviceEnv: { beta: { EXTRA: "beta-only", FIXTURE_NAME: "beta" } },
+      });
+    } finally {
+      if (inheritedDb === undefined) delete process.env.DATABASE_URL;
+      else process.env.DATABASE_URL = inheritedDb;
+    }
+    stacks.push(stack);
+
+    const envOf = async (svc: string) =>
+      (await (await fetch(`${stack.url(svc)}/env`)).json()) as Record<string, string | null>;
+    expect(await envOf("alpha")).toEqual({
+      NATS_URL: "nats://127.0.0.1:1",
+      HOOKLINE_PREFIX: "t_stack",
+      PORT: `${stack.port("alpha")}`,
+      LOG_LEVEL: "info",
+      DATABASE_URL: null,
+      EXTRA: "common",
+    });
+    expect((await envOf("beta")).EXTRA).toBe("beta-only");
+    expect(stack.url("beta")).toBe(`http://127.0.0.1:${stack.port("beta")}`);
+    expect(stack.logs("beta").join("\n")).toContain("beta ready");
+    expect(() => stack.url("gamma")).toThrow(/no service "gamma"/);
+
+    const before = stack.pid("alpha");
+    await stack.restart("alpha");
+    expect(stack.pid("alpha")).not.toBe(before);
+    expect(alive(before)).toBe(false);
+    expect((await fetch(`${stack.url("alpha")}/readyz`)).status).toBe(200);
+    expect(stack.logs("alpha").join("\n")).toMatch(/got SIGTERM[\s\S]*restarting alpha/);
+
+    const pids = [stack.pid("alpha"), stack.pid("beta")];
+    await stack.stop();
+    expect(pids.map(alive)).toEqual([false, false]);
+  });
+
+  it("fails with the service's last log lines when it dies, and stops the others", async () => {
+    const lines: string[] = [];
+    const started = startStack({
+      ...base,
+      services: ["good", "bad"],
+      serviceEnv: {
+        good: { FIXTURE_NAME: "good" },
+        bad: { FIXTURE_MODE: "crash", FIXTURE_NAME: "bad" },
+      },
+      onLog: (service, line) => lines.push(`${service}: ${line}`),
+    });
+    await expect(started).rejects.toThrow("service bad exited with code 3 before it was ready");
+    await expect(started).rejects.toThrow("bad: refusing to start (FIXTURE_MODE=crash)");
+    expect(lines).toContain("good: good got SIGTERM");
+  });
+
+  it("times out on a service that never becomes ready", async () => {
+    await expect(
+      startStack({
+        ...base,
+        services: ["slow"],
+        readyTimeoutMs: 1500,
+        env: { FIXTURE_MODE: "unready", FIXTURE_NAME: "slow" },
+      }),
+    ).rejects.toThrow(/Timed out after 1500ms waiting for service slow[\s\S]*slow ready/);
+  });
+
+  it("moves a service whose free port was taken to another one", async () => {
+    const marker = join(await mkdtemp(join(tmpdir(), "testkit-stack-")), "taken");
+    try {
+      const stack = await startStack({
+        ...base,
+        services: ["racer"],
+        env: { FIXTURE_MODE: "taken", FIXTURE_MARKER: marker },
+      });
+      stacks.push(stack);
+      expect(stack.logs("racer").join("\n")).toContain(
+        `port taken; retrying racer on port ${stack.port("racer")}`,
+      );
+      expect((await fetch(`${stack.url("racer")}/readyz`)).status).toBe(200);
+    } finally {
+      await rm(dirname(marker), { recursive: true, force: true });
+    }
+  });
+
+  it("SIGKILLs a service that ignores SIGTERM after the stop timeout", async () => {
+    const stack = await startStack({
+      ...base,
+      services: ["stubborn"],
+      stopTimeoutMs: 500,
+      env: { FIXTURE_MODE: "stubborn" },
+    });
+    stacks.push(stack);
+    const pid = stack.pid("stubborn");
+    const started = Date.now();
+    await stack.stop();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(450);
+    expect(alive(pid)).toBe(false);
+    expect(stack.logs("stubborn").join("\n")).toContain("got SIGTERM");
+  });
+});

@@ -1,0 +1,188 @@
+import { isAbsolute, join, resolve } from "node:path";
+import { freePort } from "./free-port";
+import { LineBuffer } from "./line-buffer";
+import { describeExit, ManagedProcess } from "./managed-process";
+import { repoRoot } from "./repo-root";
+import { answersOk, pollUntil } from "./wait";
+
+export interface StartStackOptions {
+  natsUrl: string;
+  /** Folder names under services/, e.g. ["ingest", "delivery"]. */
+  services: string[];
+  /** Extra env for every service; wins over the defaults below. */
+  env?: Record<string, string>;
+  /** Extra env per service name; wins over `env`. Setting PORT here fixes that service's port. */
+  serviceEnv?: Record<string, Record<string, string>>;
+  /** HOOKLINE_PREFIX; default "hookline". Give each test its own to share one nats-server. */
+  prefix?: string;
+  /** The script to run for a service, relative to the repo root or absolute.
+   *  Default `services/<name>/src/main.ts`. */
+  entry?: (name: string) => string;
+  /** Receives each output line, e.g. for the dev runner's pretty logs. */
+  onLog?: (service: string, line: string) => void;
+  /** How long each service gets to answer GET /readyz 200; default 30 s. */
+  readyTimeoutMs?: number;
+  /** How long stop() waits after SIGTERM before SIGKILL; default 10 s. */
+  stopTimeoutMs?: number;
+}
+
+export interface Stack {
+  /** `http://127.0.0.1:<port>` */
+  url(service: string): string;
+  port(service: string): number;
+  /** The service's last ~2000 output lines, across restarts. */
+  logs(service: string): string[];
+  /** The service's current process id. */
+  pid(service: string): number;
+  /** Stops every service (SIGTERM, then SIGKILL after the stop timeout). */
+  stop(): Promise<void>;
+  /** Stops one service and starts it again with the same env and port, until ready. */
+  restart(service: string): Promise<void>;
+}
+
+interface Service {
+  name: string;
+  port: number;
+  /** PORT came from the options; never moved to another port. */
+  portFixed: boolean;
+  /** The current launch logged EADDRINUSE: its free port was taken before it bound. */
+  addrInUse: boolean;
+  env: NodeJS.ProcessEnv;
+  entry: string;
+  logs: LineBuffer;
+  proc: ManagedProcess | undefined;
+}
+
+// Infrastructure locations come only from the options: an inherited value would point a
+// test's services at the developer's own servers.
+const NOT_INHERITED = ["NATS_URL", "DATABASE_URL", "PORT"];
+
+/**
+ * Starts Hookline services as child processes (`node --import tsx services/<name>/src/main.ts`)
+ * and waits until each answers GET /readyz with 200. If any fails, all are stopped again.
+ */
+export async function startStack(opts: StartStackOptions): Promise<Stack> {
+  const root = repoRoot();
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
+  const stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
+  const mirror = process.env.HOOKLINE_TEST_LOGS === "1";
+  const entryOf = opts.entry ?? ((name: string) => join("services", name, "src", "main.ts"));
+
+  const inherited: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of NOT_INHERITED) delete inherited[key];
+
+  const services = new Map<string, Service>();
+  for (const name of opts.services) {
+    if (services.has(name)) throw new Error(`startStack: service "${name}" listed twice`);
+    const env: NodeJS.ProcessEnv = {
+      ...inherited,
+      NATS_URL: opts.natsUrl,
+      HOOKLINE_PREFIX: opts.prefix ?? "hookline",
+      PORT: `${await freePort()}`,
+      LOG_LEVEL: "info",
+      ...opts.env,
+      ...opts.serviceEnv?.[name],
+    };
+    const entry = entryOf(name);
+    services.set(name, {
+      name,
+      port: Number(env.PORT),
+      portFixed: opts.env?.PORT !== undefined || opts.serviceEnv?.[name]?.PORT !== undefined,
+      addrInUse: false,
+      env,
+      entry: isAbsolute(entry) ? entry : resolve(root, entry),
+      logs: new LineBuffer(2000),
+      proc: undefined,
+    });
+  }
+
+  const launch = async (svc: Service): Promise<void> => {
+    svc.addrInUse = false;
+    const proc = new ManagedProcess({
+      command: process.execPath,
+      args: ["--import", "tsx", svc.entry],
+      cwd: root,
+      env: svc.env,
+      logs: svc.logs,
+      onLine: (line) => {
+        if (line.includes("EADDRINUSE")) svc.addrInUse = true;
+        if (mirror) process.stderr.write(`[${svc.name}] ${line}\n`);
+        opts.onLog?.(svc.name, line);
+      },
+    });
+    svc.proc = proc;
+    await pollUntil(
+      async () => {
+        if (!proc.running) {
+          throw new Error(
+            `service ${svc.name} ${describeExit(proc.exit)} before it was ready. ` +
+              `Last log lines:\n${svc.logs.tail()}`,
+          );
+        }
+        return answersOk(`http://127.0.0.1:${svc.port}/readyz`);
+      },
+      {
+        timeoutMs: readyTimeoutMs,
+        intervalMs: 150,
+        what: `service ${svc.name} GET http://127.0.0.1:${svc.port}/readyz to answer 200`,
+        detail: () => `Last log lines of ${svc.name}:\n${svc.logs.tail()}`,
+      },
+    );
+  };
+
+  // A free port can be taken between probing and the service binding it (other test workers
+  // open connections too); on the first start, move such a service to a fresh port.
+  const launchFirst = async (svc: Service): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await launch(svc);
+      } catch (err) {
+        if (svc.portFixed || !svc.addrInUse || attempt >= 3) throw err;
+        svc.port = await freePort();
+        svc.env.PORT = `${svc.port}`;
+        svc.logs.push(`[testkit] port taken; retrying ${svc.name} on port ${svc.port}`);
+      }
+    }
+  };
+
+  const stopOne = async (svc: Service): Promise<void> => {
+    await svc.proc?.terminate(stopTimeoutMs);
+  };
+  const stopAll = async () => {
+    await Promise.all([...services.values()].map(stopOne));
+  };
+
+  // Services provision idempotently, so they can start in parallel.
+  const started = await Promise.allSettled([...services.values()].map(launchFirst));
+  const failures: unknown[] = started.flatMap((r) => (r.status === "rejected" ? [r.reason] : []));
+  if (failures.length > 0) {
+    await stopAll();
+    const messages = failures.map((f) => (f instanceof Error ? f.message : String(f)));
+    throw new Error(`startStack failed:\n${messages.join("\n\n")}`);
+  }
+
+  const get = (name: string): Service => {
+    const svc = services.get(name);
+    if (!svc) throw new Error(`startStack: no service "${name}" in this stack`);
+    return svc;
+  };
+
+  return {
+    url: (name) => `http://127.0.0.1:${get(name).port}`,
+    port: (name) => get(name).port,
+    logs: (name) => get(name).logs.lines(),
+    pid: (name) => get(name).proc?.pid ?? -1,
+    stop: stopAll,
+    restart: async (name) => {
+      const svc = get(name);
+      await stopOne(svc);
+      svc.logs.push(`[testkit] restarting ${name}`);
+      try {
+        await launch(svc);
+      } catch (err) {
+        await stopOne(svc);
+        throw err;
+      }
+    },
+  };
+}
