@@ -1,4 +1,4 @@
-export { freePort } from "./free-port";
+export { freePort, preferredOrFreePort } from "./free-port";
 export { LineBuffer } from "./line-buffer";
 export {
   type NatsServerHandle,

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { trackDir, untrackDir } from "./emergency-cleanup";
-import { freePort } from "./free-port";
+import { freePort, preferredOrFreePort } from "./free-port";
 import { LineBuffer } from "./line-buffer";
 import { describeExit, ManagedProcess } from "./managed-process";
 import { answersOk, canConnect, pollUntil } from "./wait";
@@ -11,6 +11,8 @@ import { answersOk, canConnect, pollUntil } from "./wait";
 export interface StartNatsServerOptions {
   /** JetStream store dir to use and keep; by default a temp dir removed by stop(). */
   storeDir?: string;
+  /** Client and monitoring ports to use when free (the dev runner wants 4222 and 8222). */
+  preferredPorts?: { client: number; monitor: number };
 }
 
 export interface NatsServerHandle {
@@ -111,9 +113,10 @@ export async function startNatsServer(
   let port = 0;
   let monitorPort = 0;
   for (let attempt = 1; proc === undefined; attempt++) {
-    port = await freePort();
-    do monitorPort = await freePort();
-    while (monitorPort === port);
+    const preferred = attempt === 1 ? opts.preferredPorts : undefined;
+    port = preferred ? await preferredOrFreePort(preferred.client) : await freePort();
+    monitorPort = preferred ? await preferredOrFreePort(preferred.monitor) : await freePort();
+    while (monitorPort === port) monitorPort = await freePort();
     try {
       proc = await launch(port, monitorPort);
     } catch (err) {

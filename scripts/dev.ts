@@ -1,0 +1,107 @@
+// The dev runner behind `npm run dev`: NATS, the services and a demo receiver on this machine,
+// with pretty logs. Ctrl-C stops everything it started.
+import { join } from "node:path";
+import {
+  type NatsServerHandle,
+  preferredOrFreePort,
+  repoRoot,
+  type Sink,
+  type Stack,
+  startNatsServer,
+  startSink,
+  startStack,
+} from "@hookline/testkit";
+
+const root = repoRoot();
+const env = process.env;
+const ingestToken = env.DEV_INGEST_TOKEN ?? "dev-ingest-token";
+const demoSecret = env.DEMO_SECRET ?? "whsec_aG9va2xpbmUtZGVtby1yZWNlaXZlci1zZWNyZXQ=";
+const services = ["ingest", "delivery"];
+const servicePorts: Record<string, string> = {
+  ingest: env.INGEST_PORT ?? "8080",
+  delivery: env.DELIVERY_PORT ?? "8081",
+};
+
+const colors = ["\x1b[36m", "\x1b[35m", "\x1b[33m", "\x1b[32m", "\x1b[34m"];
+const reset = "\x1b[0m";
+const tag = (name: string, index: number) =>
+  `${colors[index % colors.length]}${name.padEnd(8)}${reset}`;
+
+let nats: NatsServerHandle | undefined;
+let sink: Sink | undefined;
+let stack: Stack | undefined;
+let stopping = false;
+
+async function stopAll(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    console.log("\nstopping…");
+    await stack?.stop();
+    await sink?.close();
+    await nats?.stop();
+  }
+  process.exit(code);
+}
+process.on("SIGINT", () => void stopAll(0));
+process.on("SIGTERM", () => void stopAll(0));
+
+async function main(): Promise<void> {
+  let natsUrl = env.NATS_URL;
+  if (!natsUrl) {
+    nats = await startNatsServer({
+      storeDir: join(root, ".data", "nats"),
+      preferredPorts: { client: 4222, monitor: 8222 },
+    });
+    natsUrl = nats.url;
+  }
+
+  const demoPort = await preferredOrFreePort(Number(env.DEMO_RECEIVER_PORT ?? 9000));
+  sink = await startSink({
+    port: demoPort,
+    log: (line) => console.log(`${tag("receiver", 4)} ${line}`),
+  });
+  sink.setSecrets("/webhooks", [demoSecret]);
+
+  stack = await startStack({
+    natsUrl,
+    services,
+    prefix: env.HOOKLINE_PREFIX ?? "hookline",
+    env: {
+      INGEST_API_TOKENS: env.INGEST_API_TOKENS ?? `dev:${ingestToken}`,
+      DELIVERY_ALLOW_PRIVATE_NETWORKS: env.DELIVERY_ALLOW_PRIVATE_NETWORKS ?? "true",
+      LOG_PRETTY: env.LOG_PRETTY ?? "true",
+      LOG_LEVEL: env.LOG_LEVEL ?? "info",
+    },
+    serviceEnv: Object.fromEntries(
+      services.map((name) => [name, { PORT: servicePorts[name] ?? "0" }]),
+    ),
+    onLog: (service, line) => console.log(`${tag(service, services.indexOf(service))} ${line}`),
+  });
+
+  const ingest = stack.url("ingest");
+  console.log(`
+Hookline is running.
+
+  ingest API      ${ingest}            token: ${ingestToken}
+  API reference   ${ingest}/docs
+  delivery        ${stack.url("delivery")}/readyz   metrics: ${stack.url("delivery")}/metrics
+  NATS            ${natsUrl}${nats ? `   monitor: ${nats.monitorUrl}` : " (from NATS_URL)"}
+  demo receiver   ${sink.url("/webhooks")}
+                  its secret: ${demoSecret}
+
+Try it:
+  curl -s -X POST ${ingest}/v1/endpoints -H 'authorization: Bearer ${ingestToken}' \\
+    -H 'content-type: application/json' \\
+    -d '{"url":"${sink.url("/webhooks")}","eventTypes":["order.created"],"secret":"${demoSecret}"}'
+  curl -s -X POST ${ingest}/v1/events -H 'authorization: Bearer ${ingestToken}' \\
+    -H 'content-type: application/json' \\
+    -d '{"eventType":"order.created","payload":{"orderId":"o_1","total":42}}'
+
+Ctrl-C stops everything.
+`);
+}
+
+main().catch(async (error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  await stopAll(1);
+});
