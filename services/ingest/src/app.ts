@@ -1,0 +1,84 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import {
+  type ApiToken,
+  bearerAuth,
+  createServiceApp,
+  type EndpointCache,
+  type KitEnv,
+  type Logger,
+  mountApiDocs,
+  type ReadinessChecks,
+  type ServiceMetrics,
+} from "@hookline/kit";
+import type { EndpointRegistry } from "./endpoints/registry";
+import type { EventPublisher } from "./events/publisher";
+import { bodyLimits } from "./http/body-limits";
+import { registerProblemComponents, serviceUnavailable } from "./http/problems";
+import { countRejectedEvents, type IngestMetrics } from "./metrics";
+import { registerCreateEndpoint } from "./routes/create-endpoint";
+import { registerDeleteEndpoint } from "./routes/delete-endpoint";
+import { registerGetEndpoint } from "./routes/get-endpoint";
+import { registerGetEndpointSecret } from "./routes/get-endpoint-secret";
+import { registerListEndpoints } from "./routes/list-endpoints";
+import { registerPublishEvent } from "./routes/publish-event";
+import { registerPublishEventBatch } from "./routes/publish-event-batch";
+import { registerRotateEndpointSecret } from "./routes/rotate-endpoint-secret";
+import { registerUpdateEndpoint } from "./routes/update-endpoint";
+
+export type IngestApp = OpenAPIHono<KitEnv>;
+
+export interface IngestAppDeps {
+  logger: Logger;
+  metrics: ServiceMetrics;
+  ingestMetrics: IngestMetrics;
+  readiness: ReadinessChecks;
+  tokens: readonly ApiToken[];
+  limits: { maxBodyBytes: number; maxBatchBytes: number };
+  registry: EndpointRegistry;
+  cache: Pick<EndpointCache, "get" | "all">;
+  events: EventPublisher;
+}
+
+export const apiInfo = {
+  title: "Hookline ingest",
+  version: "0.1.0",
+  description:
+    "Accepts events and fans them out to the registered webhook endpoints. Every /v1 call " +
+    "takes `Authorization: Bearer <token>`; errors are application/problem+json.",
+};
+
+export function createIngestApp(deps: IngestAppDeps): IngestApp {
+  const app = createServiceApp<KitEnv>({
+    logger: deps.logger,
+    metrics: deps.metrics,
+    readiness: deps.readiness,
+  });
+  registerProblemComponents(app);
+  mountApiDocs(app, apiInfo);
+
+  // Outermost on the event routes, so rejections by auth and body limits are counted too.
+  app.use("/v1/*", countRejectedEvents(deps.ingestMetrics));
+  app.use("/v1/*", bearerAuth(deps.tokens));
+  app.use("/v1/*", bodyLimits(deps.limits));
+
+  registerCreateEndpoint(app, deps);
+  registerListEndpoints(app, deps);
+  registerGetEndpoint(app, deps);
+  registerUpdateEndpoint(app, deps);
+  registerDeleteEndpoint(app, deps);
+  registerGetEndpointSecret(app, deps);
+  registerRotateEndpointSecret(app, deps);
+  registerPublishEvent(app, deps);
+  registerPublishEventBatch(app, deps);
+  return app;
+}
+
+/**
+ * What the port serves until NATS is reached and provisioned: health, readiness and metrics
+ * answer, and the API says 503 so clients retry.
+ */
+export function createStartingApp(deps: Pick<IngestAppDeps, "logger" | "metrics" | "readiness">) {
+  const app = createServiceApp<KitEnv>(deps);
+  app.all("/v1/*", (c) => serviceUnavailable(c, "ingest is starting: NATS is not ready yet"));
+  return app;
+}

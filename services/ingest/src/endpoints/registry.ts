@@ -1,0 +1,263 @@
+import { type EndpointRecord, endpointIdSchema, endpointRecordSchema } from "@hookline/contracts";
+import type { EndpointCache, Logger } from "@hookline/kit";
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import { monotonicFactory } from "ulid";
+import { generateSecret, rotatedSecrets, withoutExpiredSecrets } from "./secrets";
+
+export interface NewEndpoint {
+  url: string;
+  eventTypes: string[];
+  description?: string | undefined;
+  headers?: Record<string, string> | undefined;
+  rateLimitPerSecond?: number | undefined;
+  timeoutMs?: number | undefined;
+  retrySchedule?: string[] | undefined;
+  /** A `whsec_` secret to use; one is generated when absent. */
+  secret?: string | undefined;
+}
+
+/** A partial update: `undefined` keeps a field, `null` clears an optional one. */
+export interface EndpointChanges {
+  url?: string | undefined;
+  eventTypes?: string[] | undefined;
+  description?: string | null | undefined;
+  headers?: Record<string, string> | null | undefined;
+  rateLimitPerSecond?: number | null | undefined;
+  timeoutMs?: number | null | undefined;
+  retrySchedule?: string[] | null | undefined;
+  disabled?: boolean | undefined;
+  /** Becomes the newest secret; older ones stay valid for the rotation grace period. */
+  secret?: string | undefined;
+}
+
+type Unavailable = { outcome: "unavailable" };
+type NotFound = { outcome: "not_found" };
+/** Other writers (another ingest, the classifier's auto-disable) kept winning the race. */
+type Conflict = { outcome: "conflict" };
+
+export type CreateEndpointResult = { outcome: "created"; record: EndpointRecord } | Unavailable;
+export type UpdateEndpointResult =
+  | { outcome: "updated"; record: EndpointRecord }
+  | NotFound
+  | Conflict
+  | Unavailable;
+export type RotateSecretResult =
+  | { outcome: "rotated"; secret: string; record: EndpointRecord }
+  | NotFound
+  | Conflict
+  | Unavailable;
+export type DeleteEndpointResult = { outcome: "deleted" } | NotFound | Conflict | Unavailable;
+
+/** Writes to the endpoint bucket. Reads go through the EndpointCache instead. */
+export interface EndpointRegistry {
+  create(input: NewEndpoint): Promise<CreateEndpointResult>;
+  update(id: string, changes: EndpointChanges, actor: string): Promise<UpdateEndpointResult>;
+  rotateSecret(id: string): Promise<RotateSecretResult>;
+  remove(id: string): Promise<DeleteEndpointResult>;
+}
+
+export interface EndpointRegistryOptions {
+  kv: KV;
+  /** Our writes are awaited in it, so a read right after a write sees the write. */
+  cache: Pick<EndpointCache, "waitForRevision">;
+  isConnected: () => boolean;
+  logger: Logger;
+  now?: () => number;
+}
+
+const MAX_WRITE_ATTEMPTS = 5;
+
+/** A KV call failed for a reason other than a revision conflict: NATS is unavailable. */
+class StoreUnavailable extends Error {
+  constructor(override readonly cause: unknown) {
+    super("endpoint store unavailable");
+  }
+}
+
+function isRevisionConflict(error: unknown): boolean {
+  return (
+    error instanceof JetStreamApiError &&
+    (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
+
+async function storeCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw new StoreUnavailable(error);
+  }
+}
+
+type ClearableField =
+  | "description"
+  | "headers"
+  | "rateLimitPerSecond"
+  | "timeoutMs"
+  | "retrySchedule";
+
+function setOrClear<K extends ClearableField>(
+  record: EndpointRecord,
+  field: K,
+  value: EndpointRecord[K] | null | undefined,
+): void {
+  if (value === null) delete record[field];
+  else if (value !== undefined) record[field] = value;
+}
+
+export function applyChanges(
+  current: EndpointRecord,
+  changes: EndpointChanges,
+  actor: string,
+  now: number,
+): EndpointRecord {
+  const next: EndpointRecord = {
+    ...current,
+    secrets: withoutExpiredSecrets(current.secrets, now),
+    updatedAt: new Date(now).toISOString(),
+  };
+  if (changes.url !== undefined) next.url = changes.url;
+  if (changes.eventTypes !== undefined) next.eventTypes = changes.eventTypes;
+  setOrClear(next, "description", changes.description);
+  setOrClear(next, "headers", changes.headers);
+  setOrClear(next, "rateLimitPerSecond", changes.rateLimitPerSecond);
+  setOrClear(next, "timeoutMs", changes.timeoutMs);
+  setOrClear(next, "retrySchedule", changes.retrySchedule);
+  if (changes.disabled === false) {
+    next.disabled = false;
+    delete next.disabledReason;
+  } else if (changes.disabled === true && !current.disabled) {
+    next.disabled = true;
+    next.disabledReason = `disabled through the API by ${actor}`;
+  }
+  if (changes.secret !== undefined) next.secrets = rotatedSecrets(next, changes.secret, now);
+  return next;
+}
+
+export function createEndpointRegistry(options: EndpointRegistryOptions): EndpointRegistry {
+  const { kv, cache, isConnected, logger } = options;
+  const now = options.now ?? Date.now;
+  const nextUlid = monotonicFactory();
+
+  const read = async (id: string) => {
+    const entry = await storeCall(() => kv.get(id));
+    if (entry === null || entry.operation !== "PUT") return undefined;
+    // A record that fails the schema is a bug in whoever wrote it: let it surface as a 500.
+    return { record: endpointRecordSchema.parse(entry.json()), revision: entry.revision };
+  };
+
+  /** Runs a write, answering `unavailable` (not throwing) when NATS is down or times out. */
+  const guarded = async <R>(what: string, write: () => Promise<R>): Promise<R | Unavailable> => {
+    if (!isConnected()) return { outcome: "unavailable" };
+    try {
+      return await write();
+    } catch (error) {
+      if (!(error instanceof StoreUnavailable)) throw error;
+      logger.warn({ err: error.cause, operation: what }, "endpoint store unavailable");
+      return { outcome: "unavailable" };
+    }
+  };
+
+  /** Compare-and-set: re-reads and re-applies on a revision conflict. */
+  const modify = async <R>(
+    id: string,
+    what: string,
+    change: (current: EndpointRecord, at: number) => EndpointRecord,
+    done: (record: EndpointRecord) => R,
+  ): Promise<R | NotFound | Conflict | Unavailable> => {
+    if (!endpointIdSchema.safeParse(id).success) return { outcome: "not_found" };
+    return guarded(what, async () => {
+      for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+        const current = await read(id);
+        if (current === undefined) return { outcome: "not_found" } as const;
+        const next = endpointRecordSchema.parse(change(current.record, now()));
+        const revision = await storeCall(async () => {
+          try {
+            return await kv.update(id, JSON.stringify(next), current.revision);
+          } catch (error) {
+            if (isRevisionConflict(error)) return undefined;
+            throw error;
+          }
+        });
+        if (revision !== undefined) {
+          await cache.waitForRevision(revision);
+          return done(next);
+        }
+      }
+      return { outcome: "conflict" } as const;
+    });
+  };
+
+  return {
+    create(input) {
+      return guarded("create", async () => {
+        const at = now();
+        const timestamp = new Date(at).toISOString();
+        const { secret, ...fields } = input;
+        const record = endpointRecordSchema.parse({
+          ...fields,
+          id: `ep_${nextUlid(at)}`,
+          secrets: [{ value: secret ?? generateSecret(), createdAt: timestamp }],
+          disabled: false,
+          createdAt: timestamp,
+          updatedAt: timestamp,
+        });
+        const revision = await storeCall(() => kv.create(record.id, JSON.stringify(record)));
+        await cache.waitForRevision(revision);
+        return { outcome: "created", record } as const;
+      });
+    },
+
+    update(id, changes, actor) {
+      return modify(
+        id,
+        "update",
+        (current, at) => applyChanges(current, changes, actor, at),
+        (record) => ({ outcome: "updated", record }) as const,
+      );
+    },
+
+    rotateSecret(id) {
+      const secret = generateSecret();
+      return modify(
+        id,
+        "rotate-secret",
+        (current, at) => ({
+          ...current,
+          secrets: rotatedSecrets(current, secret, at),
+          updatedAt: new Date(at).toISOString(),
+        }),
+        (record) => ({ outcome: "rotated", secret, record }) as const,
+      );
+    },
+
+    async remove(id) {
+      if (!endpointIdSchema.safeParse(id).success) return { outcome: "not_found" };
+      return guarded("delete", async () => {
+        for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+          const current = await read(id);
+          if (current === undefined) return { outcome: "not_found" } as const;
+          const deleted = await storeCall(async () => {
+            try {
+              await kv.delete(id, { previousSeq: current.revision });
+              return true;
+            } catch (error) {
+              if (isRevisionConflict(error)) return false;
+              throw error;
+            }
+          });
+          if (deleted) {
+            // delete() does not return the revision of its marker; the key's latest entry is it
+            // (or a later write, which is just as good for waiting).
+            const marker = await storeCall(() => kv.get(id));
+            if (marker !== null) await cache.waitForRevision(marker.revision);
+            return { outcome: "deleted" } as const;
+          }
+        }
+        return { outcome: "conflict" } as const;
+      });
+    },
+  };
+}

@@ -1,0 +1,210 @@
+import {
+  type EndpointRecord,
+  encodeTask,
+  type HooklineNames,
+  taskIdFor,
+} from "@hookline/contracts";
+import type { EndpointCache, Logger } from "@hookline/kit";
+import { JetStreamApiError, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
+import { errors } from "@nats-io/transport-node";
+import { ulid } from "ulid";
+import type { IngestMetrics } from "../metrics";
+import { webhookBody } from "./envelope";
+
+export interface EventInput {
+  eventType: string;
+  payload: unknown;
+  id?: string | undefined;
+  /** Narrows fan-out to these of the subscribed endpoints. */
+  endpointIds?: string[] | undefined;
+}
+
+export type UnavailableReason =
+  | "nats_disconnected"
+  | "publish_timeout"
+  | "stream_full"
+  | "stream_unavailable"
+  | "publish_failed";
+
+/** `duplicate`: there was at least one task and JetStream already held every one of them. */
+export type EventResult =
+  | { outcome: "accepted"; eventId: string; tasks: number }
+  | { outcome: "duplicate"; eventId: string; tasks: number };
+export type Unavailable = { outcome: "unavailable"; reason: UnavailableReason };
+/** The webhook body would not fit in a NATS message, so retrying could never succeed. */
+export type TooLarge = { outcome: "too_large"; bytes: number; limit: number };
+
+export type PublishEventOutcome = EventResult | Unavailable | TooLarge;
+export type PublishBatchOutcome =
+  | { outcome: "accepted"; results: EventResult[] }
+  | Unavailable
+  | (TooLarge & { index: number });
+
+export interface EventPublisher {
+  publish(event: EventInput, idempotencyKey?: string): Promise<PublishEventOutcome>;
+  /** All tasks of all events are published at once; any failure fails the whole batch. */
+  publishBatch(events: EventInput[]): Promise<PublishBatchOutcome>;
+}
+
+export interface EventPublisherOptions {
+  js: JetStreamClient;
+  names: HooklineNames;
+  cache: Pick<EndpointCache, "subscribedTo">;
+  isConnected: () => boolean;
+  metrics: IngestMetrics;
+  logger: Logger;
+  /** Retrying stops this long after acceptance (`Hookline-Deadline`). */
+  taskDeadlineMs: number;
+  /** Largest webhook body accepted, at most what the NATS server takes in one message. */
+  maxEventBytes: number;
+  publishTimeoutMs?: number;
+  now?: () => number;
+}
+
+interface PlannedEvent {
+  eventId: string;
+  eventType: string;
+  body: Buffer;
+  endpoints: EndpointRecord[];
+}
+
+const DEFAULT_PUBLISH_TIMEOUT_MS = 2_000;
+
+export function unavailableReason(error: unknown): UnavailableReason {
+  if (error instanceof errors.TimeoutError) return "publish_timeout";
+  if (error instanceof errors.NoRespondersError) return "stream_unavailable";
+  if (error instanceof errors.RequestError && error.isNoResponders()) return "stream_unavailable";
+  if (error instanceof JetStreamApiError) {
+    // discard:new at the byte limit, or the server out of storage.
+    return /maximum|exceeded|resources|storage/i.test(error.message)
+      ? "stream_full"
+      : "publish_failed";
+  }
+  if (error instanceof errors.ClosedConnectionError || error instanceof errors.ConnectionError) {
+    return "nats_disconnected";
+  }
+  return "publish_failed";
+}
+
+export function createEventPublisher(options: EventPublisherOptions): EventPublisher {
+  const { js, names, cache, isConnected, metrics, logger } = options;
+  const now = options.now ?? Date.now;
+  const timeout = options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
+
+  const plan = (event: EventInput, acceptedAt: number, idempotencyKey?: string): PlannedEvent => {
+    // Disabled endpoints get tasks too: delivery dead-letters them as endpoint_disabled, so
+    // operators can replay what arrived while an endpoint was off.
+    let endpoints = cache.subscribedTo(event.eventType);
+    if (event.endpointIds !== undefined) {
+      const wanted = new Set(event.endpointIds);
+      endpoints = endpoints.filter((endpoint) => wanted.has(endpoint.id));
+    }
+    return {
+      eventId: event.id ?? idempotencyKey ?? `evt_${ulid(acceptedAt)}`,
+      eventType: event.eventType,
+      body: webhookBody(event.eventType, event.payload, acceptedAt),
+      endpoints,
+    };
+  };
+
+  const publishTasks = (event: PlannedEvent, acceptedAt: number): Promise<PubAck>[] => {
+    const deadline = acceptedAt + options.taskDeadlineMs;
+    return event.endpoints.map((endpoint) => {
+      const taskId = taskIdFor(event.eventId, endpoint.id);
+      const headers = encodeTask(
+        {
+          taskId,
+          eventId: event.eventId,
+          eventType: event.eventType,
+          endpointId: endpoint.id,
+          attempt: 0,
+          deferrals: 0,
+          createdAt: acceptedAt,
+          deadline,
+        },
+        taskId,
+      );
+      return js.publish(names.subjects.dispatchFresh(endpoint.id), event.body, {
+        headers,
+        timeout,
+      });
+    });
+  };
+
+  /** Publishes every task of every event in parallel and waits for all PubAcks. */
+  const publishAll = async (
+    events: PlannedEvent[],
+    acceptedAt: number,
+  ): Promise<{ outcome: "stored"; results: EventResult[] } | Unavailable> => {
+    const settled = await Promise.allSettled(
+      events.flatMap((event) => publishTasks(event, acceptedAt)),
+    );
+    let stored = 0;
+    let failure: unknown;
+    for (const result of settled) {
+      if (result.status === "rejected") failure ??= result.reason;
+      else if (!result.value.duplicate) stored++;
+    }
+    metrics.tasks.inc(stored);
+    if (failure !== undefined) {
+      const reason = unavailableReason(failure);
+      logger.warn(
+        { err: failure, reason, events: events.length, tasks: settled.length },
+        "publishing tasks failed; answering 503",
+      );
+      metrics.events.inc({ outcome: "unavailable" }, events.length);
+      return { outcome: "unavailable", reason };
+    }
+    let offset = 0;
+    const results = events.map((event): EventResult => {
+      const acks = settled.slice(offset, offset + event.endpoints.length);
+      offset += event.endpoints.length;
+      const tasks = acks.length;
+      const duplicate =
+        tasks > 0 && acks.every((ack) => ack.status === "fulfilled" && ack.value.duplicate);
+      metrics.events.inc({ outcome: duplicate ? "duplicate" : "accepted" });
+      return duplicate
+        ? { outcome: "duplicate", eventId: event.eventId, tasks }
+        : { outcome: "accepted", eventId: event.eventId, tasks };
+    });
+    return { outcome: "stored", results };
+  };
+
+  const disconnected = (count: number): Unavailable => {
+    metrics.events.inc({ outcome: "unavailable" }, count);
+    return { outcome: "unavailable", reason: "nats_disconnected" };
+  };
+
+  const tooLarge = (event: PlannedEvent): TooLarge | undefined =>
+    event.body.length > options.maxEventBytes
+      ? { outcome: "too_large", bytes: event.body.length, limit: options.maxEventBytes }
+      : undefined;
+
+  return {
+    async publish(input, idempotencyKey) {
+      if (!isConnected()) return disconnected(1);
+      const acceptedAt = now();
+      const event = plan(input, acceptedAt, idempotencyKey);
+      const rejected = tooLarge(event);
+      if (rejected !== undefined) return rejected;
+      const published = await publishAll([event], acceptedAt);
+      if (published.outcome === "unavailable") return published;
+      const [result] = published.results;
+      if (result === undefined) throw new Error("one event published, no result");
+      return result;
+    },
+
+    async publishBatch(inputs) {
+      if (!isConnected()) return disconnected(inputs.length);
+      const acceptedAt = now();
+      const events = inputs.map((input) => plan(input, acceptedAt));
+      for (const [index, event] of events.entries()) {
+        const rejected = tooLarge(event);
+        if (rejected !== undefined) return { ...rejected, index };
+      }
+      const published = await publishAll(events, acceptedAt);
+      if (published.outcome === "unavailable") return published;
+      return { outcome: "accepted", results: published.results };
+    },
+  };
+}

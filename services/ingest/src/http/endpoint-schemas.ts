@@ -1,0 +1,108 @@
+import { z } from "@hono/zod-openapi";
+import { type EndpointRecord, endpointRecordSchema } from "@hookline/contracts";
+import { SECRET_MAX_BYTES, SECRET_MIN_BYTES, secretKeyBytes } from "../endpoints/secrets";
+
+const record = endpointRecordSchema.shape;
+const exampleId = "ep_01JD8Z6Q3V4W5X6Y7Z8A9B0C1D";
+
+/** The endpoint as the API shows it: no secrets, and absent optionals as null. */
+export const endpointSchema = z
+  .object({
+    id: z.string().openapi({ example: exampleId }),
+    url: z.string().openapi({ example: "https://example.com/webhooks" }),
+    description: z.string().nullable().openapi({ example: "Orders to the ERP" }),
+    eventTypes: z
+      .array(z.string())
+      .openapi({ example: ["order.created"], description: "Empty: every event type" }),
+    headers: z
+      .record(z.string(), z.string())
+      .nullable()
+      .openapi({ example: { "x-tenant": "acme" } }),
+    disabled: z.boolean().openapi({ example: false }),
+    disabledReason: z.string().nullable().openapi({ example: null }),
+    rateLimitPerSecond: z.number().int().nullable().openapi({ example: 50 }),
+    timeoutMs: z.number().int().nullable().openapi({ example: 10_000 }),
+    retrySchedule: z
+      .array(z.string())
+      .nullable()
+      .openapi({ example: ["5s", "1m", "10m"] }),
+    createdAt: z.string().openapi({ example: "2025-01-01T12:00:00.000Z" }),
+    updatedAt: z.string().openapi({ example: "2025-01-01T12:00:00.000Z" }),
+  })
+  .openapi("Endpoint");
+export type PublicEndpoint = z.infer<typeof endpointSchema>;
+
+export function publicEndpoint(endpoint: EndpointRecord): PublicEndpoint {
+  return {
+    id: endpoint.id,
+    url: endpoint.url,
+    description: endpoint.description ?? null,
+    eventTypes: endpoint.eventTypes,
+    headers: endpoint.headers ?? null,
+    disabled: endpoint.disabled,
+    disabledReason: endpoint.disabledReason ?? null,
+    rateLimitPerSecond: endpoint.rateLimitPerSecond ?? null,
+    timeoutMs: endpoint.timeoutMs ?? null,
+    retrySchedule: endpoint.retrySchedule ?? null,
+    createdAt: endpoint.createdAt,
+    updatedAt: endpoint.updatedAt,
+  };
+}
+
+const secretExample = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+export const secretInputSchema = z
+  .string()
+  .refine(
+    (secret) => {
+      const bytes = secretKeyBytes(secret);
+      return bytes !== undefined && bytes >= SECRET_MIN_BYTES && bytes <= SECRET_MAX_BYTES;
+    },
+    { message: `whsec_ followed by the base64 of ${SECRET_MIN_BYTES}–${SECRET_MAX_BYTES} bytes` },
+  )
+  .openapi({ example: secretExample });
+
+export const createEndpointBodySchema = z
+  .strictObject({
+    url: record.url.meta({ example: "https://example.com/webhooks" }),
+    eventTypes: record.eventTypes
+      .default([])
+      .meta({ example: ["order.created"], description: "Empty or absent: every event type" }),
+    description: record.description,
+    headers: record.headers.meta({ description: "Sent with every delivery" }),
+    rateLimitPerSecond: record.rateLimitPerSecond,
+    timeoutMs: record.timeoutMs,
+    retrySchedule: record.retrySchedule.meta({ example: ["5s", "1m", "10m"] }),
+    secret: secretInputSchema
+      .optional()
+      .openapi({ description: "Generated (whsec_ + 24 random bytes) when absent" }),
+  })
+  .openapi("CreateEndpoint");
+
+export const updateEndpointBodySchema = z
+  .strictObject({
+    url: record.url.optional(),
+    eventTypes: record.eventTypes.optional(),
+    description: record.description.unwrap().nullable().optional(),
+    headers: record.headers.unwrap().nullable().optional(),
+    rateLimitPerSecond: record.rateLimitPerSecond.unwrap().nullable().optional(),
+    timeoutMs: record.timeoutMs.unwrap().nullable().optional(),
+    retrySchedule: record.retrySchedule.unwrap().nullable().optional(),
+    disabled: z.boolean().optional().openapi({ description: "false also clears disabledReason" }),
+    secret: secretInputSchema.optional().openapi({
+      description: "Becomes the newest secret; the previous one stays valid for 24 hours",
+    }),
+  })
+  .openapi("UpdateEndpoint", { description: "null clears an optional field" });
+
+export const createdEndpointSchema = endpointSchema
+  .extend({ secret: z.string().openapi({ example: secretExample }) })
+  .openapi("CreatedEndpoint");
+
+export const endpointSecretSchema = z
+  .object({ secret: z.string().openapi({ example: secretExample }) })
+  .openapi("EndpointSecret");
+
+export const endpointIdParamsSchema = z.object({
+  id: z.string().openapi({ param: { name: "id", in: "path" }, example: exampleId }),
+});

@@ -1,0 +1,156 @@
+import { defaultProvisionOptions, hooklineNames } from "@hookline/contracts";
+import {
+  commonEnvShape,
+  connectNats,
+  createLogger,
+  createServiceMetrics,
+  durationEnv,
+  type EndpointCache,
+  installGracefulShutdown,
+  loadEnvOrExit,
+  type NatsLink,
+  portEnv,
+  type ReadinessChecks,
+  serveHttp,
+  startEndpointCache,
+  tokenPairsEnv,
+} from "@hookline/kit";
+import { jetstream } from "@nats-io/jetstream";
+import { z } from "zod";
+import { createIngestApp, createStartingApp } from "./app";
+import { createEndpointRegistry } from "./endpoints/registry";
+import { createEventPublisher } from "./events/publisher";
+import { createIngestMetrics, type EndpointStateCounts } from "./metrics";
+import { provisionUntilDone } from "./provisioning";
+
+const SERVICE = "ingest";
+/** The webhook body wraps the payload in type and timestamp, a little more than the request. */
+const ENVELOPE_ROOM_BYTES = 1_024;
+/** NATS counts headers into max_payload; task headers are well under this. */
+const HEADER_ROOM_BYTES = 8_192;
+
+const envShape = {
+  ...commonEnvShape,
+  PORT: portEnv.default(8080),
+  INGEST_API_TOKENS: tokenPairsEnv,
+  INGEST_MAX_BODY_BYTES: z.coerce.number().int().min(1_024).default(262_144),
+  INGEST_MAX_BATCH_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1_024)
+    .default(5 * 1024 * 1024),
+  /** How long after acceptance a task may still be retried (`Hookline-Deadline`). */
+  TASK_DEADLINE: durationEnv.default(3 * 86_400_000),
+};
+
+function endpointStates(cache: EndpointCache): EndpointStateCounts {
+  let disabled = 0;
+  const all = cache.all();
+  for (const { record } of all) if (record.disabled) disabled++;
+  return { enabled: all.length - disabled, disabled };
+}
+
+async function main(): Promise<void> {
+  const env = loadEnvOrExit(SERVICE, envShape);
+  const logger = createLogger({ service: SERVICE, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
+  const metrics = createServiceMetrics(SERVICE);
+
+  // Filled in as start-up proceeds; readiness and shutdown look at what exists so far.
+  let link: NatsLink | undefined;
+  let provisioned = false;
+  let cache: EndpointCache | undefined;
+  const readiness: ReadinessChecks = {
+    nats: () => link?.isConnected() ?? false,
+    provisioned: () => provisioned,
+    endpointCache: () => cache?.isReady() ?? false,
+  };
+  const ingestMetrics = createIngestMetrics(metrics, () =>
+    cache === undefined ? undefined : endpointStates(cache),
+  );
+
+  // Serve health checks at once; the API app replaces the starting app once NATS is ready.
+  let app: { fetch: (request: Request) => Response | Promise<Response> } = createStartingApp({
+    logger,
+    metrics,
+    readiness,
+  });
+  const server = await serveHttp({ fetch: (request) => app.fetch(request) }, env.PORT);
+  logger.info({ port: server.port }, "listening");
+
+  installGracefulShutdown({
+    logger,
+    timeoutMs: env.SHUTDOWN_TIMEOUT,
+    steps: [
+      { name: "close http", run: () => server.close() },
+      { name: "stop endpoint cache", run: () => cache?.stop() },
+      {
+        name: "drain nats",
+        run: async () => {
+          if (link !== undefined && !link.nc.isClosed()) await link.nc.drain();
+        },
+      },
+    ],
+  });
+
+  link = await connectNats({ url: env.NATS_URL, name: `hookline-${SERVICE}`, logger });
+  const names = hooklineNames(env.HOOKLINE_PREFIX);
+  const { endpoints: kv } = await provisionUntilDone(
+    link.nc,
+    {
+      ...defaultProvisionOptions,
+      names,
+      dedupeWindowMs: env.INGEST_DEDUPE_WINDOW,
+      dispatchMaxBytes: env.DISPATCH_MAX_BYTES,
+      replicas: env.JETSTREAM_REPLICAS,
+    },
+    logger,
+  );
+  provisioned = true;
+  const endpointCache = await startEndpointCache(kv, logger);
+  cache = endpointCache;
+  await endpointCache.ready;
+
+  const maxPayload = link.nc.info?.max_payload ?? 1024 * 1024;
+  const maxEventBytes = Math.min(
+    env.INGEST_MAX_BODY_BYTES + ENVELOPE_ROOM_BYTES,
+    maxPayload - HEADER_ROOM_BYTES,
+  );
+  if (maxEventBytes < env.INGEST_MAX_BODY_BYTES) {
+    logger.warn(
+      { maxPayload, maxBodyBytes: env.INGEST_MAX_BODY_BYTES, maxEventBytes },
+      "INGEST_MAX_BODY_BYTES exceeds what NATS takes in one message; larger events get 413",
+    );
+  }
+
+  app = createIngestApp({
+    logger,
+    metrics,
+    ingestMetrics,
+    readiness,
+    tokens: env.INGEST_API_TOKENS,
+    limits: { maxBodyBytes: env.INGEST_MAX_BODY_BYTES, maxBatchBytes: env.INGEST_MAX_BATCH_BYTES },
+    registry: createEndpointRegistry({
+      kv,
+      cache: endpointCache,
+      isConnected: link.isConnected,
+      logger,
+    }),
+    cache: endpointCache,
+    events: createEventPublisher({
+      js: jetstream(link.nc),
+      names,
+      cache: endpointCache,
+      isConnected: link.isConnected,
+      metrics: ingestMetrics,
+      logger,
+      taskDeadlineMs: env.TASK_DEADLINE,
+      maxEventBytes,
+    }),
+  });
+  logger.info({ prefix: names.prefix, endpoints: endpointCache.all().length }, "ingest ready");
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${SERVICE}: failed to start: ${String(error)}\n`);
+  process.exit(1);
+});

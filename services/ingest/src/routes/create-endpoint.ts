@@ -1,0 +1,45 @@
+import { createRoute } from "@hono/zod-openapi";
+import type { IngestApp } from "../app";
+import type { EndpointRegistry } from "../endpoints/registry";
+import {
+  createdEndpointSchema,
+  createEndpointBodySchema,
+  publicEndpoint,
+} from "../http/endpoint-schemas";
+import { problemRef, serviceUnavailable } from "../http/problems";
+
+export const createEndpointRoute = createRoute({
+  method: "post",
+  path: "/v1/endpoints",
+  tags: ["endpoints"],
+  summary: "Register an endpoint",
+  description:
+    "Answers with the endpoint and its signing secret, which is shown again only by GET …/secret.",
+  request: {
+    body: { required: true, content: { "application/json": { schema: createEndpointBodySchema } } },
+  },
+  responses: {
+    201: {
+      description: "Created",
+      content: { "application/json": { schema: createdEndpointSchema } },
+    },
+    400: problemRef.BadRequest,
+    401: problemRef.Unauthorized,
+    413: problemRef.PayloadTooLarge,
+    503: problemRef.Unavailable,
+  },
+});
+
+export function registerCreateEndpoint(app: IngestApp, deps: { registry: EndpointRegistry }) {
+  app.openapi(createEndpointRoute, async (c) => {
+    const result = await deps.registry.create(c.req.valid("json"));
+    switch (result.outcome) {
+      case "created": {
+        const [newest] = result.record.secrets;
+        return c.json({ ...publicEndpoint(result.record), secret: newest?.value ?? "" }, 201);
+      }
+      case "unavailable":
+        return serviceUnavailable(c, "the endpoint store (NATS KV) is unavailable");
+    }
+  });
+}

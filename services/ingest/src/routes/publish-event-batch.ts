@@ -1,0 +1,56 @@
+import { createRoute } from "@hono/zod-openapi";
+import type { IngestApp } from "../app";
+import type { EventPublisher } from "../events/publisher";
+import { batchBodySchema, batchResultSchema, MAX_BATCH_EVENTS } from "../http/event-schemas";
+import { eventsUnavailable, payloadTooLarge, problemRef } from "../http/problems";
+
+export const publishEventBatchRoute = createRoute({
+  method: "post",
+  path: "/v1/events/batch",
+  tags: ["events"],
+  summary: `Accept 1–${MAX_BATCH_EVENTS} events at once`,
+  description:
+    "All or nothing from the client's view: 202 once every task of every event is stored, else " +
+    "503 for the whole batch. Retrying a batch is harmless; give each event an `id` so a retry " +
+    "maps to the same tasks.",
+  request: {
+    body: { required: true, content: { "application/json": { schema: batchBodySchema } } },
+  },
+  responses: {
+    202: {
+      description: "Stored; results in request order",
+      content: { "application/json": { schema: batchResultSchema } },
+    },
+    400: problemRef.BadRequest,
+    401: problemRef.Unauthorized,
+    413: problemRef.PayloadTooLarge,
+    503: problemRef.Unavailable,
+  },
+});
+
+export function registerPublishEventBatch(app: IngestApp, deps: { events: EventPublisher }) {
+  app.openapi(publishEventBatchRoute, async (c) => {
+    const result = await deps.events.publishBatch(c.req.valid("json").events);
+    switch (result.outcome) {
+      case "accepted":
+        return c.json(
+          {
+            results: result.results.map((event) => ({
+              eventId: event.eventId,
+              tasks: event.tasks,
+              duplicate: event.outcome === "duplicate",
+            })),
+          },
+          202,
+        );
+      case "too_large":
+        return payloadTooLarge(
+          c,
+          `events.${result.index}: the webhook body would be ${result.bytes} bytes; ` +
+            `the limit is ${result.limit} bytes`,
+        );
+      case "unavailable":
+        return eventsUnavailable(c, result.reason);
+    }
+  });
+}

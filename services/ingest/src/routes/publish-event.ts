@@ -1,0 +1,62 @@
+import { createRoute } from "@hono/zod-openapi";
+import type { IngestApp } from "../app";
+import type { EventPublisher } from "../events/publisher";
+import {
+  eventBodySchema,
+  eventResultSchema,
+  idempotencyHeadersSchema,
+} from "../http/event-schemas";
+import { eventsUnavailable, payloadTooLarge, problemRef } from "../http/problems";
+
+export const publishEventRoute = createRoute({
+  method: "post",
+  path: "/v1/events",
+  tags: ["events"],
+  summary: "Accept an event and fan it out to the subscribed endpoints",
+  description:
+    "Answers 202 once every task is stored in JetStream. The event id is `id`, else the " +
+    "Idempotency-Key header, else a new `evt_<ulid>`; a repeat within the dedupe window " +
+    "creates no new tasks and answers `duplicate: true`.",
+  request: {
+    headers: idempotencyHeadersSchema,
+    body: { required: true, content: { "application/json": { schema: eventBodySchema } } },
+  },
+  responses: {
+    202: {
+      description: "Stored; delivery follows",
+      content: { "application/json": { schema: eventResultSchema } },
+    },
+    400: problemRef.BadRequest,
+    401: problemRef.Unauthorized,
+    413: problemRef.PayloadTooLarge,
+    503: problemRef.Unavailable,
+  },
+});
+
+export function registerPublishEvent(app: IngestApp, deps: { events: EventPublisher }) {
+  app.openapi(publishEventRoute, async (c) => {
+    const result = await deps.events.publish(
+      c.req.valid("json"),
+      c.req.valid("header")["idempotency-key"],
+    );
+    switch (result.outcome) {
+      case "accepted":
+      case "duplicate":
+        return c.json(
+          {
+            eventId: result.eventId,
+            tasks: result.tasks,
+            duplicate: result.outcome === "duplicate",
+          },
+          202,
+        );
+      case "too_large":
+        return payloadTooLarge(
+          c,
+          `the webhook body would be ${result.bytes} bytes; the limit is ${result.limit} bytes`,
+        );
+      case "unavailable":
+        return eventsUnavailable(c, result.reason);
+    }
+  });
+}

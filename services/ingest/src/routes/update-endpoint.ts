@@ -1,0 +1,58 @@
+import { createRoute } from "@hono/zod-openapi";
+import type { IngestApp } from "../app";
+import type { EndpointRegistry } from "../endpoints/registry";
+import {
+  endpointIdParamsSchema,
+  endpointSchema,
+  publicEndpoint,
+  updateEndpointBodySchema,
+} from "../http/endpoint-schemas";
+import {
+  endpointConflict,
+  endpointNotFound,
+  problemRef,
+  serviceUnavailable,
+} from "../http/problems";
+
+export const updateEndpointRoute = createRoute({
+  method: "patch",
+  path: "/v1/endpoints/{id}",
+  tags: ["endpoints"],
+  summary: "Change an endpoint",
+  description:
+    "Fields left out stay as they are; null clears an optional one. `disabled: false` re-enables " +
+    "the endpoint and clears `disabledReason`.",
+  request: {
+    params: endpointIdParamsSchema,
+    body: { required: true, content: { "application/json": { schema: updateEndpointBodySchema } } },
+  },
+  responses: {
+    200: {
+      description: "The endpoint",
+      content: { "application/json": { schema: endpointSchema } },
+    },
+    400: problemRef.BadRequest,
+    401: problemRef.Unauthorized,
+    404: problemRef.NotFound,
+    409: problemRef.Conflict,
+    413: problemRef.PayloadTooLarge,
+    503: problemRef.Unavailable,
+  },
+});
+
+export function registerUpdateEndpoint(app: IngestApp, deps: { registry: EndpointRegistry }) {
+  app.openapi(updateEndpointRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const result = await deps.registry.update(id, c.req.valid("json"), c.get("actor"));
+    switch (result.outcome) {
+      case "updated":
+        return c.json(publicEndpoint(result.record), 200);
+      case "not_found":
+        return endpointNotFound(c, id);
+      case "conflict":
+        return endpointConflict(c);
+      case "unavailable":
+        return serviceUnavailable(c, "the endpoint store (NATS KV) is unavailable");
+    }
+  });
+}

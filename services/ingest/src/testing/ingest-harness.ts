@@ -1,0 +1,148 @@
+import {
+  defaultProvisionOptions,
+  type HooklineNames,
+  hooklineNames,
+  provision,
+} from "@hookline/contracts";
+import {
+  connectNats,
+  createLogger,
+  createServiceMetrics,
+  type EndpointCache,
+  type NatsLink,
+  type ServiceMetrics,
+  startEndpointCache,
+} from "@hookline/kit";
+import { type NatsServerHandle, startNatsServer } from "@hookline/testkit";
+import {
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+} from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import { createIngestApp, type IngestApp } from "../app";
+import { createEndpointRegistry, type EndpointRegistry } from "../endpoints/registry";
+import { createEventPublisher } from "../events/publisher";
+import { createIngestMetrics } from "../metrics";
+
+export const TEST_TOKEN = "test-ingest-token-123";
+
+export interface IngestHarness {
+  app: IngestApp;
+  nats: NatsServerHandle;
+  link: NatsLink;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  kv: KV;
+  names: HooklineNames;
+  cache: EndpointCache;
+  registry: EndpointRegistry;
+  metrics: ServiceMetrics;
+  /** Calls the app with the test token and a JSON body. */
+  call(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export interface IngestHarnessOptions {
+  prefix: string;
+  maxBodyBytes?: number;
+  maxBatchBytes?: number;
+  dispatchMaxBytes?: number;
+  now?: () => number;
+}
+
+/** The ingest app wired as main.ts wires it, in-process, against a real nats-server. */
+export async function startIngestHarness(options: IngestHarnessOptions): Promise<IngestHarness> {
+  const nats = await startNatsServer();
+  const logger = createLogger({
+    service: "ingest",
+    level: process.env.HOOKLINE_TEST_LOGS === "1" ? "debug" : "silent",
+    pretty: false,
+  });
+  const metrics = createServiceMetrics("ingest");
+  const link = await connectNats({ url: nats.url, name: "ingest-test", logger });
+  const names = hooklineNames(options.prefix);
+  const jsm = await jetstreamManager(link.nc);
+  const { endpoints: kv } = await provision(link.nc, jsm, {
+    ...defaultProvisionOptions,
+    names,
+    ...(options.dispatchMaxBytes === undefined
+      ? {}
+      : { dispatchMaxBytes: options.dispatchMaxBytes }),
+  });
+  const cache = await startEndpointCache(kv, logger);
+  await cache.ready;
+  const js = jetstream(link.nc);
+  const ingestMetrics = createIngestMetrics(metrics, () => ({
+    enabled: cache.all().filter((cached) => !cached.record.disabled).length,
+    disabled: cache.all().filter((cached) => cached.record.disabled).length,
+  }));
+  const registry = createEndpointRegistry({
+    kv,
+    cache,
+    isConnected: link.isConnected,
+    logger,
+    ...(options.now === undefined ? {} : { now: options.now }),
+  });
+  const app = createIngestApp({
+    logger,
+    metrics,
+    ingestMetrics,
+    readiness: { nats: link.isConnected, endpointCache: cache.isReady },
+    tokens: [{ name: "tester", token: TEST_TOKEN }],
+    limits: {
+      maxBodyBytes: options.maxBodyBytes ?? 262_144,
+      maxBatchBytes: options.maxBatchBytes ?? 5 * 1024 * 1024,
+    },
+    registry,
+    cache,
+    events: createEventPublisher({
+      js,
+      names,
+      cache,
+      isConnected: link.isConnected,
+      metrics: ingestMetrics,
+      logger,
+      taskDeadlineMs: 3 * 86_400_000,
+      maxEventBytes: (options.maxBodyBytes ?? 262_144) + 1_024,
+      ...(options.now === undefined ? {} : { now: options.now }),
+    }),
+  });
+
+  return {
+    app,
+    nats,
+    link,
+    js,
+    jsm,
+    kv,
+    names,
+    cache,
+    registry,
+    metrics,
+    call(method, path, body, headers) {
+      return Promise.resolve(
+        app.request(path, {
+          method,
+          headers: {
+            authorization: `Bearer ${TEST_TOKEN}`,
+            ...(body === undefined ? {} : { "content-type": "application/json" }),
+            ...headers,
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        }),
+      );
+    },
+    async close() {
+      cache.stop();
+      await link.nc.close();
+      await nats.stop();
+    },
+  };
+}
