@@ -1,0 +1,84 @@
+import {
+  type NatsServerHandle,
+  type Sink,
+  type Stack,
+  sleep,
+  startNatsServer,
+  startSink,
+  startStack,
+} from "@hookline/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type IngestClient, ingestClient } from "../support/ingest-client";
+
+const token = "e2e-outage-token";
+let nats: NatsServerHandle;
+let sink: Sink;
+let stack: Stack;
+let ingest: IngestClient;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  sink = await startSink();
+  stack = await startStack({
+    natsUrl: nats.url,
+    services: ["ingest", "delivery"],
+    prefix: "e2eoutage",
+    env: { INGEST_API_TOKENS: `e2e:${token}`, DELIVERY_ALLOW_PRIVATE_NETWORKS: "true" },
+  });
+  ingest = ingestClient(stack.url("ingest"), token);
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await sink?.close();
+  await nats?.stop();
+});
+
+describe("NATS outage", () => {
+  it("answers 503, never 202, while NATS is down, and delivers every accepted event", {
+    timeout: 90_000,
+  }, async () => {
+    const endpoint = await ingest.createEndpoint({ url: sink.url("/outage"), eventTypes: ["o.e"] });
+    sink.setSecrets("/outage", [endpoint.secret]);
+
+    const acceptedIds: string[] = [];
+    const post = async (n: number) => {
+      const res = await ingest.postEvent({ eventType: "o.e", payload: { n }, id: `evt-${n}` });
+      if (res.status === 202) acceptedIds.push(String(res.json.eventId));
+      return res;
+    };
+
+    for (let n = 0; n < 20; n++) expect((await post(n)).status).toBe(202);
+
+    await nats.kill();
+    const duringOutage: number[] = [];
+    for (let n = 20; n < 40; n++) {
+      const res = await post(n);
+      duringOutage.push(res.status);
+      if (res.status === 503) {
+        expect(res.json).toMatchObject({ status: 503 });
+      }
+    }
+    expect(duringOutage.every((status) => status === 503)).toBe(true);
+
+    await nats.restart();
+    // The clients reconnect on their own; POST is accepted again once they have.
+    let n = 40;
+    const until = Date.now() + 30_000;
+    let status = 0;
+    while (status !== 202 && Date.now() < until) {
+      status = (await post(n++)).status;
+      if (status !== 202) await sleep(250);
+    }
+    expect(status).toBe(202);
+    for (let m = 0; m < 20; m++) expect((await post(n++)).status).toBe(202);
+
+    const deliveries = await sink.waitFor(acceptedIds.length, {
+      path: "/outage",
+      timeoutMs: 30_000,
+    });
+    const delivered = new Set(deliveries.map((delivery) => delivery.webhookId));
+    for (const id of acceptedIds) expect(delivered.has(id)).toBe(true);
+    expect(deliveries.every((delivery) => delivery.verified)).toBe(true);
+  });
+});
