@@ -43,7 +43,8 @@ export function createLogger(options: LoggerOptions): Logger {
       redact,
       transport: {
         target: "pino-pretty",
-        options: { ignore: "pid,hostname", messageFormat: "[{service}] {msg}", colorize: true },
+        // One line per entry; the dev runner already prefixes each line with the service.
+        options: { ignore: "pid,hostname,service", singleLine: true, colorize: true },
       },
     });
   }
