@@ -6,3 +6,4 @@ export * from "./ids";
 export * from "./messages";
 export * from "./names";
 export * from "./provision";
+export * from "./retry-after";

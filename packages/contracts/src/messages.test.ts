@@ -138,6 +138,11 @@ describe("dead-letter messages", () => {
     expect(decodeDeadLetter(encodeDeadLetter(letter, "x"))).toEqual({ ok: true, value: letter });
   });
 
+  it("round-trips a dead letter that never had an attempt", () => {
+    const early: DeadLetterMeta = { ...task, history: [], reason: "poison" };
+    expect(decodeDeadLetter(encodeDeadLetter(early, "x"))).toEqual({ ok: true, value: early });
+  });
+
   it("rejects an unknown reason", () => {
     const h = encodeDeadLetter(letter, "x");
     h.set(Header.reason, "bored");

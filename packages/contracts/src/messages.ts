@@ -73,7 +73,9 @@ const outcomeSchema = z.object({
 });
 const deadLetterSchema = z.object({
   ...taskFields,
-  history: historyJson,
+  // A task can die before any attempt (poison on its first delivery): encodeTask writes no
+  // header for an empty history, so an absent one reads as [].
+  history: historyJson.default([]),
   reason: deadLetterReasonSchema,
 });
 

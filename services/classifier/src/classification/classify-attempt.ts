@@ -1,0 +1,61 @@
+import type { AttemptResult, DeadLetterReason } from "@hookline/contracts";
+
+/** What a failed pass means for the task, before any timing is considered. */
+export type AttemptClassification =
+  /** Worth another attempt. `overload` (429, 503, timeout) waits at least the overload minimum. */
+  | { decision: "retry"; overload: boolean }
+  /** No request was made (circuit open, rate limited): put off without using an attempt. */
+  | { decision: "defer" }
+  | { decision: "deadletter"; reason: ImmediateDeadLetterReason }
+  /** 410: dead-letter as `endpoint_gone` and disable the endpoint (Standard Webhooks). */
+  | { decision: "gone" }
+  /** A success on the failure subject would be a bug upstream; there is nothing left to do. */
+  | { decision: "delivered" };
+
+export type ImmediateDeadLetterReason = Extract<
+  DeadLetterReason,
+  "non_retryable" | "endpoint_disabled" | "endpoint_deleted"
+>;
+
+/** Statuses outside 5xx that say "try again later": timeout, too early, too many requests. */
+const retryableClientStatuses = new Set([408, 425, 429]);
+const overloadStatuses = new Set([429, 503]);
+
+export function isRetryableStatus(status: number): boolean {
+  return retryableClientStatuses.has(status) || (status >= 500 && status <= 599);
+}
+
+/**
+ * Classifies one failed pass. Retryable: timeout, network_error, HTTP 408, 425, 429 and 5xx.
+ * Every other status (1xx, 2xx, 3xx, other 4xx) and blocked_destination is not retryable.
+ */
+export function classifyAttempt(outcome: {
+  result: AttemptResult;
+  status?: number | undefined;
+}): AttemptClassification {
+  switch (outcome.result) {
+    case "timeout":
+      return { decision: "retry", overload: true };
+    case "network_error":
+      return { decision: "retry", overload: false };
+    case "http_error": {
+      const { status } = outcome;
+      if (status === 410) return { decision: "gone" };
+      if (status === undefined || !isRetryableStatus(status)) {
+        return { decision: "deadletter", reason: "non_retryable" };
+      }
+      return { decision: "retry", overload: overloadStatuses.has(status) };
+    }
+    case "circuit_open":
+    case "rate_limited":
+      return { decision: "defer" };
+    case "blocked_destination":
+      return { decision: "deadletter", reason: "non_retryable" };
+    case "endpoint_disabled":
+      return { decision: "deadletter", reason: "endpoint_disabled" };
+    case "endpoint_missing":
+      return { decision: "deadletter", reason: "endpoint_deleted" };
+    case "delivered":
+      return { decision: "delivered" };
+  }
+}

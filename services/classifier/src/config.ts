@@ -1,0 +1,30 @@
+import { commonEnvShape, durationEnv, durationListEnv, portEnv } from "@hookline/kit";
+import { z } from "zod";
+import { parseRetryTiers } from "./scheduling/retry-tiers";
+
+/** RETRY_TIERS: whole durations, used as they are written in subjects and consumer names. */
+export const retryTiersEnv = z.string().transform((text, ctx) => {
+  const parsed = parseRetryTiers(text);
+  if (!parsed.ok) {
+    ctx.addIssue({ code: "custom", message: parsed.error });
+    return z.NEVER;
+  }
+  return parsed.tiers;
+});
+
+const count = (max: number) => z.coerce.number().int().min(1).max(max);
+
+/** Defaults are written as text and parsed (`prefault`), so they read like the env they stand for. */
+export const classifierEnvShape = {
+  ...commonEnvShape,
+  PORT: portEnv.default(8082),
+  /** The wait after attempt n is the n-th entry; an endpoint's retrySchedule replaces it. */
+  RETRY_SCHEDULE: durationListEnv.prefault("5s,5m,30m,2h,5h,10h,10h"),
+  RETRY_TIERS: retryTiersEnv.prefault("5s,30s,2m,5m,30m,2h,5h,10h"),
+  RETRY_JITTER: z.coerce.number().min(0).lt(1).default(0.2),
+  RETRY_OVERLOAD_MIN_DELAY: durationEnv.prefault("60s"),
+  DEFERRAL_MIN_DELAY: durationEnv.prefault("1s"),
+  DEFERRAL_MAX_DELAY: durationEnv.prefault("10m"),
+  RETRY_TIER_MAX_ACK_PENDING: count(10_000).default(50),
+  CLASSIFIER_CONCURRENCY: count(10_000).default(64),
+};

@@ -1,0 +1,99 @@
+import type { DeadLetterReason, OutcomeMeta, TaskMeta } from "@hookline/contracts";
+import { classifyAttempt } from "../classification/classify-attempt";
+import {
+  planAttemptRetry,
+  planDeferral,
+  type RandomSource,
+  type RetryPlan,
+  type RetryPolicy,
+} from "../scheduling/retry-plan";
+import type { RetryTier } from "../scheduling/retry-tiers";
+
+export type OutcomeDecision =
+  /** Publish `task` to `retry.<tier>.<ep>`; `kind` says whether it used an attempt. */
+  | {
+      action: "retry";
+      kind: "attempt" | "deferral";
+      task: TaskMeta;
+      tier: RetryTier;
+      delayMs: number;
+    }
+  | { action: "deadletter"; reason: DeadLetterReason }
+  /** 410 Gone: disable the endpoint, then dead-letter as `endpoint_gone`. */
+  | { action: "disable_endpoint"; reason: "endpoint_gone" }
+  /** A success arrived on the failure subject: nothing to retry, nothing lost. */
+  | { action: "ignore" };
+
+/** The task as it waits for its next try: history kept, deferrals counted, due time set. */
+function retryTask(outcome: OutcomeMeta, deferrals: number, notBefore: number): TaskMeta {
+  return {
+    taskId: outcome.taskId,
+    eventId: outcome.eventId,
+    eventType: outcome.eventType,
+    endpointId: outcome.endpointId,
+    attempt: outcome.attempt,
+    deferrals,
+    createdAt: outcome.createdAt,
+    deadline: outcome.deadline,
+    notBefore,
+    history: outcome.history,
+    replayOf: outcome.replayOf,
+  };
+}
+
+function fromPlan(
+  plan: RetryPlan,
+  outcome: OutcomeMeta,
+  kind: "attempt" | "deferral",
+): OutcomeDecision {
+  if (plan.outcome !== "scheduled") return { action: "deadletter", reason: plan.outcome };
+  const deferrals = kind === "deferral" ? outcome.deferrals + 1 : outcome.deferrals;
+  return {
+    action: "retry",
+    kind,
+    task: retryTask(outcome, deferrals, plan.notBefore),
+    tier: plan.tier,
+    delayMs: plan.delayMs,
+  };
+}
+
+/**
+ * What to do with one failed pass: retry it (in which tier, due when), dead-letter it (why),
+ * or disable its endpoint. `schedule` is the endpoint's own retry schedule or the default.
+ */
+export function decideOutcome(
+  outcome: OutcomeMeta,
+  schedule: readonly number[],
+  policy: RetryPolicy,
+  now: number,
+  random: RandomSource,
+): OutcomeDecision {
+  const classification = classifyAttempt(outcome);
+  switch (classification.decision) {
+    case "retry":
+      return fromPlan(
+        planAttemptRetry(
+          {
+            attempt: outcome.attempt,
+            deadline: outcome.deadline,
+            overload: classification.overload,
+            retryAfterMs: outcome.retryAfterMs,
+          },
+          schedule,
+          policy,
+          now,
+          random,
+        ),
+        outcome,
+        "attempt",
+      );
+    case "defer":
+      return fromPlan(planDeferral(outcome, policy, now, random), outcome, "deferral");
+    case "deadletter":
+      return { action: "deadletter", reason: classification.reason };
+    case "gone":
+      return { action: "disable_endpoint", reason: "endpoint_gone" };
+    case "delivered":
+      return { action: "ignore" };
+  }
+}

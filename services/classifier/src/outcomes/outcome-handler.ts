@@ -1,0 +1,174 @@
+import {
+  type DeadLetterReason,
+  decodeOutcome,
+  encodeDeadLetter,
+  encodeTask,
+  type HooklineNames,
+  type OutcomeMeta,
+} from "@hookline/contracts";
+import {
+  deadLetterInvalid,
+  type EndpointCache,
+  type Logger,
+  type ServiceMetrics,
+} from "@hookline/kit";
+import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { MsgHdrs } from "@nats-io/transport-node";
+import { deadLetterMsgId, passMsgId } from "../message-ids";
+import type { ClassifierMetrics } from "../metrics";
+import { createOutageWarning } from "../outage-warning";
+import type { RandomSource, RetryPolicy } from "../scheduling/retry-plan";
+import { createScheduleLookup } from "../scheduling/retry-schedule";
+import { decideOutcome } from "./decide-outcome";
+import type { EndpointDisabler } from "./endpoint-disabler";
+
+/** When a publish or the KV write fails (NATS unavailable), the outcome comes back after this. */
+export const OUTCOME_RETRY_NAK_MS = 5_000;
+export const GONE_DISABLED_REASON = "410 Gone from endpoint";
+
+export interface OutcomeHandlerDeps {
+  js: JetStreamClient;
+  names: HooklineNames;
+  endpoints: Pick<EndpointCache, "get">;
+  disabler: EndpointDisabler;
+  policy: RetryPolicy;
+  serviceMetrics: ServiceMetrics;
+  metrics: ClassifierMetrics;
+  logger: Logger;
+  now?: () => number;
+  random?: RandomSource;
+}
+
+/**
+ * Handles one `outcome.failed.<ep>`: decides, publishes the retry or the dead letter (body
+ * unchanged, PubAck awaited), and only then acks the outcome, so a crash in between repeats
+ * the decision instead of losing the task; the Nats-Msg-Id makes the repeat a duplicate.
+ */
+export function createOutcomeHandler(deps: OutcomeHandlerDeps): (msg: JsMsg) => Promise<void> {
+  const { js, names, logger, metrics, policy } = deps;
+  const now = deps.now ?? Date.now;
+  const random = deps.random ?? Math.random;
+  const scheduleFor = createScheduleLookup(policy.schedule);
+  const warnOutage = createOutageWarning(logger);
+
+  /** True once stored; on failure the outcome is nakked for later and false returned. */
+  const publish = async (msg: JsMsg, subject: string, headers: MsgHdrs): Promise<boolean> => {
+    try {
+      await js.publish(subject, msg.data, { headers });
+      return true;
+    } catch (error) {
+      warnOutage(error, "cannot publish retries or dead letters; outcomes will come back");
+      msg.nak(OUTCOME_RETRY_NAK_MS);
+      return false;
+    }
+  };
+
+  const deadLetter = async (msg: JsMsg, outcome: OutcomeMeta, reason: DeadLetterReason) => {
+    const headers = encodeDeadLetter(
+      {
+        taskId: outcome.taskId,
+        eventId: outcome.eventId,
+        eventType: outcome.eventType,
+        endpointId: outcome.endpointId,
+        attempt: outcome.attempt,
+        deferrals: outcome.deferrals,
+        createdAt: outcome.createdAt,
+        deadline: outcome.deadline,
+        history: outcome.history,
+        replayOf: outcome.replayOf,
+        reason,
+      },
+      deadLetterMsgId(outcome, msg.seq),
+    );
+    if (!(await publish(msg, names.subjects.deadletter(outcome.endpointId), headers))) return;
+    metrics.decisions.inc({ decision: "deadletter", reason });
+    msg.ack();
+  };
+
+  /** True when the dead letter may follow: disabled, or nothing left to disable. */
+  const disableGoneEndpoint = async (msg: JsMsg, outcome: OutcomeMeta): Promise<boolean> => {
+    const endpointId = outcome.endpointId;
+    try {
+      const result = await deps.disabler.disable(endpointId, GONE_DISABLED_REASON);
+      switch (result.outcome) {
+        case "disabled":
+          metrics.endpointsDisabled.inc({ reason: "endpoint_gone" });
+          logger.info(
+            { endpointId, revision: result.revision, taskId: outcome.taskId },
+            "endpoint answered 410 Gone; disabled",
+          );
+          return true;
+        case "invalid":
+          logger.error(
+            { endpointId, error: result.error },
+            "endpoint answered 410 Gone but its record is invalid; not disabled",
+          );
+          return true;
+        case "conflict":
+          logger.warn({ endpointId }, "endpoint kept changing while disabling it; will retry");
+          msg.nak(OUTCOME_RETRY_NAK_MS);
+          return false;
+        case "already_disabled":
+        case "missing":
+          return true;
+      }
+    } catch (error) {
+      warnOutage(error, "cannot disable endpoints; outcomes will come back");
+      msg.nak(OUTCOME_RETRY_NAK_MS);
+      return false;
+    }
+  };
+
+  return async (msg) => {
+    const decoded = decodeOutcome(msg.headers);
+    if (!decoded.ok) {
+      await deadLetterInvalid({
+        js,
+        names,
+        metrics: deps.serviceMetrics,
+        consumer: names.consumers.classifier,
+        msg,
+        error: decoded.error,
+      });
+      return;
+    }
+    const outcome = decoded.value;
+    const schedule = scheduleFor(deps.endpoints.get(outcome.endpointId)?.record);
+    const decision = decideOutcome(outcome, schedule, policy, now(), random);
+    if (logger.isLevelEnabled("debug")) {
+      logger.debug(
+        { taskId: outcome.taskId, result: outcome.result, status: outcome.status, decision },
+        "outcome classified",
+      );
+    }
+
+    switch (decision.action) {
+      case "retry": {
+        const { task, tier } = decision;
+        const headers = encodeTask(task, passMsgId(task, msg.seq));
+        if (!(await publish(msg, names.subjects.retry(tier.name, task.endpointId), headers))) {
+          return;
+        }
+        metrics.retryScheduled.inc({ tier: tier.name });
+        metrics.decisions.inc({
+          decision: decision.kind === "attempt" ? "retry" : "defer",
+          reason: outcome.result,
+        });
+        msg.ack();
+        return;
+      }
+      case "deadletter":
+        await deadLetter(msg, outcome, decision.reason);
+        return;
+      case "disable_endpoint":
+        if (await disableGoneEndpoint(msg, outcome)) {
+          await deadLetter(msg, outcome, decision.reason);
+        }
+        return;
+      case "ignore":
+        metrics.decisions.inc({ decision: "ignore", reason: outcome.result });
+        msg.ack();
+        return;
+    }
+  };
+}

@@ -1,0 +1,101 @@
+import { type RetryTier, retryTierFor } from "./retry-tiers";
+
+/** Returns a number in [0, 1); tests pass a fixed one. */
+export type RandomSource = () => number;
+
+export interface RetryPolicy {
+  /** The wait after attempt n is `schedule[n-1]`, so `schedule.length + 1` attempts in all. */
+  schedule: readonly number[];
+  /** Shortest first (parseRetryTiers sorts them). */
+  tiers: readonly RetryTier[];
+  /** ±this fraction of the scheduled delay, so retries of one outage don't arrive together. */
+  jitter: number;
+  /** 429, 503 and timeouts wait at least this long: the endpoint said it is overloaded. */
+  overloadMinDelayMs: number;
+  /** Deferrals wait at least this, even when the breaker or limiter says "now". */
+  deferralMinDelayMs: number;
+  deferralMaxDelayMs: number;
+}
+
+export type RetryPlan =
+  | { outcome: "scheduled"; delayMs: number; notBefore: number; tier: RetryTier }
+  /** No attempts left in the schedule. */
+  | { outcome: "exhausted" }
+  /** The next try would come after the task's deadline. */
+  | { outcome: "expired" };
+
+/** `delayMs` ± `fraction`, uniformly. */
+export function jittered(delayMs: number, fraction: number, random: RandomSource): number {
+  return Math.round(delayMs * (1 + fraction * (2 * random() - 1)));
+}
+
+/** A minimum wait spread upwards only, so a floor stays a floor and still doesn't stampede. */
+function atLeastSpread(minimumMs: number, fraction: number, random: RandomSource): number {
+  return Math.round(minimumMs * (1 + fraction * random()));
+}
+
+function scheduleAt(
+  delayMs: number,
+  deadline: number,
+  policy: RetryPolicy,
+  now: number,
+): RetryPlan {
+  const notBefore = now + delayMs;
+  if (notBefore > deadline) return { outcome: "expired" };
+  return { outcome: "scheduled", delayMs, notBefore, tier: retryTierFor(policy.tiers, delayMs) };
+}
+
+/**
+ * When to retry after a failed attempt. `attempt` counts attempts made, this one included.
+ * The delay is `schedule[attempt-1]` ± jitter, at least the endpoint's Retry-After (capped at
+ * the longest tier) and, for overload answers, at least the overload minimum.
+ */
+export function planAttemptRetry(
+  failure: {
+    attempt: number;
+    deadline: number;
+    overload: boolean;
+    retryAfterMs?: number | undefined;
+  },
+  schedule: readonly number[],
+  policy: RetryPolicy,
+  now: number,
+  random: RandomSource,
+): RetryPlan {
+  const scheduled = schedule[Math.max(1, failure.attempt) - 1];
+  if (scheduled === undefined) return { outcome: "exhausted" };
+  let delayMs = jittered(scheduled, policy.jitter, random);
+  if (failure.retryAfterMs !== undefined) {
+    const longestTierMs = retryTierFor(policy.tiers, Number.POSITIVE_INFINITY).ms;
+    const asked = Math.min(
+      atLeastSpread(failure.retryAfterMs, policy.jitter, random),
+      longestTierMs,
+    );
+    delayMs = Math.max(delayMs, asked);
+  }
+  if (failure.overload) {
+    delayMs = Math.max(delayMs, atLeastSpread(policy.overloadMinDelayMs, policy.jitter, random));
+  }
+  return scheduleAt(delayMs, failure.deadline, policy, now);
+}
+
+/**
+ * When to try again after a pass that made no request (circuit open, rate limited):
+ * `min(reset × 2^deferrals, max)`, where reset is when the breaker half-opens or the limiter has
+ * a token (the outcome's Retry-After-Ms, at least the floor). Jitter never brings it below reset.
+ * It uses no attempt, so it is never `exhausted`; only the deadline ends it.
+ */
+export function planDeferral(
+  deferral: { deferrals: number; deadline: number; retryAfterMs?: number | undefined },
+  policy: RetryPolicy,
+  now: number,
+  random: RandomSource,
+): RetryPlan {
+  const resetMs = Math.max(deferral.retryAfterMs ?? 0, policy.deferralMinDelayMs);
+  const backoffMs = Math.min(resetMs * 2 ** deferral.deferrals, policy.deferralMaxDelayMs);
+  const delayMs = Math.min(
+    Math.max(jittered(backoffMs, policy.jitter, random), resetMs),
+    policy.deferralMaxDelayMs,
+  );
+  return scheduleAt(delayMs, deferral.deadline, policy, now);
+}
