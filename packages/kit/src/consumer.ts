@@ -66,6 +66,8 @@ export function startConsumerPump(options: ConsumerPumpOptions): ConsumerPump {
       try {
         const source = await js.consumers.get(stream, consumer);
         messages = await source.consume({ max_messages: concurrency });
+        // stop() may have run while consume() was starting, before `messages` existed.
+        if (stopping) messages.stop();
         for await (const msg of messages) {
           await waitForSlot();
           inFlight++;

@@ -1,0 +1,81 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import {
+  type ApiToken,
+  bearerAuth,
+  createServiceApp,
+  type KitEnv,
+  type Logger,
+  mountApiDocs,
+  type ReadinessChecks,
+  type ServiceMetrics,
+} from "@hookline/kit";
+import type { Kysely } from "kysely";
+import type { Database } from "./db/schema";
+import { registerProblemComponents, serviceUnavailable } from "./http/problems";
+import type { CursorCodec } from "./letters/cursor";
+import type { LetterReplayer } from "./letters/replay";
+import type { LetterSettler } from "./letters/settle";
+import { registerDiscardDeadLetter } from "./routes/discard-dead-letter";
+import { registerGetDeadLetter } from "./routes/get-dead-letter";
+import { registerGetDeadLetterAudit } from "./routes/get-dead-letter-audit";
+import { registerGetDeadLetterStats } from "./routes/get-dead-letter-stats";
+import { registerListDeadLetters } from "./routes/list-dead-letters";
+import { registerReplayDeadLetter } from "./routes/replay-dead-letter";
+import { registerReplayDeadLetters } from "./routes/replay-dead-letters";
+import { registerResolveDeadLetter } from "./routes/resolve-dead-letter";
+import { registerResolveDeadLetters } from "./routes/resolve-dead-letters";
+
+export type DlqApp = OpenAPIHono<KitEnv>;
+
+export interface DlqAppDeps {
+  logger: Logger;
+  metrics: ServiceMetrics;
+  readiness: ReadinessChecks;
+  tokens: readonly ApiToken[];
+  db: Kysely<Database>;
+  cursors: CursorCodec;
+  replayer: LetterReplayer;
+  settler: LetterSettler;
+}
+
+export const apiInfo = {
+  title: "Hookline DLQ",
+  version: "0.1.0",
+  description:
+    "Dead letters: webhooks that could not be delivered. List, inspect, replay, resolve and " +
+    "discard them. Every /v1 call takes `Authorization: Bearer <token>`; the token's name is " +
+    "recorded as the actor. Errors are application/problem+json.",
+};
+
+export function createDlqApp(deps: DlqAppDeps): DlqApp {
+  const app = createServiceApp<KitEnv>({
+    logger: deps.logger,
+    metrics: deps.metrics,
+    readiness: deps.readiness,
+  });
+  registerProblemComponents(app);
+  mountApiDocs(app, apiInfo);
+  app.use("/v1/*", bearerAuth(deps.tokens));
+
+  registerListDeadLetters(app, deps);
+  // Before /{id}, which would otherwise take "stats" for an id.
+  registerGetDeadLetterStats(app, deps);
+  registerGetDeadLetter(app, deps);
+  registerGetDeadLetterAudit(app, deps);
+  registerReplayDeadLetter(app, deps);
+  registerResolveDeadLetter(app, deps);
+  registerDiscardDeadLetter(app, deps);
+  registerReplayDeadLetters(app, deps);
+  registerResolveDeadLetters(app, deps);
+  return app;
+}
+
+/**
+ * What the port serves until NATS and Postgres are ready: health, readiness and metrics answer,
+ * and the API says 503 so clients retry.
+ */
+export function createStartingApp(deps: Pick<DlqAppDeps, "logger" | "metrics" | "readiness">) {
+  const app = createServiceApp<KitEnv>(deps);
+  app.all("/v1/*", (c) => serviceUnavailable(c, "starting"));
+  return app;
+}

@@ -1,0 +1,120 @@
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type KitEnv, problemResponse } from "@hookline/kit";
+import type { Context } from "hono";
+import type { DeadLetterStatus } from "../db/schema";
+
+/** The RFC 9457 body every error answer carries (kit's problemResponse writes it). */
+export const problemSchema = z
+  .object({
+    type: z.string().openapi({ example: "https://hookline.dev/problems/invalid_request" }),
+    title: z.string().openapi({ example: "Invalid query" }),
+    status: z.number().int().openapi({ example: 400 }),
+    code: z.string().openapi({ example: "invalid_request" }),
+    detail: z.string().optional().openapi({ example: "status: Invalid option" }),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    instance: z.string().openapi({ example: "/v1/dead-letters" }),
+    requestId: z.string().optional(),
+  })
+  .openapi("Problem");
+
+const problemKinds = {
+  BadRequest:
+    "A field, filter or cursor is invalid (`errors` names each field); `invalid_cursor` for a " +
+    "cursor this service did not issue.",
+  Unauthorized: "Missing or unknown bearer token.",
+  NotFound: "No dead letter has this id.",
+  Conflict:
+    "The letter's status does not allow this action (`invalid_status`), or it holds an invalid " +
+    "message that cannot be replayed (`not_replayable`).",
+  Unavailable: "Postgres or NATS is unavailable; retry after `Retry-After`.",
+} as const;
+type ProblemKind = keyof typeof problemKinds;
+
+/** Error answers are shared response components, referenced by each route. */
+export const problemRef = Object.fromEntries(
+  Object.keys(problemKinds).map((kind) => [kind, { $ref: `#/components/responses/${kind}` }]),
+) as Record<ProblemKind, { $ref: string }>;
+
+export function registerProblemComponents(app: OpenAPIHono<KitEnv>): void {
+  app.openAPIRegistry.register("Problem", problemSchema);
+  for (const [kind, description] of Object.entries(problemKinds)) {
+    app.openAPIRegistry.registerComponent("responses", kind, {
+      description,
+      content: {
+        "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } },
+      },
+    });
+  }
+}
+
+export function letterNotFound(c: Context, id: string) {
+  return problemResponse(c, {
+    status: 404,
+    code: "dead_letter_not_found",
+    title: "Dead letter not found",
+    detail: `no dead letter with id ${JSON.stringify(id.slice(0, 100))}`,
+  });
+}
+
+const allowedFor = {
+  replay: "an open letter can be replayed (a replayed one reopens if it dies again)",
+  resolve: "open and replayed letters can be resolved",
+  discard: "open and replayed letters can be discarded",
+} as const;
+
+export function invalidStatus(
+  c: Context,
+  action: keyof typeof allowedFor,
+  status: DeadLetterStatus,
+) {
+  return problemResponse(c, {
+    status: 409,
+    code: "invalid_status",
+    title: `Cannot ${action} this dead letter`,
+    detail: `the dead letter is ${status}; only ${allowedFor[action]}`,
+  });
+}
+
+export function notReplayable(c: Context, detail: string) {
+  return problemResponse(c, {
+    status: 409,
+    code: "not_replayable",
+    title: "Cannot replay this dead letter",
+    detail,
+  });
+}
+
+export function invalidCursor(c: Context) {
+  return problemResponse(c, {
+    status: 400,
+    code: "invalid_cursor",
+    title: "Invalid query",
+    detail: "cursor: not a cursor from a previous page",
+    errors: [{ path: "cursor", message: "not a cursor from a previous page" }],
+  });
+}
+
+const unavailableDetail = {
+  database: "Postgres is unavailable",
+  nats: "NATS is unavailable; the letter was not replayed",
+} as const;
+
+/** 503 with Retry-After: both dependencies are outages to wait out, and the calls are safe to retry. */
+export function serviceUnavailable(
+  c: Context,
+  dependency: keyof typeof unavailableDetail | "starting",
+  detail?: string,
+) {
+  return problemResponse(
+    c,
+    {
+      status: 503,
+      code: "unavailable",
+      title: "Service unavailable",
+      detail:
+        detail ??
+        (dependency === "starting" ? "the DLQ is starting" : unavailableDetail[dependency]),
+    },
+    { "retry-after": "1" },
+  );
+}

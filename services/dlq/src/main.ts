@@ -1,0 +1,211 @@
+import { defaultProvisionOptions, hooklineNames } from "@hookline/contracts";
+import {
+  type ConsumerPump,
+  commonEnvShape,
+  connectNats,
+  createLogger,
+  createServiceMetrics,
+  durationEnv,
+  type EndpointCache,
+  installGracefulShutdown,
+  loadEnvOrExit,
+  type NatsLink,
+  portEnv,
+  type ReadinessChecks,
+  serveHttp,
+  startConsumerPump,
+  startEndpointCache,
+  tokenPairsEnv,
+  watchConsumerBacklog,
+} from "@hookline/kit";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { z } from "zod";
+import { createDlqApp, createStartingApp } from "./app";
+import { connectDatabase } from "./db/connection";
+import { migrateUntilDone } from "./db/migrate";
+import { createCursorCodec, cursorKey } from "./letters/cursor";
+import { createLetterReplayer } from "./letters/replay";
+import { createLetterSettler } from "./letters/settle";
+import { countByStatus } from "./letters/stats";
+import { createDlqMetrics } from "./metrics";
+import { provisionUntilDone } from "./provisioning";
+import { type RetentionSchedule, startRetention } from "./retention/purge";
+import { createStoreHandler } from "./store/store-consumer";
+
+const SERVICE = "dlq";
+/** The first purge waits for start-up to settle; later ones follow DLQ_RETENTION_INTERVAL. */
+const RETENTION_FIRST_RUN_MS = 30_000;
+/** API requests get a few connections beyond what the store's handlers use. */
+const API_CONNECTIONS = 5;
+
+const envShape = {
+  ...commonEnvShape,
+  PORT: portEnv.default(8083),
+  DATABASE_URL: z.string().min(1),
+  DLQ_API_TOKENS: tokenPairsEnv,
+  DLQ_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
+  DLQ_RETENTION_INTERVAL: durationEnv.default(3_600_000),
+  /** Replays get a new `Hookline-Deadline` this far ahead, as ingest gives fresh tasks. */
+  TASK_DEADLINE: durationEnv.default(3 * 86_400_000),
+  /** Key for cursor HMACs; by default derived from DLQ_API_TOKENS (see letters/cursor.ts). */
+  DLQ_CURSOR_SECRET: z.string().min(16).optional(),
+  /** Letters stored at once; also the consumer's prefetch. */
+  DLQ_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+};
+
+async function main(): Promise<void> {
+  const env = loadEnvOrExit(SERVICE, envShape);
+  const logger = createLogger({ service: SERVICE, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
+  const metrics = createServiceMetrics(SERVICE);
+  const database = connectDatabase({
+    url: env.DATABASE_URL,
+    poolSize: env.DLQ_CONCURRENCY + API_CONNECTIONS,
+    logger,
+  });
+
+  // Filled in as start-up proceeds; readiness and shutdown look at what exists so far.
+  let link: NatsLink | undefined;
+  let provisioned = false;
+  let migrated = false;
+  let cache: EndpointCache | undefined;
+  let pump: ConsumerPump | undefined;
+  let retention: RetentionSchedule | undefined;
+  let stopBacklog: (() => void) | undefined;
+  let stopping = false;
+  const readiness: ReadinessChecks = {
+    nats: () => link?.isConnected() ?? false,
+    provisioned: () => provisioned,
+    database: async () => migrated && (await database.answers()),
+  };
+  const dlqMetrics = createDlqMetrics(metrics, async () =>
+    migrated ? countByStatus(database.db).catch(() => undefined) : undefined,
+  );
+
+  // Serve health checks at once; the API app replaces the starting app once all is ready.
+  let app: { fetch: (request: Request) => Response | Promise<Response> } = createStartingApp({
+    logger,
+    metrics,
+    readiness,
+  });
+  const server = await serveHttp({ fetch: (request) => app.fetch(request) }, env.PORT);
+  logger.info({ port: server.port }, "listening");
+
+  installGracefulShutdown({
+    logger,
+    timeoutMs: env.SHUTDOWN_TIMEOUT,
+    steps: [
+      {
+        name: "stop storing",
+        run: async () => {
+          stopping = true;
+          stopBacklog?.();
+          await retention?.stop();
+          await pump?.stop();
+        },
+      },
+      { name: "close http", run: () => server.close() },
+      { name: "stop endpoint cache", run: () => cache?.stop() },
+      {
+        name: "drain nats",
+        run: async () => {
+          if (link !== undefined && !link.nc.isClosed()) await link.nc.drain();
+        },
+      },
+      { name: "close database", run: () => database.destroy() },
+    ],
+  });
+
+  try {
+    link = await connectNats({ url: env.NATS_URL, name: `hookline-${SERVICE}`, logger });
+    const names = hooklineNames(env.HOOKLINE_PREFIX);
+    const { endpoints: kv } = await provisionUntilDone(
+      link.nc,
+      {
+        ...defaultProvisionOptions,
+        names,
+        dedupeWindowMs: env.INGEST_DEDUPE_WINDOW,
+        dispatchMaxBytes: env.DISPATCH_MAX_BYTES,
+        replicas: env.JETSTREAM_REPLICAS,
+      },
+      logger,
+    );
+    provisioned = true;
+    if (!(await migrateUntilDone(database.db, logger, () => stopping))) return;
+    migrated = true;
+    const endpointCache = await startEndpointCache(kv, logger);
+    cache = endpointCache;
+    await endpointCache.ready;
+    if (stopping) return;
+
+    const js = jetstream(link.nc);
+    const jsm = await jetstreamManager(link.nc);
+    // SIGTERM during start-up: shutdown has begun, so start nothing more.
+    if (stopping) return;
+    pump = startConsumerPump({
+      js,
+      stream: names.streams.deadletter,
+      consumer: names.consumers.dlqStore,
+      concurrency: env.DLQ_CONCURRENCY,
+      handle: createStoreHandler({
+        db: database.db,
+        names,
+        cache: endpointCache,
+        metrics,
+        dlqMetrics,
+        logger,
+        consumer: names.consumers.dlqStore,
+      }),
+      logger,
+    });
+    stopBacklog = watchConsumerBacklog({
+      jsm,
+      metrics,
+      consumers: [{ stream: names.streams.deadletter, consumer: names.consumers.dlqStore }],
+      logger,
+    });
+    retention = startRetention({
+      db: database.db,
+      logger,
+      metrics: dlqMetrics,
+      retentionDays: env.DLQ_RETENTION_DAYS,
+      intervalMs: env.DLQ_RETENTION_INTERVAL,
+      firstRunDelayMs: Math.min(RETENTION_FIRST_RUN_MS, env.DLQ_RETENTION_INTERVAL),
+    });
+
+    const tokens = env.DLQ_API_TOKENS;
+    app = createDlqApp({
+      logger,
+      metrics,
+      readiness,
+      tokens,
+      db: database.db,
+      cursors: createCursorCodec(cursorKey(env.DLQ_CURSOR_SECRET, tokens)),
+      replayer: createLetterReplayer({
+        db: database.db,
+        js,
+        names,
+        metrics: dlqMetrics,
+        logger,
+        taskDeadlineMs: env.TASK_DEADLINE,
+      }),
+      settler: createLetterSettler({ db: database.db, metrics: dlqMetrics }),
+    });
+    logger.info(
+      {
+        prefix: names.prefix,
+        concurrency: env.DLQ_CONCURRENCY,
+        retentionDays: env.DLQ_RETENTION_DAYS,
+      },
+      "dlq ready",
+    );
+  } catch (error) {
+    // Shutdown drains NATS and closes the pool under a start-up still in progress.
+    if (stopping) return;
+    throw error;
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${SERVICE}: failed to start: ${String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,56 @@
+import { createRoute } from "@hono/zod-openapi";
+import type { DlqApp } from "../app";
+import { unlessDatabaseDown } from "../db/outage";
+import {
+  deadLetterSchema,
+  letterIdParamsSchema,
+  publicLetter,
+  settleBodySchema,
+} from "../http/letter-schemas";
+import { invalidStatus, letterNotFound, problemRef, serviceUnavailable } from "../http/problems";
+import type { LetterSettler } from "../letters/settle";
+
+export const discardDeadLetterRoute = createRoute({
+  method: "post",
+  path: "/v1/dead-letters/{id}/discard",
+  tags: ["dead letters"],
+  summary: "Discard a dead letter",
+  description:
+    "The letter is not wanted. Open and replayed letters can be discarded; discarded " +
+    "letters are purged after the retention period.",
+  request: {
+    params: letterIdParamsSchema,
+    body: { required: true, content: { "application/json": { schema: settleBodySchema } } },
+  },
+  responses: {
+    200: {
+      description: "Discardd",
+      content: { "application/json": { schema: deadLetterSchema } },
+    },
+    400: problemRef.BadRequest,
+    401: problemRef.Unauthorized,
+    404: problemRef.NotFound,
+    409: problemRef.Conflict,
+    503: problemRef.Unavailable,
+  },
+});
+
+export function registerDiscardDeadLetter(app: DlqApp, deps: { settler: LetterSettler }) {
+  app.openapi(discardDeadLetterRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const { note } = c.req.valid("json");
+    const result = await unlessDatabaseDown(() =>
+      deps.settler.settle(id, "discard", { actor: c.var.actor, note }),
+    );
+    switch (result.outcome) {
+      case "settled":
+        return c.json(publicLetter(result.letter), 200);
+      case "not_found":
+        return letterNotFound(c, id);
+      case "conflict":
+        return invalidStatus(c, "discard", result.status);
+      case "unavailable":
+        return serviceUnavailable(c, result.dependency);
+    }
+  });
+}

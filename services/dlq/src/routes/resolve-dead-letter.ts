@@ -1,0 +1,56 @@
+import { createRoute } from "@hono/zod-openapi";
+import type { DlqApp } from "../app";
+import { unlessDatabaseDown } from "../db/outage";
+import {
+  deadLetterSchema,
+  letterIdParamsSchema,
+  publicLetter,
+  settleBodySchema,
+} from "../http/letter-schemas";
+import { invalidStatus, letterNotFound, problemRef, serviceUnavailable } from "../http/problems";
+import type { LetterSettler } from "../letters/settle";
+
+export const resolveDeadLetterRoute = createRoute({
+  method: "post",
+  path: "/v1/dead-letters/{id}/resolve",
+  tags: ["dead letters"],
+  summary: "Resolve a dead letter",
+  description:
+    "The problem was handled (for example, the event was sent another way). Open and " +
+    "replayed letters can be resolved; resolved letters are purged after the retention period.",
+  request: {
+    params: letterIdParamsSchema,
+    body: { required: true, content: { "application/json": { schema: settleBodySchema } } },
+  },
+  responses: {
+    200: {
+      description: "Resolved",
+      content: { "application/json": { schema: deadLetterSchema } },
+    },
+    400: problemRef.BadRequest,
+    401: problemRef.Unauthorized,
+    404: problemRef.NotFound,
+    409: problemRef.Conflict,
+    503: problemRef.Unavailable,
+  },
+});
+
+export function registerResolveDeadLetter(app: DlqApp, deps: { settler: LetterSettler }) {
+  app.openapi(resolveDeadLetterRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const { note } = c.req.valid("json");
+    const result = await unlessDatabaseDown(() =>
+      deps.settler.settle(id, "resolve", { actor: c.var.actor, note }),
+    );
+    switch (result.outcome) {
+      case "settled":
+        return c.json(publicLetter(result.letter), 200);
+      case "not_found":
+        return letterNotFound(c, id);
+      case "conflict":
+        return invalidStatus(c, "resolve", result.status);
+      case "unavailable":
+        return serviceUnavailable(c, result.dependency);
+    }
+  });
+}
