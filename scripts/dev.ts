@@ -3,10 +3,12 @@
 import { join } from "node:path";
 import {
   type NatsServerHandle,
+  type PostgresHandle,
   preferredOrFreePort,
   repoRoot,
   type Sink,
   type Stack,
+  startEmbeddedPostgres,
   startNatsServer,
   startSink,
   startStack,
@@ -15,11 +17,14 @@ import {
 const root = repoRoot();
 const env = process.env;
 const ingestToken = env.DEV_INGEST_TOKEN ?? "dev-ingest-token";
+const opsToken = env.DEV_OPS_TOKEN ?? "dev-ops-token";
 const demoSecret = env.DEMO_SECRET ?? "whsec_aG9va2xpbmUtZGVtby1yZWNlaXZlci1zZWNyZXQ=";
-const services = ["ingest", "delivery"];
+const services = ["ingest", "delivery", "classifier", "dlq"];
 const servicePorts: Record<string, string> = {
   ingest: env.INGEST_PORT ?? "8080",
   delivery: env.DELIVERY_PORT ?? "8081",
+  classifier: env.CLASSIFIER_PORT ?? "8082",
+  dlq: env.DLQ_PORT ?? "8083",
 };
 
 const colors = ["\x1b[36m", "\x1b[35m", "\x1b[33m", "\x1b[32m", "\x1b[34m"];
@@ -28,6 +33,7 @@ const tag = (name: string, index: number) =>
   `${colors[index % colors.length]}${name.padEnd(8)}${reset}`;
 
 let nats: NatsServerHandle | undefined;
+let postgres: PostgresHandle | undefined;
 let sink: Sink | undefined;
 let stack: Stack | undefined;
 let stopping = false;
@@ -39,6 +45,7 @@ async function stopAll(code: number): Promise<never> {
     await stack?.stop();
     await sink?.close();
     await nats?.stop();
+    await postgres?.stop();
   }
   process.exit(code);
 }
@@ -53,6 +60,15 @@ async function main(): Promise<void> {
       preferredPorts: { client: 4222, monitor: 8222 },
     });
     natsUrl = nats.url;
+  }
+
+  let databaseUrl = env.DATABASE_URL;
+  if (!databaseUrl) {
+    postgres = await startEmbeddedPostgres({
+      keepIn: join(root, ".data", "postgres"),
+      preferredPort: 54329,
+    });
+    databaseUrl = postgres.url;
   }
 
   const demoPort = await preferredOrFreePort(Number(env.DEMO_RECEIVER_PORT ?? 9000));
@@ -72,9 +88,14 @@ async function main(): Promise<void> {
       LOG_PRETTY: env.LOG_PRETTY ?? "true",
       LOG_LEVEL: env.LOG_LEVEL ?? "info",
     },
-    serviceEnv: Object.fromEntries(
-      services.map((name) => [name, { PORT: servicePorts[name] ?? "0" }]),
-    ),
+    serviceEnv: {
+      ...Object.fromEntries(services.map((name) => [name, { PORT: servicePorts[name] ?? "0" }])),
+      dlq: {
+        PORT: servicePorts.dlq ?? "8083",
+        DATABASE_URL: databaseUrl,
+        DLQ_API_TOKENS: env.DLQ_API_TOKENS ?? `ops:${opsToken}`,
+      },
+    },
     onLog: (service, line) => console.log(`${tag(service, services.indexOf(service))} ${line}`),
   });
 
@@ -84,7 +105,10 @@ Hookline is running.
 
   ingest API      ${ingest}            token: ${ingestToken}
   API reference   ${ingest}/docs
-  delivery        ${stack.url("delivery")}/readyz   metrics: ${stack.url("delivery")}/metrics
+  delivery        ${stack.url("delivery")}/metrics
+  classifier      ${stack.url("classifier")}/metrics
+  dead letters    ${stack.url("dlq")}/v1/dead-letters   token: ${opsToken}   docs: ${stack.url("dlq")}/docs
+  Postgres        ${postgres ? "embedded, in .data/postgres" : "from DATABASE_URL"}
   NATS            ${natsUrl}${nats ? `   monitor: ${nats.monitorUrl}` : " (from NATS_URL)"}
   demo receiver   ${sink.url("/webhooks")}
                   its secret: ${demoSecret}

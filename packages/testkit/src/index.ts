@@ -8,7 +8,7 @@ export {
 } from "./nats-server";
 export { type PostgresHandle, startPostgres } from "./postgres";
 /** Embedded even when TEST_DATABASE_URL is set: for tests that pause() and resume() Postgres. */
-export { startEmbeddedPostgres } from "./postgres-embedded";
+export { type EmbeddedPostgresOptions, startEmbeddedPostgres } from "./postgres-embedded";
 export { repoRoot } from "./repo-root";
 export {
   type Delivery,

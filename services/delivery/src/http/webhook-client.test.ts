@@ -1,0 +1,124 @@
+import { freePort, type Sink, startSink } from "@hookline/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createWebhookClient, RESPONSE_READ_LIMIT, type WebhookClient } from "./webhook-client";
+
+const body = new TextEncoder().encode('{"type":"order.created","data":{"id":1}}');
+const headers = { "content-type": "application/json" };
+
+let sink: Sink;
+let open: WebhookClient;
+let guarded: WebhookClient;
+
+beforeAll(async () => {
+  sink = await startSink();
+  open = createWebhookClient({ connectTimeoutMs: 2_000, allowPrivateNetworks: true });
+  guarded = createWebhookClient({ connectTimeoutMs: 2_000, allowPrivateNetworks: false });
+});
+
+afterAll(async () => {
+  await open?.close();
+  await guarded?.close();
+  await sink?.close();
+});
+
+const send = (client: WebhookClient, url: string, timeoutMs = 5_000) =>
+  client.send({ url, headers, body, timeoutMs });
+
+describe("the address guard, through the real agent", () => {
+  it("refuses 127.0.0.1 without the flag and never reaches the sink", async () => {
+    const result = await send(guarded, sink.url("/guard-ip"));
+    expect(result.result).toBe("blocked_destination");
+    expect(sink.count("/guard-ip")).toBe(0);
+  });
+
+  it("refuses a hostname that resolves to loopback, at connect time", async () => {
+    const result = await send(guarded, `http://localhost:${sink.port}/guard-name`);
+    expect(result.result).toBe("blocked_destination");
+    expect(sink.count("/guard-name")).toBe(0);
+  });
+
+  it("refuses an IPv6 literal and an IPv4-mapped one", async () => {
+    expect((await send(guarded, `http://[::1]:${sink.port}/x`)).result).toBe("blocked_destination");
+    expect((await send(guarded, `http://[::ffff:127.0.0.1]:${sink.port}/x`)).result).toBe(
+      "blocked_destination",
+    );
+  });
+
+  it("delivers to 127.0.0.1 with DELIVERY_ALLOW_PRIVATE_NETWORKS", async () => {
+    const result = await send(open, sink.url("/guard-open"));
+    expect(result).toMatchObject({ result: "delivered", status: 200 });
+    const [delivery] = await sink.waitFor(1, { path: "/guard-open" });
+    expect(delivery?.body).toBe(new TextDecoder().decode(body));
+    expect(delivery?.method).toBe("POST");
+  });
+});
+
+describe("sending", () => {
+  it("reports a 500 with the start of its body", async () => {
+    sink.script("/fail", [{ status: 500, body: "database\r\nunavailable" }]);
+    const result = await send(open, sink.url("/fail"));
+    expect(result).toMatchObject({
+      result: "http_error",
+      status: 500,
+      error: "database unavailable",
+    });
+    expect(result.ms).toBeGreaterThan(0);
+  });
+
+  it("reads at most 1 KiB of a large response", async () => {
+    sink.script("/large", [{ status: 400, body: "x".repeat(200_000) }]);
+    const result = await send(open, sink.url("/large"));
+    expect(result.result).toBe("http_error");
+    expect(result.result === "http_error" && result.error?.length).toBe(RESPONSE_READ_LIMIT);
+  });
+
+  it("delivers a 2xx with a large body without reading all of it", async () => {
+    sink.script("/large-ok", [{ status: 200, body: "y".repeat(500_000) }]);
+    expect(await send(open, sink.url("/large-ok"))).toMatchObject({
+      result: "delivered",
+      status: 200,
+    });
+  });
+
+  it("takes Retry-After in seconds", async () => {
+    sink.script("/busy", [{ status: 503, retryAfter: "7" }]);
+    expect(await send(open, sink.url("/busy"))).toMatchObject({
+      result: "http_error",
+      status: 503,
+      retryAfterMs: 7_000,
+    });
+  });
+
+  it("does not follow redirects", async () => {
+    sink.script("/moved", [{ status: 302, headers: { location: sink.url("/target") } }]);
+    expect(await send(open, sink.url("/moved"))).toMatchObject({
+      result: "http_error",
+      status: 302,
+    });
+    expect(sink.count("/target")).toBe(0);
+  });
+
+  it("times out a hanging receiver", async () => {
+    sink.script("/hang", [{ hang: true }]);
+    const result = await send(open, sink.url("/hang"), 300);
+    expect(result.result).toBe("timeout");
+    expect(result.ms).toBeGreaterThanOrEqual(250);
+  });
+
+  it("reports a connection reset as network_error", async () => {
+    sink.script("/reset", [{ reset: true }]);
+    expect((await send(open, sink.url("/reset"))).result).toBe("network_error");
+  });
+
+  it("reports a refused connection as network_error", async () => {
+    const port = await freePort();
+    const result = await send(open, `http://127.0.0.1:${port}/`);
+    expect(result).toMatchObject({ result: "network_error" });
+    expect(result.result === "network_error" && result.error).toContain("ECONNREFUSED");
+  });
+
+  it("reports an unresolvable host as network_error", async () => {
+    const result = await send(guarded, "http://hookline-test.invalid/");
+    expect(result.result).toBe("network_error");
+  });
+});

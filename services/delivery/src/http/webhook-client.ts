@@ -1,0 +1,186 @@
+import type { IncomingHttpHeaders } from "node:http";
+import { parseRetryAfter } from "@hookline/contracts";
+import { Agent, buildConnector, type Dispatcher } from "undici";
+import { createAddressGuard } from "./address-guard";
+import { type AttemptReport, reportForError, reportForStatus } from "./attempt";
+import { createGuardedConnector } from "./guarded-connector";
+
+/** At most this much of a response is read, for the error text of a failed attempt. */
+export const RESPONSE_READ_LIMIT = 1024;
+
+export interface WebhookRequest {
+  url: string;
+  /** Complete request headers, signature included. */
+  headers: Record<string, string>;
+  /** Sent exactly as given. */
+  body: Uint8Array;
+  /** Total time for connect, request and response. */
+  timeoutMs: number;
+}
+
+export type SendResult = AttemptReport & {
+  /** Wall-clock duration of the attempt. */
+  ms: number;
+};
+
+/** The one function every webhook goes through; a circuit breaker can wrap it. */
+export type SendWebhook = (request: WebhookRequest) => Promise<SendResult>;
+
+export interface WebhookClient {
+  send: SendWebhook;
+  close(): Promise<void>;
+}
+
+export interface WebhookClientOptions {
+  connectTimeoutMs: number;
+  /** Skips the address guard: tests and the dev runner deliver to 127.0.0.1. */
+  allowPrivateNetworks: boolean;
+}
+
+/**
+ * A keep-alive undici agent that never follows redirects (a 3xx is just a status), refuses
+ * private destinations at connect time, and reads at most 1 KiB of any response.
+ *
+ * It uses undici's dispatch API with its own handler and timer rather than `request()` with
+ * `AbortSignal.timeout()`: no response stream and no abort-signal listeners per webhook, which
+ * more than doubled the requests per second one core can send.
+ */
+export function createWebhookClient(options: WebhookClientOptions): WebhookClient {
+  const connect = options.allowPrivateNetworks
+    ? buildConnector({ timeout: options.connectTimeoutMs })
+    : createGuardedConnector({
+        guard: createAddressGuard(),
+        connectTimeoutMs: options.connectTimeoutMs,
+      });
+  const agent = new Agent({ connect });
+
+  const send: SendWebhook = (webhook) =>
+    new Promise<SendResult>((resolve) => {
+      const started = performance.now();
+      const attempt = new Attempt((report) =>
+        resolve({ ...report, ms: performance.now() - started }),
+      );
+      attempt.startTimer(webhook.timeoutMs);
+      let target: URL;
+      try {
+        target = new URL(webhook.url);
+      } catch (error) {
+        attempt.fail(error);
+        return;
+      }
+      try {
+        agent.dispatch(
+          {
+            origin: target.origin,
+            path: `${target.pathname}${target.search}`,
+            method: "POST",
+            headers: webhook.headers,
+            body: webhook.body,
+          },
+          attempt,
+        );
+      } catch (error) {
+        attempt.fail(error);
+      }
+    });
+
+  return { send, close: () => agent.close() };
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The start of a response body as one line of text. */
+function snippet(chunks: Buffer[]): string {
+  return Buffer.concat(chunks)
+    .subarray(0, RESPONSE_READ_LIMIT)
+    .toString("utf8")
+    .replace(/\p{Cc}+/gu, " ") // control characters, line breaks included
+    .trim();
+}
+
+/** Follows one request through undici and settles exactly once: answer, error or timeout. */
+class Attempt implements Dispatcher.DispatchHandler {
+  private settled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private controller: Dispatcher.DispatchController | undefined;
+  private status = 0;
+  private retryAfter: string | undefined;
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly settle: (report: AttemptReport) => void) {}
+
+  startTimer(timeoutMs: number): void {
+    this.timer = setTimeout(() => {
+      if (this.status >= 200) {
+        this.answer(); // the answer came in time; only its body is slow
+      } else {
+        this.finish({ result: "timeout", error: `no response within ${timeoutMs} ms` });
+      }
+      this.abort();
+    }, timeoutMs);
+  }
+
+  fail(error: unknown): void {
+    this.finish(reportForError(error));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    // Timed out while still connecting or queued: don't send it late.
+    if (this.settled) this.abort();
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+  ): void {
+    if (statusCode < 200) return; // 1xx is informational; the real answer follows
+    this.status = statusCode;
+    this.retryAfter = firstHeader(headers["retry-after"]);
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.status >= 300) this.chunks.push(chunk); // a success's body is not kept
+    this.size += chunk.length;
+    if (this.size > RESPONSE_READ_LIMIT) {
+      this.answer();
+      this.abort(); // read no more: undici closes the connection
+    }
+  }
+
+  onResponseEnd(): void {
+    this.answer();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    // An answer cut short (our own abort included) is still the answer.
+    if (this.status >= 200) this.answer();
+    else this.fail(error);
+  }
+
+  private answer(): void {
+    if (this.settled) return;
+    const retryAfterMs =
+      this.status >= 300 ? parseRetryAfter(this.retryAfter, Date.now()) : undefined;
+    const error = this.status >= 300 ? snippet(this.chunks) : undefined;
+    this.finish(reportForStatus(this.status, { error, retryAfterMs }));
+  }
+
+  private finish(report: AttemptReport): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.settle(report);
+  }
+
+  private abort(): void {
+    const controller = this.controller;
+    if (controller && !controller.aborted) {
+      controller.abort(new Error("attempt finished: response no longer read"));
+    }
+  }
+}

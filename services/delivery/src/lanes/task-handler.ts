@@ -1,0 +1,155 @@
+import {
+  type DeliveryLane,
+  decodeTask,
+  encodeOutcome,
+  type HooklineNames,
+  type TaskMeta,
+} from "@hookline/contracts";
+import {
+  deadLetterInvalid,
+  type EndpointCache,
+  type Logger,
+  type ServiceMetrics,
+} from "@hookline/kit";
+import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { isAttempt, statusClass } from "../http/attempt";
+import type { SendWebhook } from "../http/webhook-client";
+import type { LaneRecorder } from "../metrics";
+import { type AttemptSummary, outcomeFor, outcomeMsgId } from "./outcome";
+import { webhookRequestFor } from "./webhook-request";
+import type { WriteCoalescer } from "./write-coalescer";
+
+/** When an outcome can't be stored (NATS down), the task comes back after this. */
+export const OUTCOME_UNAVAILABLE_NAK_MS = 5_000;
+/** At most one warning per this interval while outcomes can't be stored. */
+const OUTAGE_WARN_INTERVAL_MS = 10_000;
+const EMPTY = new Uint8Array(0);
+
+export interface TaskHandlerDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  names: HooklineNames;
+  endpoints: Pick<EndpointCache, "get">;
+  /** The send path; the later circuit breaker wraps this one function. */
+  send: SendWebhook;
+  serviceMetrics: ServiceMetrics;
+  logger: Logger;
+  /** ack_wait of the delivery consumers; longer calls keep the task with working(). */
+  ackWaitMs: number;
+  /** Batches the acks and audit publishes of one event-loop turn into one socket write. */
+  writes: WriteCoalescer;
+}
+
+/**
+ * Handles one task from a lane: decode, look the endpoint up in memory, sign and send, then
+ * record the outcome. A failure's outcome is stored (PubAck awaited) before the task is acked,
+ * so the classifier always sees it; a success's outcome is audit only and not awaited.
+ */
+export function createTaskHandler(
+  deps: TaskHandlerDeps,
+  lane: DeliveryLane,
+  record: LaneRecorder,
+): (msg: JsMsg) => Promise<void> {
+  const { nc, js, names, logger, writes } = deps;
+  const consumer = lane === "fresh" ? names.consumers.deliveryFresh : names.consumers.deliveryRetry;
+  let lastOutageWarning = 0;
+
+  const attempt = async (msg: JsMsg, task: TaskMeta): Promise<AttemptSummary> => {
+    const at = Date.now();
+    const cached = deps.endpoints.get(task.endpointId);
+    if (!cached) return { result: "endpoint_missing", at, ms: 0 };
+    const endpoint = cached.record;
+    if (endpoint.disabled) {
+      return { result: "endpoint_disabled", at, ms: 0, error: endpoint.disabledReason };
+    }
+    const request = webhookRequestFor(endpoint, task, msg.data, at);
+    // Past half of ack_wait the server would hand the task to another worker mid-call.
+    const keepAlive =
+      request.timeoutMs > deps.ackWaitMs / 2
+        ? setInterval(() => msg.working(), Math.max(100, Math.floor(deps.ackWaitMs / 3)))
+        : undefined;
+    try {
+      const sent = await deps.send(request);
+      record.attemptSeconds(sent.result, sent.ms / 1_000);
+      const summary: AttemptSummary = { result: sent.result, at, ms: sent.ms };
+      if ("status" in sent) summary.status = sent.status;
+      if ("error" in sent) summary.error = sent.error;
+      if ("retryAfterMs" in sent) summary.retryAfterMs = sent.retryAfterMs;
+      return summary;
+    } finally {
+      if (keepAlive) clearInterval(keepAlive);
+    }
+  };
+
+  const storeFailure = async (msg: JsMsg, task: TaskMeta, summary: AttemptSummary) => {
+    const headers = encodeOutcome(
+      outcomeFor(task, summary),
+      outcomeMsgId(task, summary.result, msg.seq),
+    );
+    try {
+      // The classifier retries from these bytes, so the outcome carries the body unchanged.
+      await js.publish(names.subjects.outcomeFailed(task.endpointId), msg.data, { headers });
+    } catch (error) {
+      const now = Date.now();
+      if (now - lastOutageWarning >= OUTAGE_WARN_INTERVAL_MS) {
+        lastOutageWarning = now;
+        logger.warn({ err: error, lane }, "cannot store outcomes; tasks will be retried");
+      }
+      msg.nak(OUTCOME_UNAVAILABLE_NAK_MS);
+      return;
+    }
+    writes.defer(() => msg.ack());
+  };
+
+  const recordSuccess = (msg: JsMsg, task: TaskMeta, summary: AttemptSummary) => {
+    const headers = encodeOutcome(
+      outcomeFor(task, summary),
+      outcomeMsgId(task, summary.result, msg.seq),
+    );
+    writes.defer(() => {
+      // Audit only, so a core publish: the stream stores it, and neither side spends a PubAck
+      // on it. Headers tell the story; leaving out the body keeps successes from filling the
+      // OUTCOMES byte cap that unread failures share.
+      try {
+        nc.publish(names.subjects.outcomeDelivered(task.endpointId), EMPTY, { headers });
+      } catch (error) {
+        logger.debug({ err: error, taskId: task.taskId }, "audit outcome lost");
+      }
+      msg.ack();
+    });
+    record.endToEndSeconds(Math.max(0, Date.now() - task.createdAt) / 1_000);
+  };
+
+  return async (msg) => {
+    const decoded = decodeTask(msg.headers);
+    if (!decoded.ok) {
+      await deadLetterInvalid({
+        js,
+        names,
+        metrics: deps.serviceMetrics,
+        consumer,
+        msg,
+        error: decoded.error,
+      });
+      return;
+    }
+    const task = decoded.value;
+    const summary = await attempt(msg, task);
+    record.handled(summary.result, statusClass(summary.status));
+    if (logger.isLevelEnabled("debug")) {
+      logger.debug(
+        {
+          taskId: task.taskId,
+          lane,
+          result: summary.result,
+          status: summary.status,
+          attempt: isAttempt(summary.result) ? task.attempt + 1 : task.attempt,
+        },
+        "task handled",
+      );
+    }
+    if (summary.result === "delivered") recordSuccess(msg, task, summary);
+    else await storeFailure(msg, task, summary);
+  };
+}

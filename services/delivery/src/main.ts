@@ -1,0 +1,166 @@
+import {
+  defaultProvisionOptions,
+  hooklineNames,
+  type ProvisionOptions,
+  provision,
+} from "@hookline/contracts";
+import {
+  booleanEnv,
+  commonEnvShape,
+  connectNats,
+  createLogger,
+  createServiceApp,
+  createServiceMetrics,
+  durationEnv,
+  type EndpointCache,
+  installGracefulShutdown,
+  type Logger,
+  loadEnvOrExit,
+  type NatsLink,
+  portEnv,
+  serveHttp,
+  startEndpointCache,
+} from "@hookline/kit";
+import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { z } from "zod";
+import { type RunningDelivery, startDelivery } from "./delivery";
+import { createWebhookClient } from "./http/webhook-client";
+import { createDeliveryMetrics } from "./metrics";
+
+const SERVICE = "delivery";
+const PROVISION_RETRY_MS = 1_000;
+
+/** Retries until NATS answers with JetStream: start-up order never matters. */
+async function provisionUntilDone(
+  nc: NatsConnection,
+  options: ProvisionOptions,
+  log: Logger,
+  stopping: () => boolean,
+): Promise<{ jsm: JetStreamManager; kv: KV } | undefined> {
+  for (let round = 1; !stopping(); round++) {
+    try {
+      const jsm = await jetstreamManager(nc);
+      const { endpoints } = await provision(nc, jsm, options);
+      return { jsm, kv: endpoints };
+    } catch (error) {
+      if (round === 1 || round % 10 === 0) {
+        log.warn({ err: error, round }, "provisioning failed; retrying");
+      }
+      await new Promise((resolve) => setTimeout(resolve, PROVISION_RETRY_MS));
+    }
+  }
+  return undefined;
+}
+
+async function main(): Promise<void> {
+  const env = loadEnvOrExit(SERVICE, {
+    ...commonEnvShape,
+    PORT: portEnv.default(8081),
+    /** Tasks handled at once, both lanes together. */
+    DELIVERY_MAX_IN_FLIGHT: z.coerce.number().int().min(2).max(100_000).default(256),
+    /** The retry lane's share of DELIVERY_MAX_IN_FLIGHT; the fresh lane gets the rest. */
+    DELIVERY_RETRY_SHARE: z.coerce.number().gt(0).lt(1).default(0.25),
+    DELIVERY_CONNECT_TIMEOUT: durationEnv.default(5_000),
+    /** Lets webhooks reach private and loopback addresses: tests and the dev runner only. */
+    DELIVERY_ALLOW_PRIVATE_NETWORKS: booleanEnv.default(false),
+  });
+
+  const logger = createLogger({ service: SERVICE, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
+  const serviceMetrics = createServiceMetrics(SERVICE);
+  const metrics = createDeliveryMetrics(serviceMetrics);
+  const names = hooklineNames(env.HOOKLINE_PREFIX);
+  const provisionOptions: ProvisionOptions = {
+    ...defaultProvisionOptions,
+    names,
+    dedupeWindowMs: env.INGEST_DEDUPE_WINDOW,
+    dispatchMaxBytes: env.DISPATCH_MAX_BYTES,
+    replicas: env.JETSTREAM_REPLICAS,
+  };
+
+  if (env.DELIVERY_ALLOW_PRIVATE_NETWORKS) {
+    logger.warn("DELIVERY_ALLOW_PRIVATE_NETWORKS is on: webhooks may reach private addresses");
+  }
+
+  const client = createWebhookClient({
+    connectTimeoutMs: env.DELIVERY_CONNECT_TIMEOUT,
+    allowPrivateNetworks: env.DELIVERY_ALLOW_PRIVATE_NETWORKS,
+  });
+
+  // Filled in as start-up progresses; readiness and shutdown look at what exists so far, so
+  // /healthz answers and SIGTERM works even while NATS is not there yet.
+  const started: {
+    link?: NatsLink;
+    provisioned: boolean;
+    endpoints?: EndpointCache;
+    delivery?: RunningDelivery;
+  } = { provisioned: false };
+
+  const app = createServiceApp({
+    logger,
+    metrics: serviceMetrics,
+    readiness: {
+      nats: () => started.link?.isConnected() ?? false,
+      provisioned: () => started.provisioned,
+      endpointCache: () => started.endpoints?.isReady() ?? false,
+    },
+  });
+  const server = await serveHttp(app, env.PORT);
+  logger.info({ port: server.port }, "delivery listening");
+
+  let stopping = false;
+  installGracefulShutdown({
+    logger,
+    timeoutMs: env.SHUTDOWN_TIMEOUT,
+    steps: [
+      {
+        name: "stop lanes",
+        run: async () => {
+          stopping = true;
+          await started.delivery?.stop();
+        },
+      },
+      { name: "stop endpoint watch", run: () => started.endpoints?.stop() },
+      {
+        name: "drain nats",
+        run: () => {
+          const link = started.link;
+          if (!link || link.nc.isClosed()) return undefined;
+          // Without a connection there is nothing to drain; unacked tasks are redelivered.
+          return link.isConnected() ? link.nc.drain() : link.nc.close();
+        },
+      },
+      { name: "close http", run: () => server.close() },
+      { name: "close webhook client", run: () => client.close() },
+    ],
+  });
+
+  const link = await connectNats({ url: env.NATS_URL, name: SERVICE, logger });
+  started.link = link;
+  const provisioned = await provisionUntilDone(link.nc, provisionOptions, logger, () => stopping);
+  if (provisioned && !stopping) {
+    started.provisioned = true;
+    const endpoints = await startEndpointCache(provisioned.kv, logger);
+    started.endpoints = endpoints;
+    await endpoints.ready;
+    if (!stopping) {
+      started.delivery = startDelivery({
+        nc: link.nc,
+        js: jetstream(link.nc),
+        jsm: provisioned.jsm,
+        names,
+        endpoints,
+        send: client.send,
+        serviceMetrics,
+        metrics,
+        logger,
+        maxInFlight: env.DELIVERY_MAX_IN_FLIGHT,
+        retryShare: env.DELIVERY_RETRY_SHARE,
+        ackWaitMs: provisionOptions.deliveryAckWaitMs,
+      });
+    }
+  }
+}
+
+await main();
