@@ -1,0 +1,102 @@
+import {
+  type DeadLetterMeta,
+  type Decoded,
+  decodeDeadLetter,
+  decodeOutcome,
+  type HooklineNames,
+  type OutcomeMeta,
+} from "@hookline/contracts";
+import { pollUntil } from "@hookline/testkit";
+import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
+import type { MsgHdrs } from "@nats-io/transport-node";
+
+/**
+ * The messages a stream holds now on one subject, read by sequence. No consumer is involved, so
+ * it works on workqueue streams (DEADLETTER) whose one consumer belongs to another service, and
+ * it takes nothing away. Meant for the few dozen messages a test produces.
+ */
+export async function storedMessages(
+  jsm: JetStreamManager,
+  stream: string,
+  subject: string,
+): Promise<StoredMsg[]> {
+  const { state } = await jsm.streams.info(stream);
+  const found: StoredMsg[] = [];
+  for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
+    const msg = await jsm.streams.getMessage(stream, { seq });
+    if (msg !== null && msg.subject === subject) found.push(msg);
+  }
+  return found;
+}
+
+function decodedOrThrow<T>(decode: (h: MsgHdrs | undefined) => Decoded<T>, msg: StoredMsg): T {
+  const decoded = decode(msg.header);
+  if (!decoded.ok) throw new Error(`undecodable message on ${msg.subject}: ${decoded.error}`);
+  return decoded.value;
+}
+
+/** What the classifier and delivery left on OUTCOMES and DEADLETTER, decoded with contracts. */
+export interface StreamInspector {
+  deadLetters(endpointId: string): Promise<DeadLetterMeta[]>;
+  failedOutcomes(endpointId: string): Promise<OutcomeMeta[]>;
+  deliveredOutcomes(endpointId: string): Promise<OutcomeMeta[]>;
+  /** Resolves once at least `count` dead letters for the endpoint are stored. */
+  waitForDeadLetters(
+    endpointId: string,
+    count: number,
+    timeoutMs?: number,
+  ): Promise<DeadLetterMeta[]>;
+  waitForDelivered(endpointId: string, count: number, timeoutMs?: number): Promise<OutcomeMeta[]>;
+}
+
+export function inspectStreams(jsm: JetStreamManager, names: HooklineNames): StreamInspector {
+  const deadLetters = async (endpointId: string) =>
+    (
+      await storedMessages(jsm, names.streams.deadletter, names.subjects.deadletter(endpointId))
+    ).map((msg) => decodedOrThrow(decodeDeadLetter, msg));
+  const outcomesOn = async (subject: string) =>
+    (await storedMessages(jsm, names.streams.outcomes, subject)).map((msg) =>
+      decodedOrThrow(decodeOutcome, msg),
+    );
+  const failedOutcomes = (endpointId: string) =>
+    outcomesOn(names.subjects.outcomeFailed(endpointId));
+  const deliveredOutcomes = (endpointId: string) =>
+    outcomesOn(names.subjects.outcomeDelivered(endpointId));
+
+  const waitForCount = async <T>(
+    read: () => Promise<T[]>,
+    count: number,
+    timeoutMs: number,
+    what: string,
+  ): Promise<T[]> => {
+    let last: T[] = [];
+    await pollUntil(
+      async () => {
+        last = await read();
+        return last.length >= count;
+      },
+      { timeoutMs, intervalMs: 100, what, detail: () => `found ${last.length}` },
+    );
+    return last;
+  };
+
+  return {
+    deadLetters,
+    failedOutcomes,
+    deliveredOutcomes,
+    waitForDeadLetters: (endpointId, count, timeoutMs = 10_000) =>
+      waitForCount(
+        () => deadLetters(endpointId),
+        count,
+        timeoutMs,
+        `${count} dead letters for ${endpointId}`,
+      ),
+    waitForDelivered: (endpointId, count, timeoutMs = 10_000) =>
+      waitForCount(
+        () => deliveredOutcomes(endpointId),
+        count,
+        timeoutMs,
+        `${count} delivered outcomes for ${endpointId}`,
+      ),
+  };
+}
