@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Demo traffic for the dev cluster (Tilt's `demo-events` resource). Registers one endpoint per
+# behaviour of the demo receiver (deploy/k8s/overlays/dev/receiver.mjs), once, then sends events
+# through ingest. Watch them on the Grafana dashboard, in the demo-receiver logs and, after a few
+# minutes, in the dead-letter store: curl -H 'authorization: Bearer dev-ops-token' \
+#   http://localhost:8083/v1/dead-letters
+set -euo pipefail
+
+INGEST_URL="${INGEST_URL:-http://localhost:8080}"
+INGEST_TOKEN="${INGEST_TOKEN:-dev-ingest-token}"
+# Delivery reaches the receiver inside the cluster, by its Service name.
+RECEIVER_URL="${RECEIVER_URL:-http://demo-receiver:9000}"
+# FAKE DEVELOPMENT SECRET, the one the demo receiver checks signatures with.
+DEMO_SECRET="${DEMO_SECRET:-whsec_aG9va2xpbmUtZGVtby1yZWNlaXZlci1zZWNyZXQ=}"
+EVENTS="${EVENTS:-20}"
+
+# api METHOD PATH [BODY [CURL_ARGS...]]
+api() {
+  local method="$1" path="$2" body="${3:-}"
+  shift $(($# < 3 ? $# : 3))
+  local args=(-sS -X "$method" "$INGEST_URL$path" -H "authorization: Bearer $INGEST_TOKEN")
+  if [ -n "$body" ]; then args+=(-H 'content-type: application/json' -d "$body"); fi
+  curl "${args[@]}" "$@"
+}
+
+# POST with the status code on the last line, so failures show what ingest said.
+post() {
+  local path="$1" body="$2" out status
+  out="$(api POST "$path" "$body" -w '\n%{http_code}')"
+  status="${out##*$'\n'}"
+  case "$status" in
+    2*) ;;
+    *) echo "POST $path answered $status: ${out%$'\n'*}" >&2; exit 1 ;;
+  esac
+}
+
+existing="$(api GET '/v1/endpoints?limit=200')"
+ensure_endpoint() {
+  local path="$1" event_types="$2" url="$RECEIVER_URL$1"
+  if [[ "$existing" == *"\"url\":\"$url\""* ]]; then
+    echo "endpoint $url exists"
+    return
+  fi
+  post /v1/endpoints \
+    "{\"url\":\"$url\",\"eventTypes\":$event_types,\"secret\":\"$DEMO_SECRET\",\"description\":\"demo $path\"}"
+  echo "endpoint $url created"
+}
+
+ensure_endpoint /webhooks '["order.created","order.paid"]'
+ensure_endpoint /flaky '["order.created"]'
+ensure_endpoint /fail '["order.paid"]'
+ensure_endpoint /gone '["order.refunded"]'
+ensure_endpoint /slow '["order.shipped"]'
+
+run="$(date +%s)"
+for i in $(seq 1 "$EVENTS"); do
+  post /v1/events "{\"eventType\":\"order.created\",\"payload\":{\"orderId\":\"o_${run}_$i\",\"total\":$((i * 7))}}"
+done
+post /v1/events/batch "{\"events\":[
+  {\"eventType\":\"order.paid\",\"payload\":{\"orderId\":\"o_${run}_1\"}},
+  {\"eventType\":\"order.paid\",\"payload\":{\"orderId\":\"o_${run}_2\"}},
+  {\"eventType\":\"order.shipped\",\"payload\":{\"orderId\":\"o_${run}_1\"}},
+  {\"eventType\":\"order.refunded\",\"payload\":{\"orderId\":\"o_${run}_3\"}}
+]}"
+# The same event twice: the second is a duplicate and delivers nothing.
+post /v1/events "{\"id\":\"evt_demo_$run\",\"eventType\":\"order.created\",\"payload\":{\"orderId\":\"o_dup\"}}"
+post /v1/events "{\"id\":\"evt_demo_$run\",\"eventType\":\"order.created\",\"payload\":{\"orderId\":\"o_dup\"}}"
+
+echo "sent $((EVENTS + 6)) events to $INGEST_URL"

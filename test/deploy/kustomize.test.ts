@@ -1,0 +1,389 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseDuration } from "@hookline/contracts";
+import { booleanEnv, ConfigError, commonEnvShape, parseEnv, tokenPairsEnv } from "@hookline/kit";
+import { repoRoot } from "@hookline/testkit";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { classifierEnvShape } from "../../services/classifier/src/config";
+import { parseDockerfile } from "./support/dockerfile";
+import { findObject, type K8sObject, renderKustomization, secretValues } from "./support/kustomize";
+import { hooklineServices, type ServiceInfo } from "./support/services";
+import { recordTiltfileCalls } from "./support/tiltfile";
+
+interface Probe {
+  httpGet?: { path: string; port: string | number };
+}
+interface Container {
+  name: string;
+  image: string;
+  ports?: { name?: string; containerPort: number }[];
+  env?: { name: string; value?: string }[];
+  envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
+  readinessProbe?: Probe;
+  livenessProbe?: Probe;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+}
+interface Volume {
+  name: string;
+  configMap?: { name: string; items?: { key: string; path: string }[] };
+  secret?: { secretName: string };
+}
+interface PodSpec {
+  containers: Container[];
+  terminationGracePeriodSeconds?: number;
+  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
+  volumes?: Volume[];
+}
+interface Workload extends K8sObject {
+  spec: {
+    template: { metadata: { annotations?: Record<string, string> }; spec: PodSpec };
+    volumeClaimTemplates?: unknown[];
+  };
+}
+interface ServiceObject extends K8sObject {
+  spec: { ports: { name?: string; port: number; targetPort?: string | number }[] };
+}
+
+const root = repoRoot();
+const k8s = join(root, "deploy", "k8s");
+const base = renderKustomization(join(k8s, "base"));
+const dev = renderKustomization(join(k8s, "overlays", "dev"));
+const services = hooklineServices();
+const workloadKinds = ["Deployment", "StatefulSet"];
+
+const workloads = (objects: K8sObject[]) =>
+  objects.filter((object) => workloadKinds.includes(object.kind)) as Workload[];
+const workload = (objects: K8sObject[], name: string) =>
+  workloads(objects).find((object) => object.metadata.name === name);
+
+/** The environment a container starts with: ConfigMaps and Secrets first, then env. */
+function containerEnv(objects: K8sObject[], container: Container): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const source of container.envFrom ?? []) {
+    if (source.configMapRef !== undefined) {
+      Object.assign(env, findObject(objects, "ConfigMap", source.configMapRef.name).data);
+    }
+    if (source.secretRef !== undefined) {
+      Object.assign(env, secretValues(findObject(objects, "Secret", source.secretRef.name)));
+    }
+  }
+  for (const { name, value } of container.env ?? []) {
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+type EnvShape = Parameters<typeof parseEnv>[0];
+
+/** Variables of an env shape without a default: what parsing an empty environment asks for. */
+function requiredIn(shape: EnvShape): string[] {
+  try {
+    parseEnv(shape, {});
+    return [];
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return error.problems.flatMap((problem) => /^(\w+) is required/.exec(problem)?.[1] ?? []);
+  }
+}
+
+// ingest, delivery and dlq build their env shape inside main.ts without exporting it, so the
+// variables they require without a default are listed here (classifier exports its shape from
+// src/config.ts and is read directly). Each name is checked against main.ts below.
+const requiredWithoutExportedShape: Record<string, string[]> = {
+  ingest: ["INGEST_API_TOKENS"],
+  delivery: [],
+  dlq: ["DATABASE_URL", "DLQ_API_TOKENS"],
+};
+const exportedShapes: Record<string, EnvShape> = { classifier: classifierEnvShape };
+
+function requiredEnv(service: string): string[] {
+  const shape = exportedShapes[service];
+  const own =
+    shape === undefined ? (requiredWithoutExportedShape[service] ?? []) : requiredIn(shape);
+  return [...new Set([...requiredIn(commonEnvShape), ...own])];
+}
+
+function portNumber(container: Container, port: string | number | undefined): number | undefined {
+  if (typeof port === "number") return port;
+  return container.ports?.find((entry) => entry.name === port)?.containerPort;
+}
+
+describe("deploy/k8s", () => {
+  it("renders base and dev: every resource, generator file and patch exists", () => {
+    expect(base.length).toBeGreaterThan(10);
+    for (const object of base) {
+      expect(
+        dev.some((o) => o.kind === object.kind && o.metadata.name === object.metadata.name),
+        `${object.kind} ${object.metadata.name}`,
+      ).toBe(true);
+    }
+  });
+
+  it("puts every namespaced object in the hookline namespace", () => {
+    expect(findObject(dev, "Namespace", "hookline")).toBeDefined();
+    const elsewhere = dev
+      .filter((object) => object.kind !== "Namespace" && object.metadata.namespace !== "hookline")
+      .map((object) => `${object.kind} ${object.metadata.name}`);
+    expect(elsewhere).toEqual([]);
+  });
+
+  it("lists the unexported required variables by names their main.ts really uses", () => {
+    expect(requiredIn({ ...commonEnvShape, TOKENS: tokenPairsEnv })).toEqual(["TOKENS"]);
+    for (const [service, names] of Object.entries(requiredWithoutExportedShape)) {
+      const main = readFileSync(join(root, "services", service, "src", "main.ts"), "utf8");
+      for (const name of names) expect(main, `${service}: ${name}`).toContain(`${name}:`);
+    }
+    expect(Object.keys({ ...requiredWithoutExportedShape, ...exportedShapes }).sort()).toEqual(
+      services.map(({ name }) => name),
+    );
+  });
+
+  describe.each(services)("the $name Deployment", (service: ServiceInfo) => {
+    for (const [overlay, objects] of [
+      ["base", base],
+      ["dev", dev],
+    ] as const) {
+      const deployment = workload(objects, service.name);
+      const container = deployment?.spec.template.spec.containers[0];
+
+      it(`exists in ${overlay} with one container, image hookline-${service.name}`, () => {
+        expect(deployment?.kind).toBe("Deployment");
+        expect(deployment?.spec.template.spec.containers).toHaveLength(1);
+        expect(container?.image).toBe(`hookline-${service.name}`);
+      });
+
+      it(`gets every variable its config requires in ${overlay}, and they parse`, () => {
+        const env = containerEnv(objects, container as Container);
+        expect(requiredEnv(service.name).filter((name) => env[name] === undefined)).toEqual([]);
+        expect(() => parseEnv(commonEnvShape, env)).not.toThrow();
+        const shape = exportedShapes[service.name];
+        if (shape !== undefined) expect(() => parseEnv(shape, env)).not.toThrow();
+        for (const name of ["INGEST_API_TOKENS", "DLQ_API_TOKENS"]) {
+          if (requiredEnv(service.name).includes(name)) {
+            expect(tokenPairsEnv.safeParse(env[name]).success, name).toBe(true);
+          }
+        }
+      });
+
+      it(`listens, answers probes and is scraped on ${service.port} in ${overlay}`, () => {
+        const c = container as Container;
+        const env = containerEnv(objects, c);
+        expect(env.PORT).toBe(String(service.port));
+        expect(c.ports?.map((port) => port.containerPort)).toEqual([service.port]);
+        expect(c.readinessProbe?.httpGet?.path).toBe("/readyz");
+        expect(portNumber(c, c.readinessProbe?.httpGet?.port)).toBe(service.port);
+        expect(c.livenessProbe?.httpGet?.path).toBe("/healthz");
+        expect(portNumber(c, c.livenessProbe?.httpGet?.port)).toBe(service.port);
+        expect(deployment?.spec.template.metadata.annotations).toMatchObject({
+          "prometheus.io/scrape": "true",
+          "prometheus.io/port": String(service.port),
+          "prometheus.io/path": "/metrics",
+        });
+        const svc = findObject(objects, "Service", service.name) as ServiceObject;
+        const [port] = svc.spec.ports;
+        expect(port?.port).toBe(service.port);
+        expect(portNumber(c, port?.targetPort)).toBe(service.port);
+      });
+
+      it(`shuts down within its grace period and runs bounded, as non-root, in ${overlay}`, () => {
+        const pod = deployment?.spec.template.spec as PodSpec;
+        const { SHUTDOWN_TIMEOUT } = parseEnv(
+          commonEnvShape,
+          containerEnv(objects, container as Container),
+        );
+        expect((pod.terminationGracePeriodSeconds ?? 30) * 1000).toBeGreaterThan(SHUTDOWN_TIMEOUT);
+        expect(pod.securityContext?.runAsNonRoot).toBe(true);
+        expect(container?.resources?.requests?.cpu).toBeDefined();
+        expect(container?.resources?.requests?.memory).toBeDefined();
+        expect(container?.resources?.limits?.memory).toBeDefined();
+      });
+    }
+  });
+
+  it("uses a Dockerfile target for every hookline image and pinned tags for the rest", () => {
+    const dockerfile = parseDockerfile(
+      readFileSync(join(root, "deploy", "docker", "Dockerfile"), "utf8"),
+    );
+    const targets = dockerfile.stages.map((stage) => stage.name);
+    const images = workloads(dev).flatMap((w) =>
+      w.spec.template.spec.containers.map((c) => c.image),
+    );
+    const problems = images.flatMap((image) => {
+      if (image.startsWith("hookline-")) {
+        const target = image.slice("hookline-".length);
+        return targets.includes(target) ? [] : [`${image}: no Dockerfile target ${target}`];
+      }
+      const tag = image.split(":")[1];
+      return tag === undefined || tag === "latest" ? [`${image}: not pinned`] : [];
+    });
+    expect(problems).toEqual([]);
+    expect(images.filter((image) => image.startsWith("hookline-")).sort()).toEqual(
+      services.map(({ name }) => `hookline-${name}`).sort(),
+    );
+  });
+
+  it("refers only to ConfigMaps and Secrets the render contains", () => {
+    const problems: string[] = [];
+    const has = (kind: string, name: string) =>
+      dev.some((object) => object.kind === kind && object.metadata.name === name);
+    for (const w of workloads(dev)) {
+      const pod = w.spec.template.spec;
+      for (const volume of pod.volumes ?? []) {
+        if (volume.configMap && !has("ConfigMap", volume.configMap.name)) {
+          problems.push(`${w.metadata.name}: ConfigMap ${volume.configMap.name}`);
+        }
+        for (const item of volume.configMap?.items ?? []) {
+          const data = dev.find(
+            (o) => o.kind === "ConfigMap" && o.metadata.name === volume.configMap?.name,
+          )?.data;
+          if (data?.[item.key] === undefined) {
+            problems.push(`${w.metadata.name}: key ${item.key} of ${volume.configMap?.name}`);
+          }
+        }
+        if (volume.secret && !has("Secret", volume.secret.secretName)) {
+          problems.push(`${w.metadata.name}: Secret ${volume.secret.secretName}`);
+        }
+      }
+      for (const c of pod.containers) {
+        for (const source of c.envFrom ?? []) {
+          if (source.configMapRef && !has("ConfigMap", source.configMapRef.name)) {
+            problems.push(`${w.metadata.name}: ConfigMap ${source.configMapRef.name}`);
+          }
+          if (source.secretRef && !has("Secret", source.secretRef.name)) {
+            problems.push(`${w.metadata.name}: Secret ${source.secretRef.name}`);
+          }
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it("runs NATS 2.11+ with JetStream on a volume, fsyncing every write", () => {
+    const nats = workload(base, "nats") as Workload;
+    expect(nats.kind).toBe("StatefulSet");
+    const [container] = nats.spec.template.spec.containers;
+    const version = /^nats:2\.(\d+)/.exec(container?.image ?? "");
+    expect(Number(version?.[1])).toBeGreaterThanOrEqual(11);
+    expect(container?.ports?.map((port) => port.containerPort).sort()).toEqual([4222, 8222]);
+    expect(nats.spec.volumeClaimTemplates).toHaveLength(1);
+    const conf = findObject(base, "ConfigMap", "nats-config").data?.["nats.conf"] ?? "";
+    const jetstream = /jetstream\s*\{([^}]*)\}/.exec(conf)?.[1] ?? "";
+    expect(jetstream).toMatch(/^\s*store_dir:\s*\S+/m);
+    expect(jetstream).toMatch(/^\s*sync_interval:\s*always\s*$/m);
+
+    const natsUrl = new URL(findObject(base, "ConfigMap", "hookline-config").data?.NATS_URL ?? "");
+    const svc = findObject(base, "Service", natsUrl.hostname) as ServiceObject;
+    expect(svc.spec.ports.map((port) => port.port)).toContain(Number(natsUrl.port));
+  });
+
+  it("gives dlq a DATABASE_URL that reaches the Postgres StatefulSet with its password", () => {
+    const postgres = workload(base, "postgres") as Workload;
+    expect(postgres.kind).toBe("StatefulSet");
+    expect(postgres.spec.template.spec.containers[0]?.image).toBe("postgres:16-alpine");
+    expect(postgres.spec.volumeClaimTemplates).toHaveLength(1);
+    const url = new URL(
+      secretValues(findObject(base, "Secret", "hookline-secrets")).DATABASE_URL ?? "",
+    );
+    const svc = findObject(base, "Service", url.hostname) as ServiceObject;
+    expect(svc.spec.ports.map((port) => port.port)).toContain(Number(url.port || 5432));
+    expect(secretValues(findObject(base, "Secret", "postgres-auth")).POSTGRES_PASSWORD).toBe(
+      decodeURIComponent(url.password),
+    );
+  });
+
+  it("marks the base Secrets' values as fake", () => {
+    for (const file of ["config.yaml", "postgres.yaml"]) {
+      expect(readFileSync(join(k8s, "base", file), "utf8")).toMatch(/FAKE DEVELOPMENT/);
+    }
+  });
+
+  it("lets dev deliver to in-cluster addresses, and base not", () => {
+    const devConfig = findObject(dev, "ConfigMap", "hookline-config").data ?? {};
+    expect(booleanEnv.parse(devConfig.DELIVERY_ALLOW_PRIVATE_NETWORKS)).toBe(true);
+    const baseConfig = findObject(base, "ConfigMap", "hookline-config").data ?? {};
+    expect(baseConfig.DELIVERY_ALLOW_PRIVATE_NETWORKS ?? "false").toBe("false");
+    expect(parseDuration(baseConfig.SHUTDOWN_TIMEOUT ?? "")).toBeDefined();
+  });
+
+  it("scrapes each service's Service from Prometheus and loads the rules in the image", () => {
+    const config = findObject(dev, "ConfigMap", "prometheus-config").data ?? {};
+    const prometheus = parse(config["prometheus.yml"] ?? "") as {
+      rule_files: string[];
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
+    expect(prometheus.scrape_configs.map((job) => job.job_name).sort()).toEqual(
+      services.map(({ name }) => name).sort(),
+    );
+    for (const job of prometheus.scrape_configs) {
+      const service = services.find(({ name }) => name === job.job_name);
+      expect(job.static_configs.flatMap((c) => c.targets)).toEqual([
+        `${job.job_name}:${service?.port}`,
+      ]);
+      const svc = findObject(dev, "Service", job.job_name) as ServiceObject;
+      expect(svc.spec.ports.map((port) => port.port)).toContain(service?.port);
+    }
+    // The Deployment mounts each rule file where prometheus.yml looks for it.
+    const volume = workload(dev, "prometheus")?.spec.template.spec.volumes?.find(
+      (v) => v.configMap?.name === "prometheus-config",
+    );
+    const mounted = (volume?.configMap?.items ?? []).map((item) => item.path);
+    for (const ruleFile of prometheus.rule_files) expect(mounted).toContain(ruleFile);
+  });
+
+  it("provisions Grafana with the Prometheus datasource and the dashboard", () => {
+    const datasources = parse(
+      findObject(dev, "ConfigMap", "grafana-datasources").data?.["prometheus.yml"] ?? "",
+    ) as { datasources: { type: string; url: string }[] };
+    const [datasource] = datasources.datasources;
+    expect(datasource?.type).toBe("prometheus");
+    const url = new URL(datasource?.url ?? "");
+    const svc = findObject(dev, "Service", url.hostname) as ServiceObject;
+    expect(svc.spec.ports.map((port) => port.port)).toContain(Number(url.port));
+
+    const providers = parse(
+      findObject(dev, "ConfigMap", "grafana-dashboard-providers").data?.["hookline.yml"] ?? "",
+    ) as { providers: { options: { path: string } }[] };
+    const grafana = workload(dev, "grafana") as Workload;
+    const mounts = (
+      grafana.spec.template.spec.containers[0] as Container & {
+        volumeMounts: { name: string; mountPath: string }[];
+      }
+    ).volumeMounts;
+    const dashboardsVolume = grafana.spec.template.spec.volumes?.find(
+      (v) => v.configMap?.name === "grafana-dashboards",
+    );
+    const dashboardsMount = mounts.find((m) => m.name === dashboardsVolume?.name);
+    expect(providers.providers[0]?.options.path).toBe(dashboardsMount?.mountPath);
+    expect(findObject(dev, "ConfigMap", "grafana-dashboards").data?.["hookline.json"]).toContain(
+      '"uid": "hookline"',
+    );
+  });
+
+  it("matches every Tilt resource to a workload or object in the dev render", () => {
+    const calls = recordTiltfileCalls(readFileSync(join(root, "Tiltfile"), "utf8"));
+    const problems: string[] = [];
+    for (const call of calls.filter((c) => c.fn === "k8s_resource")) {
+      const name = call.args[0] ?? call.kwargs.workload;
+      if (name !== undefined && workload(dev, String(name)) === undefined) {
+        problems.push(`k8s_resource ${name}: no such workload`);
+      }
+      for (const selector of (call.kwargs.objects ?? []) as string[]) {
+        const [objectName, kind] = selector.split(":");
+        const found = dev.some(
+          (o) => o.metadata.name === objectName && o.kind.toLowerCase() === kind?.toLowerCase(),
+        );
+        if (!found) problems.push(`k8s_resource objects: ${selector} not found`);
+      }
+    }
+    expect(problems).toEqual([]);
+    const named = calls
+      .filter((c) => c.fn === "k8s_resource")
+      .map((c) => c.args[0] ?? c.kwargs.workload);
+    expect(
+      workloads(dev)
+        .map((w) => w.metadata.name)
+        .filter((n) => !named.includes(n)),
+    ).toEqual([]);
+  });
+});
