@@ -186,8 +186,12 @@ export async function ensureConsumer(jsm: JetStreamManager, stream: string, conf
   }
 }
 
-export async function ensureEndpointBucket(nc: NatsConnection, names: HooklineNames): Promise<KV> {
-  return new Kvm(nc).create(names.kv.endpoints, { history: ENDPOINT_KV_HISTORY });
+export async function ensureEndpointBucket(
+  nc: NatsConnection,
+  names: HooklineNames,
+  replicas = 1,
+): Promise<KV> {
+  return new Kvm(nc).create(names.kv.endpoints, { history: ENDPOINT_KV_HISTORY, replicas });
 }
 
 /**
@@ -204,6 +208,6 @@ export async function provision(
   for (const { stream, config } of consumerConfigs(options)) {
     await ensureConsumer(jsm, stream, config);
   }
-  const endpoints = await ensureEndpointBucket(nc, options.names);
+  const endpoints = await ensureEndpointBucket(nc, options.names, options.replicas);
   return { endpoints };
 }
