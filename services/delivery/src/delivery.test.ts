@@ -38,12 +38,21 @@ import type { KV } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningDelivery, startDelivery } from "./delivery";
+import type { BreakerConfig } from "./guards/endpoint-breaker";
+import { createEndpointGuards } from "./guards/endpoint-guards";
 import { createWebhookClient, type WebhookClient } from "./http/webhook-client";
 import { createDeliveryMetrics } from "./metrics";
 
 const secretA = `whsec_${randomBytes(24).toString("base64")}`;
 const secretB = `whsec_${randomBytes(32).toString("base64")}`;
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/** Production defaults, except a short reset so a test that opens a breaker sees it half-open. */
+const testBreaker: BreakerConfig = {
+  errorThresholdPercentage: 50,
+  volumeThreshold: 10,
+  resetTimeoutMs: 1_000,
+  windowMs: 10_000,
+};
 
 let server: NatsServerHandle;
 let nc: NatsConnection;
@@ -86,15 +95,23 @@ async function startHarness(prefix: string, ackWaitMs: number): Promise<Harness>
   const logger = createLogger({ service: "delivery", level: "silent", pretty: false });
   const cache = await startEndpointCache(kv, logger);
   const serviceMetrics = createServiceMetrics("delivery");
+  const metrics = createDeliveryMetrics(serviceMetrics);
+  const guards = createEndpointGuards({
+    send: client.send,
+    breaker: testBreaker,
+    cacheSize: 100,
+    metrics,
+    logger,
+  });
   const delivery = startDelivery({
     nc,
     js,
     jsm,
     names,
     endpoints: cache,
-    send: client.send,
+    guards,
     serviceMetrics,
-    metrics: createDeliveryMetrics(serviceMetrics),
+    metrics,
     logger,
     maxInFlight: 16,
     retryShare: 0.25,
@@ -109,6 +126,7 @@ async function startHarness(prefix: string, ackWaitMs: number): Promise<Harness>
     delivery,
     async stop() {
       await delivery.stop();
+      guards.close();
       cache.stop();
     },
   };
@@ -449,5 +467,113 @@ describe("when outcomes cannot be stored", () => {
     expect(meta).toMatchObject({ taskId: task.taskId, result: "http_error", attempt: 1 });
     await waitUntilGone(h, dispatch);
     expect(sink.count("/unrecorded")).toBe(2);
+  });
+});
+
+/** Failed outcomes published for one endpoint from now on, decoded, with their message ids. */
+function collectFailedOutcomes(h: Harness, endpointId: string) {
+  const seen: { meta: OutcomeMeta; msgId: string | undefined }[] = [];
+  const sub = nc.subscribe(h.names.subjects.outcomeFailed(endpointId), {
+    callback: (error, msg) => {
+      if (error) return;
+      const decoded = decodeOutcome(msg.headers);
+      if (decoded.ok) seen.push({ meta: decoded.value, msgId: msg.headers?.get(Header.msgId) });
+    },
+  });
+  return { seen, stop: () => sub.unsubscribe() };
+}
+
+describe("circuit breaker and rate limit", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness("dlvguard", defaultProvisionOptions.deliveryAckWaitMs);
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it("stops calling an endpoint that keeps answering 500, deferring as circuit_open", async () => {
+    const endpoint = await putEndpoint(h, "/broken");
+    sink.setDefault("/broken", { status: 500 });
+    const outcomes = collectFailedOutcomes(h, endpoint.id);
+    await nc.flush();
+    const tasks = 40;
+    await Promise.all(Array.from({ length: tasks }, () => publishTask(h, endpoint.id)));
+
+    await pollUntil(async () => outcomes.seen.length >= tasks, {
+      timeoutMs: 15_000,
+      what: `${tasks} failed outcomes`,
+    });
+    outcomes.stop();
+    // opossum counts a call into its window when the call starts, so it opens on a failure
+    // once the window holds the volume threshold (10) and failures outnumber the calls still
+    // in flight: by the max(10, slots)-th failure. By then at most slots - 1 other calls have
+    // started, slots being the fresh lane's 12.
+    const slots = h.delivery.concurrency.fresh;
+    const sent = sink.count("/broken");
+    expect(sent).toBeGreaterThanOrEqual(testBreaker.volumeThreshold);
+    expect(sent).toBeLessThanOrEqual(Math.max(testBreaker.volumeThreshold, slots) + slots - 1);
+
+    const deferred = outcomes.seen.filter((o) => o.meta.result === "circuit_open");
+    const failed = outcomes.seen.filter((o) => o.meta.result === "http_error");
+    expect(failed).toHaveLength(sent);
+    expect(deferred).toHaveLength(tasks - sent);
+    for (const { meta, msgId } of deferred) {
+      expect(meta.attempt).toBe(0);
+      expect(meta.deferrals).toBe(0);
+      expect(meta.retryAfterMs).toBeGreaterThanOrEqual(0);
+      expect(meta.retryAfterMs).toBeLessThanOrEqual(testBreaker.resetTimeoutMs);
+      expect(meta.history.at(-1)).toMatchObject({ n: 0, result: "circuit_open" });
+      expect(msgId).toMatch(new RegExp(`^${meta.taskId}#0\\.circuit_open@\\d+$`));
+    }
+
+    const text = await h.serviceMetrics.registry.metrics();
+    expect(sample(text, "hookline_circuit_breaker_transitions_total", { to: "open" })).toBe(1);
+    expect(sample(text, "hookline_circuit_breakers", { state: "open" })).toBe(1);
+    const circuitOpen = { lane: "fresh", result: "circuit_open", status_class: "none" };
+    expect(sample(text, "hookline_delivery_attempts_total", circuitOpen)).toBe(tasks - sent);
+
+    // Recovered: after the reset timeout one probe goes through and closes the breaker.
+    sink.setDefault("/broken", { status: 200 });
+    await pollUntil(
+      async () => {
+        await publishTask(h, endpoint.id);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return sink.deliveries("/broken").some((d) => d.answeredStatus === 200);
+      },
+      { timeoutMs: 10_000, what: "a probe to reach the recovered endpoint" },
+    );
+    await waitForOutcome(h, h.names.subjects.outcomeDelivered(endpoint.id));
+    const after = await h.serviceMetrics.registry.metrics();
+    expect(sample(after, "hookline_circuit_breaker_transitions_total", { to: "closed" })).toBe(1);
+    expect(sample(after, "hookline_circuit_breakers", { state: "closed" })).toBe(1);
+  });
+
+  it("sends no more than the endpoint's rate, deferring the rest as rate_limited", async () => {
+    const rate = 3;
+    const endpoint = await putEndpoint(h, "/limited", { rateLimitPerSecond: rate });
+    const outcomes = collectFailedOutcomes(h, endpoint.id);
+    await nc.flush();
+    const tasks = 10;
+    const started = performance.now();
+    await Promise.all(Array.from({ length: tasks }, () => publishTask(h, endpoint.id)));
+
+    await pollUntil(async () => sink.count("/limited") + outcomes.seen.length >= tasks, {
+      timeoutMs: 15_000,
+      what: `${tasks} tasks handled`,
+    });
+    outcomes.stop();
+    // A full bucket grants its burst (3) plus `rate` a second after that; the tasks usually
+    // all arrive well within the 333 ms a fourth token takes, but a busy box may be slower.
+    const seconds = (performance.now() - started) / 1_000;
+    expect(sink.count("/limited")).toBeGreaterThanOrEqual(rate);
+    expect(sink.count("/limited")).toBeLessThanOrEqual(rate + Math.floor(rate * seconds));
+    expect(outcomes.seen).toHaveLength(tasks - sink.count("/limited"));
+    for (const { meta, msgId } of outcomes.seen) {
+      expect(meta).toMatchObject({ result: "rate_limited", attempt: 0, deferrals: 0 });
+      expect(meta.retryAfterMs).toBeGreaterThan(0);
+      expect(meta.retryAfterMs).toBeLessThanOrEqual(334);
+      expect(msgId).toMatch(new RegExp(`^${meta.taskId}#0\\.rate_limited@\\d+$`));
+    }
   });
 });

@@ -9,7 +9,7 @@ import {
 } from "@hookline/kit";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { SendWebhook } from "./http/webhook-client";
+import type { EndpointGuards } from "./guards/endpoint-guards";
 import { laneConcurrency } from "./lanes/lane-concurrency";
 import { createTaskHandler } from "./lanes/task-handler";
 import { createWriteCoalescer } from "./lanes/write-coalescer";
@@ -21,7 +21,8 @@ export interface DeliveryOptions {
   jsm: JetStreamManager;
   names: HooklineNames;
   endpoints: Pick<EndpointCache, "get">;
-  send: SendWebhook;
+  /** Rate limits and circuit breakers around the HTTP client's send. */
+  guards: EndpointGuards;
   serviceMetrics: ServiceMetrics;
   metrics: DeliveryMetrics;
   logger: Logger;

@@ -26,6 +26,7 @@ import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import { type RunningDelivery, startDelivery } from "./delivery";
+import { createEndpointGuards } from "./guards/endpoint-guards";
 import { createWebhookClient } from "./http/webhook-client";
 import { createDeliveryMetrics } from "./metrics";
 
@@ -65,6 +66,20 @@ async function main(): Promise<void> {
     DELIVERY_CONNECT_TIMEOUT: durationEnv.default(5_000),
     /** Lets webhooks reach private and loopback addresses: tests and the dev runner only. */
     DELIVERY_ALLOW_PRIVATE_NETWORKS: booleanEnv.default(false),
+    /** Endpoints whose circuit breaker and rate limiter are kept (LRU). */
+    DELIVERY_BREAKER_CACHE_SIZE: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
+    /** A breaker opens when more than this percentage of requests in the window failed (100: never). */
+    DELIVERY_BREAKER_ERROR_THRESHOLD: z.coerce.number().gt(0).max(100).default(50),
+    /** Requests the window must hold before a breaker may open. */
+    DELIVERY_BREAKER_VOLUME_THRESHOLD: z.coerce.number().int().min(1).max(1_000_000).default(10),
+    /** How long a breaker stays open before one probe is let through. */
+    DELIVERY_BREAKER_RESET_TIMEOUT: durationEnv
+      .pipe(z.number().min(1, "at least 1ms"))
+      .default(30_000),
+    /** The rolling window the failure rate is taken over. */
+    DELIVERY_BREAKER_WINDOW: durationEnv
+      .pipe(z.number().min(100, "at least 100ms"))
+      .default(10_000),
   });
 
   const logger = createLogger({ service: SERVICE, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
@@ -86,6 +101,18 @@ async function main(): Promise<void> {
   const client = createWebhookClient({
     connectTimeoutMs: env.DELIVERY_CONNECT_TIMEOUT,
     allowPrivateNetworks: env.DELIVERY_ALLOW_PRIVATE_NETWORKS,
+  });
+  const guards = createEndpointGuards({
+    send: client.send,
+    breaker: {
+      errorThresholdPercentage: env.DELIVERY_BREAKER_ERROR_THRESHOLD,
+      volumeThreshold: env.DELIVERY_BREAKER_VOLUME_THRESHOLD,
+      resetTimeoutMs: env.DELIVERY_BREAKER_RESET_TIMEOUT,
+      windowMs: env.DELIVERY_BREAKER_WINDOW,
+    },
+    cacheSize: env.DELIVERY_BREAKER_CACHE_SIZE,
+    metrics,
+    logger,
   });
 
   // Filled in as start-up progresses; readiness and shutdown look at what exists so far, so
@@ -131,6 +158,7 @@ async function main(): Promise<void> {
           return link.isConnected() ? link.nc.drain() : link.nc.close();
         },
       },
+      { name: "stop circuit breakers", run: () => guards.close() },
       { name: "close http", run: () => server.close() },
       { name: "close webhook client", run: () => client.close() },
     ],
@@ -151,7 +179,7 @@ async function main(): Promise<void> {
         jsm: provisioned.jsm,
         names,
         endpoints,
-        send: client.send,
+        guards,
         serviceMetrics,
         metrics,
         logger,

@@ -10,6 +10,9 @@ export interface DeliveryMetrics {
   /** From ingest's acceptance (Hookline-Created-At) to a 2xx answer. */
   endToEnd: Histogram<"lane">;
   inFlight: Gauge<"lane">;
+  /** Breakers kept (LRU), by state; moved on each transition, never counted per scrape. */
+  circuitBreakers: Gauge<"state">;
+  circuitBreakerTransitions: Counter<"to">;
 }
 
 export function createDeliveryMetrics(service: ServiceMetrics): DeliveryMetrics {
@@ -43,6 +46,18 @@ export function createDeliveryMetrics(service: ServiceMetrics): DeliveryMetrics 
       name: "hookline_delivery_in_flight",
       help: "Tasks being handled now",
       labelNames: ["lane"],
+      registers,
+    }),
+    circuitBreakers: new Gauge({
+      name: "hookline_circuit_breakers",
+      help: "Per-endpoint circuit breakers kept, by state (closed, open, half_open)",
+      labelNames: ["state"],
+      registers,
+    }),
+    circuitBreakerTransitions: new Counter({
+      name: "hookline_circuit_breaker_transitions_total",
+      help: "Circuit breaker state changes, by the state entered",
+      labelNames: ["to"],
       registers,
     }),
   };

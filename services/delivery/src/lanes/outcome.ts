@@ -50,7 +50,7 @@ export function outcomeFor(task: TaskMeta, summary: AttemptSummary): OutcomeMeta
 /**
  * The outcome's Nats-Msg-Id: `<taskId>#<attempt>@<dispatchSeq>` for a request,
  * `<taskId>#<attempt>.<result>@<dispatchSeq>` for a pass that made none (endpoint missing or
- * disabled, and later circuit_open/rate_limited, which repeat at the same attempt count).
+ * disabled, circuit_open, rate_limited: they repeat at the same attempt count).
  *
  * The DISPATCH stream sequence makes it unique per task message, and it stays the same when
  * that message is redelivered, so a crash between publishing the outcome and acking the task

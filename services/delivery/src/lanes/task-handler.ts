@@ -13,11 +13,11 @@ import {
 } from "@hookline/kit";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { EndpointGuards } from "../guards/endpoint-guards";
 import { isAttempt, statusClass } from "../http/attempt";
-import type { SendWebhook } from "../http/webhook-client";
 import type { LaneRecorder } from "../metrics";
 import { type AttemptSummary, outcomeFor, outcomeMsgId } from "./outcome";
-import { webhookRequestFor } from "./webhook-request";
+import { endpointTimeoutMs, webhookRequestFor } from "./webhook-request";
 import type { WriteCoalescer } from "./write-coalescer";
 
 /** When an outcome can't be stored (NATS down), the task comes back after this. */
@@ -31,8 +31,8 @@ export interface TaskHandlerDeps {
   js: JetStreamClient;
   names: HooklineNames;
   endpoints: Pick<EndpointCache, "get">;
-  /** The send path; the later circuit breaker wraps this one function. */
-  send: SendWebhook;
+  /** The send path: per-endpoint rate limit and circuit breaker around the HTTP client. */
+  guards: EndpointGuards;
   serviceMetrics: ServiceMetrics;
   logger: Logger;
   /** ack_wait of the delivery consumers; longer calls keep the task with working(). */
@@ -63,14 +63,20 @@ export function createTaskHandler(
     if (endpoint.disabled) {
       return { result: "endpoint_disabled", at, ms: 0, error: endpoint.disabledReason };
     }
-    const request = webhookRequestFor(endpoint, task, msg.data, at);
     // Past half of ack_wait the server would hand the task to another worker mid-call.
     const keepAlive =
-      request.timeoutMs > deps.ackWaitMs / 2
+      endpointTimeoutMs(endpoint) > deps.ackWaitMs / 2
         ? setInterval(() => msg.working(), Math.max(100, Math.floor(deps.ackWaitMs / 3)))
         : undefined;
     try {
-      const sent = await deps.send(request);
+      // Signed only when it will really be sent.
+      const guarded = await deps.guards.send(endpoint, () =>
+        webhookRequestFor(endpoint, task, msg.data, at),
+      );
+      if (guarded.outcome !== "sent") {
+        return { result: guarded.outcome, at, ms: 0, retryAfterMs: guarded.retryAfterMs };
+      }
+      const { sent } = guarded;
       record.attemptSeconds(sent.result, sent.ms / 1_000);
       const summary: AttemptSummary = { result: sent.result, at, ms: sent.ms };
       if ("status" in sent) summary.status = sent.status;

@@ -1,0 +1,45 @@
+/** Whether a send may go now; when not, how long until the next token. */
+export type TokenGrant = { outcome: "granted" } | { outcome: "denied"; retryAfterMs: number };
+
+// One shared answer: a grant is the common case on the hot path.
+const GRANTED: TokenGrant = Object.freeze({ outcome: "granted" });
+const EPSILON = 1e-9;
+
+export interface TokenBucket {
+  readonly ratePerSecond: number;
+  take(): TokenGrant;
+}
+
+/**
+ * An endpoint's rate limit in one delivery instance: holds at most max(1, rate) tokens, refills
+ * continuously at `ratePerSecond` and starts full, so an idle endpoint may get one second's
+ * worth at once. Over any span of T seconds it grants at most `max(1, rate) + rate × T`.
+ *
+ * `now` is a monotonic clock in milliseconds (performance.now; tests pass their own).
+ */
+export function createTokenBucket(ratePerSecond: number, now: () => number): TokenBucket {
+  if (!(ratePerSecond > 0)) throw new RangeError(`rate must be positive, got ${ratePerSecond}`);
+  const capacity = Math.max(1, ratePerSecond);
+  const perMs = ratePerSecond / 1_000;
+  let tokens = capacity;
+  let refilledAt = now();
+  return {
+    ratePerSecond,
+    take() {
+      const at = now();
+      if (at > refilledAt) {
+        tokens = Math.min(capacity, tokens + (at - refilledAt) * perMs);
+        refilledAt = at;
+      }
+      // The tolerance absorbs floating-point drift from adding fractions of a token.
+      if (tokens >= 1 - EPSILON) {
+        tokens = Math.max(0, tokens - 1);
+        return GRANTED;
+      }
+      return {
+        outcome: "denied",
+        retryAfterMs: Math.max(1, Math.ceil((1 - tokens) / perMs - EPSILON)),
+      };
+    },
+  };
+}
