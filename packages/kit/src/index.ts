@@ -10,4 +10,5 @@ export * from "./logger";
 export * from "./metrics";
 export * from "./nats";
 export * from "./problem";
+export * from "./provisioning";
 export * from "./shutdown";

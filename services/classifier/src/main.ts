@@ -1,10 +1,4 @@
-import {
-  defaultProvisionOptions,
-  type HooklineNames,
-  hooklineNames,
-  type ProvisionOptions,
-  provision,
-} from "@hookline/contracts";
+import { hooklineNames } from "@hookline/contracts";
 import {
   connectNats,
   createLogger,
@@ -12,59 +6,23 @@ import {
   createServiceMetrics,
   type EndpointCache,
   installGracefulShutdown,
-  type Logger,
   loadEnvOrExit,
   type NatsLink,
+  provisionOptionsFromEnv,
+  provisionUntilDone,
   serveHttp,
   startEndpointCache,
   watchConsumerBacklog,
 } from "@hookline/kit";
-import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { KV } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstream } from "@nats-io/jetstream";
 import { type RunningClassifier, startClassifier } from "./classifier";
 import { classifierEnvShape } from "./config";
 import { createClassifierMetrics } from "./metrics";
 import { createEndpointDisabler } from "./outcomes/endpoint-disabler";
 import type { RetryPolicy } from "./scheduling/retry-plan";
-import type { RetryTier } from "./scheduling/retry-tiers";
 import { ensureTierConsumers, formerTierConsumers } from "./tiers/tier-consumers";
 
 const SERVICE = "classifier";
-const PROVISION_RETRY_MS = 1_000;
-
-interface Provisioned {
-  jsm: JetStreamManager;
-  kv: KV;
-  formerTiers: string[];
-}
-
-/** Retries until NATS answers with JetStream: start-up order never matters. */
-async function provisionUntilDone(
-  nc: NatsConnection,
-  options: ProvisionOptions,
-  tiers: { tiers: readonly RetryTier[]; maxAckPending: number },
-  log: Logger,
-  stopping: () => boolean,
-): Promise<Provisioned | undefined> {
-  const names: HooklineNames = options.names;
-  for (let round = 1; !stopping(); round++) {
-    try {
-      const jsm = await jetstreamManager(nc);
-      const { endpoints } = await provision(nc, jsm, options);
-      await ensureTierConsumers(jsm, names, tiers.tiers, tiers.maxAckPending);
-      const former = await formerTierConsumers(jsm, names, tiers.tiers);
-      const prefix = names.consumers.retryTier("");
-      return { jsm, kv: endpoints, formerTiers: former.map((name) => name.slice(prefix.length)) };
-    } catch (error) {
-      if (round === 1 || round % 10 === 0) {
-        log.warn({ err: error, round }, "provisioning failed; retrying");
-      }
-      await new Promise((resolve) => setTimeout(resolve, PROVISION_RETRY_MS));
-    }
-  }
-  return undefined;
-}
 
 async function main(): Promise<void> {
   const env = loadEnvOrExit(SERVICE, classifierEnvShape);
@@ -72,13 +30,6 @@ async function main(): Promise<void> {
   const serviceMetrics = createServiceMetrics(SERVICE);
   const metrics = createClassifierMetrics(serviceMetrics);
   const names = hooklineNames(env.HOOKLINE_PREFIX);
-  const provisionOptions: ProvisionOptions = {
-    ...defaultProvisionOptions,
-    names,
-    dedupeWindowMs: env.INGEST_DEDUPE_WINDOW,
-    dispatchMaxBytes: env.DISPATCH_MAX_BYTES,
-    replicas: env.JETSTREAM_REPLICAS,
-  };
   const policy: RetryPolicy = {
     schedule: env.RETRY_SCHEDULE,
     tiers: env.RETRY_TIERS,
@@ -140,13 +91,19 @@ async function main(): Promise<void> {
 
   const link = await connectNats({ url: env.NATS_URL, name: SERVICE, logger });
   started.link = link;
-  const provisioned = await provisionUntilDone(
-    link.nc,
-    provisionOptions,
-    { tiers: env.RETRY_TIERS, maxAckPending: env.RETRY_TIER_MAX_ACK_PENDING },
+  const provisioned = await provisionUntilDone({
+    nc: link.nc,
+    options: provisionOptionsFromEnv(env, names),
     logger,
-    () => stopping,
-  );
+    stopping: () => stopping,
+    // The tiers are the classifier's own: the shared provisioning does not know them.
+    after: async (jsm) => {
+      await ensureTierConsumers(jsm, names, env.RETRY_TIERS, env.RETRY_TIER_MAX_ACK_PENDING);
+      const former = await formerTierConsumers(jsm, names, env.RETRY_TIERS);
+      const prefix = names.consumers.retryTier("");
+      return { formerTiers: former.map((name) => name.slice(prefix.length)) };
+    },
+  });
   if (!provisioned || stopping) return;
   started.provisioned = true;
   if (provisioned.formerTiers.length > 0) {
@@ -155,7 +112,7 @@ async function main(): Promise<void> {
       "tiers no longer in RETRY_TIERS keep draining; delete their consumers once empty",
     );
   }
-  const endpoints = await startEndpointCache(provisioned.kv, logger);
+  const endpoints = await startEndpointCache(provisioned.endpoints, logger);
   started.endpoints = endpoints;
   await endpoints.ready;
   if (stopping) return;
@@ -164,7 +121,7 @@ async function main(): Promise<void> {
     jsm: provisioned.jsm,
     names,
     endpoints,
-    disabler: createEndpointDisabler({ kv: provisioned.kv, endpoints }),
+    disabler: createEndpointDisabler({ kv: provisioned.endpoints, endpoints }),
     policy,
     concurrency: env.CLASSIFIER_CONCURRENCY,
     tierMaxAckPending: env.RETRY_TIER_MAX_ACK_PENDING,

@@ -1,9 +1,4 @@
-import {
-  defaultProvisionOptions,
-  hooklineNames,
-  type ProvisionOptions,
-  provision,
-} from "@hookline/contracts";
+import { hooklineNames } from "@hookline/contracts";
 import {
   booleanEnv,
   commonEnvShape,
@@ -14,16 +9,15 @@ import {
   durationEnv,
   type EndpointCache,
   installGracefulShutdown,
-  type Logger,
   loadEnvOrExit,
   type NatsLink,
   portEnv,
+  provisionOptionsFromEnv,
+  provisionUntilDone,
   serveHttp,
   startEndpointCache,
 } from "@hookline/kit";
-import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { KV } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstream } from "@nats-io/jetstream";
 import { z } from "zod";
 import { type RunningDelivery, startDelivery } from "./delivery";
 import { createEndpointGuards } from "./guards/endpoint-guards";
@@ -31,29 +25,6 @@ import { createWebhookClient } from "./http/webhook-client";
 import { createDeliveryMetrics } from "./metrics";
 
 const SERVICE = "delivery";
-const PROVISION_RETRY_MS = 1_000;
-
-/** Retries until NATS answers with JetStream: start-up order never matters. */
-async function provisionUntilDone(
-  nc: NatsConnection,
-  options: ProvisionOptions,
-  log: Logger,
-  stopping: () => boolean,
-): Promise<{ jsm: JetStreamManager; kv: KV } | undefined> {
-  for (let round = 1; !stopping(); round++) {
-    try {
-      const jsm = await jetstreamManager(nc);
-      const { endpoints } = await provision(nc, jsm, options);
-      return { jsm, kv: endpoints };
-    } catch (error) {
-      if (round === 1 || round % 10 === 0) {
-        log.warn({ err: error, round }, "provisioning failed; retrying");
-      }
-      await new Promise((resolve) => setTimeout(resolve, PROVISION_RETRY_MS));
-    }
-  }
-  return undefined;
-}
 
 async function main(): Promise<void> {
   const env = loadEnvOrExit(SERVICE, {
@@ -86,13 +57,7 @@ async function main(): Promise<void> {
   const serviceMetrics = createServiceMetrics(SERVICE);
   const metrics = createDeliveryMetrics(serviceMetrics);
   const names = hooklineNames(env.HOOKLINE_PREFIX);
-  const provisionOptions: ProvisionOptions = {
-    ...defaultProvisionOptions,
-    names,
-    dedupeWindowMs: env.INGEST_DEDUPE_WINDOW,
-    dispatchMaxBytes: env.DISPATCH_MAX_BYTES,
-    replicas: env.JETSTREAM_REPLICAS,
-  };
+  const provisionOptions = provisionOptionsFromEnv(env, names);
 
   if (env.DELIVERY_ALLOW_PRIVATE_NETWORKS) {
     logger.warn("DELIVERY_ALLOW_PRIVATE_NETWORKS is on: webhooks may reach private addresses");
@@ -166,10 +131,15 @@ async function main(): Promise<void> {
 
   const link = await connectNats({ url: env.NATS_URL, name: SERVICE, logger });
   started.link = link;
-  const provisioned = await provisionUntilDone(link.nc, provisionOptions, logger, () => stopping);
+  const provisioned = await provisionUntilDone({
+    nc: link.nc,
+    options: provisionOptions,
+    logger,
+    stopping: () => stopping,
+  });
   if (provisioned && !stopping) {
     started.provisioned = true;
-    const endpoints = await startEndpointCache(provisioned.kv, logger);
+    const endpoints = await startEndpointCache(provisioned.endpoints, logger);
     started.endpoints = endpoints;
     await endpoints.ready;
     if (!stopping) {

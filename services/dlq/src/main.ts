@@ -1,4 +1,4 @@
-import { defaultProvisionOptions, hooklineNames } from "@hookline/contracts";
+import { hooklineNames } from "@hookline/contracts";
 import {
   type ConsumerPump,
   commonEnvShape,
@@ -11,6 +11,8 @@ import {
   loadEnvOrExit,
   type NatsLink,
   portEnv,
+  provisionOptionsFromEnv,
+  provisionUntilDone,
   type ReadinessChecks,
   serveHttp,
   startConsumerPump,
@@ -18,7 +20,7 @@ import {
   tokenPairsEnv,
   watchConsumerBacklog,
 } from "@hookline/kit";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream } from "@nats-io/jetstream";
 import { z } from "zod";
 import { createDlqApp, createStartingApp } from "./app";
 import { connectDatabase } from "./db/connection";
@@ -28,7 +30,6 @@ import { createLetterReplayer } from "./letters/replay";
 import { createLetterSettler } from "./letters/settle";
 import { countByStatus } from "./letters/stats";
 import { createDlqMetrics } from "./metrics";
-import { provisionUntilDone } from "./provisioning";
 import { type RetentionSchedule, startRetention } from "./retention/purge";
 import { createStoreHandler } from "./store/store-consumer";
 
@@ -118,29 +119,23 @@ async function main(): Promise<void> {
   try {
     link = await connectNats({ url: env.NATS_URL, name: `hookline-${SERVICE}`, logger });
     const names = hooklineNames(env.HOOKLINE_PREFIX);
-    const { endpoints: kv } = await provisionUntilDone(
-      link.nc,
-      {
-        ...defaultProvisionOptions,
-        names,
-        dedupeWindowMs: env.INGEST_DEDUPE_WINDOW,
-        dispatchMaxBytes: env.DISPATCH_MAX_BYTES,
-        replicas: env.JETSTREAM_REPLICAS,
-      },
+    const jetStream = await provisionUntilDone({
+      nc: link.nc,
+      options: provisionOptionsFromEnv(env, names),
       logger,
-    );
+      stopping: () => stopping,
+    });
+    // SIGTERM during start-up: shutdown has begun, so start nothing more.
+    if (jetStream === undefined || stopping) return;
     provisioned = true;
     if (!(await migrateUntilDone(database.db, logger, () => stopping))) return;
     migrated = true;
-    const endpointCache = await startEndpointCache(kv, logger);
+    const endpointCache = await startEndpointCache(jetStream.endpoints, logger);
     cache = endpointCache;
     await endpointCache.ready;
     if (stopping) return;
 
     const js = jetstream(link.nc);
-    const jsm = await jetstreamManager(link.nc);
-    // SIGTERM during start-up: shutdown has begun, so start nothing more.
-    if (stopping) return;
     pump = startConsumerPump({
       js,
       stream: names.streams.deadletter,
@@ -158,7 +153,7 @@ async function main(): Promise<void> {
       logger,
     });
     stopBacklog = watchConsumerBacklog({
-      jsm,
+      jsm: jetStream.jsm,
       metrics,
       consumers: [{ stream: names.streams.deadletter, consumer: names.consumers.dlqStore }],
       logger,

@@ -99,6 +99,28 @@ describe("ingest main", () => {
     expect(await running.exited).toBe(0);
   });
 
+  it("exits 0 on SIGTERM while provisioning still fails", async () => {
+    // A single server refuses replicated streams, so provisioning keeps retrying.
+    const running = startIngest({
+      NATS_URL: nats.url,
+      PORT: "0",
+      INGEST_API_TOKENS: `dev:${TOKEN}`,
+      HOOKLINE_PREFIX: "ingest_unprovisioned",
+      JETSTREAM_REPLICAS: "3",
+    });
+    try {
+      await pollUntil(async () => running.output.join("").includes("provisioning failed"), {
+        timeoutMs: 20_000,
+        what: "ingest to fail provisioning",
+        detail: () => running.output.join(""),
+      });
+    } finally {
+      running.child.kill("SIGTERM");
+    }
+    expect(await running.exited).toBe(0);
+    expect(running.output.join("")).not.toContain("failed to start");
+  });
+
   it("answers health checks while NATS is down at start, and becomes ready when it comes up", async () => {
     const late = await startNatsServer();
     try {

@@ -1,4 +1,4 @@
-import { defaultProvisionOptions, hooklineNames } from "@hookline/contracts";
+import { hooklineNames } from "@hookline/contracts";
 import {
   commonEnvShape,
   connectNats,
@@ -10,6 +10,8 @@ import {
   loadEnvOrExit,
   type NatsLink,
   portEnv,
+  provisionOptionsFromEnv,
+  provisionUntilDone,
   type ReadinessChecks,
   serveHttp,
   startEndpointCache,
@@ -21,7 +23,6 @@ import { createIngestApp, createStartingApp } from "./app";
 import { createEndpointRegistry } from "./endpoints/registry";
 import { createEventPublisher } from "./events/publisher";
 import { createIngestMetrics, type EndpointStateCounts } from "./metrics";
-import { provisionUntilDone } from "./provisioning";
 
 const SERVICE = "ingest";
 /** The webhook body wraps the payload in type and timestamp, a little more than the request. */
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
   let link: NatsLink | undefined;
   let provisioned = false;
   let cache: EndpointCache | undefined;
+  let stopping = false;
   const readiness: ReadinessChecks = {
     nats: () => link?.isConnected() ?? false,
     provisioned: () => provisioned,
@@ -81,7 +83,13 @@ async function main(): Promise<void> {
     logger,
     timeoutMs: env.SHUTDOWN_TIMEOUT,
     steps: [
-      { name: "close http", run: () => server.close() },
+      {
+        name: "close http",
+        run: () => {
+          stopping = true;
+          return server.close();
+        },
+      },
       { name: "stop endpoint cache", run: () => cache?.stop() },
       {
         name: "drain nats",
@@ -92,62 +100,70 @@ async function main(): Promise<void> {
     ],
   });
 
-  link = await connectNats({ url: env.NATS_URL, name: `hookline-${SERVICE}`, logger });
-  const names = hooklineNames(env.HOOKLINE_PREFIX);
-  const { endpoints: kv } = await provisionUntilDone(
-    link.nc,
-    {
-      ...defaultProvisionOptions,
-      names,
-      dedupeWindowMs: env.INGEST_DEDUPE_WINDOW,
-      dispatchMaxBytes: env.DISPATCH_MAX_BYTES,
-      replicas: env.JETSTREAM_REPLICAS,
-    },
-    logger,
-  );
-  provisioned = true;
-  const endpointCache = await startEndpointCache(kv, logger);
-  cache = endpointCache;
-  await endpointCache.ready;
+  try {
+    link = await connectNats({ url: env.NATS_URL, name: `hookline-${SERVICE}`, logger });
+    const names = hooklineNames(env.HOOKLINE_PREFIX);
+    const jetStream = await provisionUntilDone({
+      nc: link.nc,
+      options: provisionOptionsFromEnv(env, names),
+      logger,
+      stopping: () => stopping,
+    });
+    // SIGTERM during start-up: shutdown has begun, so start nothing more.
+    if (jetStream === undefined || stopping) return;
+    provisioned = true;
+    const kv = jetStream.endpoints;
+    const endpointCache = await startEndpointCache(kv, logger);
+    cache = endpointCache;
+    await endpointCache.ready;
+    if (stopping) return;
 
-  const maxPayload = link.nc.info?.max_payload ?? 1024 * 1024;
-  const maxEventBytes = Math.min(
-    env.INGEST_MAX_BODY_BYTES + ENVELOPE_ROOM_BYTES,
-    maxPayload - HEADER_ROOM_BYTES,
-  );
-  if (maxEventBytes < env.INGEST_MAX_BODY_BYTES) {
-    logger.warn(
-      { maxPayload, maxBodyBytes: env.INGEST_MAX_BODY_BYTES, maxEventBytes },
-      "INGEST_MAX_BODY_BYTES exceeds what NATS takes in one message; larger events get 413",
+    const maxPayload = link.nc.info?.max_payload ?? 1024 * 1024;
+    const maxEventBytes = Math.min(
+      env.INGEST_MAX_BODY_BYTES + ENVELOPE_ROOM_BYTES,
+      maxPayload - HEADER_ROOM_BYTES,
     );
-  }
+    if (maxEventBytes < env.INGEST_MAX_BODY_BYTES) {
+      logger.warn(
+        { maxPayload, maxBodyBytes: env.INGEST_MAX_BODY_BYTES, maxEventBytes },
+        "INGEST_MAX_BODY_BYTES exceeds what NATS takes in one message; larger events get 413",
+      );
+    }
 
-  app = createIngestApp({
-    logger,
-    metrics,
-    ingestMetrics,
-    readiness,
-    tokens: env.INGEST_API_TOKENS,
-    limits: { maxBodyBytes: env.INGEST_MAX_BODY_BYTES, maxBatchBytes: env.INGEST_MAX_BATCH_BYTES },
-    registry: createEndpointRegistry({
-      kv,
-      cache: endpointCache,
-      isConnected: link.isConnected,
+    app = createIngestApp({
       logger,
-    }),
-    cache: endpointCache,
-    events: createEventPublisher({
-      js: jetstream(link.nc),
-      names,
+      metrics,
+      ingestMetrics,
+      readiness,
+      tokens: env.INGEST_API_TOKENS,
+      limits: {
+        maxBodyBytes: env.INGEST_MAX_BODY_BYTES,
+        maxBatchBytes: env.INGEST_MAX_BATCH_BYTES,
+      },
+      registry: createEndpointRegistry({
+        kv,
+        cache: endpointCache,
+        isConnected: link.isConnected,
+        logger,
+      }),
       cache: endpointCache,
-      isConnected: link.isConnected,
-      metrics: ingestMetrics,
-      logger,
-      taskDeadlineMs: env.TASK_DEADLINE,
-      maxEventBytes,
-    }),
-  });
-  logger.info({ prefix: names.prefix, endpoints: endpointCache.all().length }, "ingest ready");
+      events: createEventPublisher({
+        js: jetstream(link.nc),
+        names,
+        cache: endpointCache,
+        isConnected: link.isConnected,
+        metrics: ingestMetrics,
+        logger,
+        taskDeadlineMs: env.TASK_DEADLINE,
+        maxEventBytes,
+      }),
+    });
+    logger.info({ prefix: names.prefix, endpoints: endpointCache.all().length }, "ingest ready");
+  } catch (error) {
+    // Shutdown drains NATS under a start-up still in progress.
+    if (stopping) return;
+    throw error;
+  }
 }
 
 main().catch((error: unknown) => {

@@ -1,0 +1,73 @@
+import {
+  defaultProvisionOptions,
+  type HooklineNames,
+  type ProvisionOptions,
+  provision,
+} from "@hookline/contracts";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+
+const FIRST_DELAY_MS = 500;
+const MAX_DELAY_MS = 10_000;
+
+/** The env variables every service provisions from (see commonEnvShape). */
+export interface ProvisionEnv {
+  INGEST_DEDUPE_WINDOW: number;
+  DISPATCH_MAX_BYTES: number;
+  JETSTREAM_REPLICAS: number;
+}
+
+/** Every service applies the same stream settings, so every service builds them the same way. */
+export function provisionOptionsFromEnv(env: ProvisionEnv, names: HooklineNames): ProvisionOptions {
+  return {
+    ...defaultProvisionOptions,
+    names,
+    dedupeWindowMs: env.INGEST_DEDUPE_WINDOW,
+    dispatchMaxBytes: env.DISPATCH_MAX_BYTES,
+    replicas: env.JETSTREAM_REPLICAS,
+  };
+}
+
+export interface Provisioned {
+  jsm: JetStreamManager;
+  endpoints: KV;
+}
+
+export interface ProvisionUntilDoneOptions<T extends object> {
+  nc: NatsConnection;
+  options: ProvisionOptions;
+  logger: Logger;
+  /** True once shutdown has begun: start-up stops retrying and gets undefined. */
+  stopping: () => boolean;
+  /** What the service provisions beyond the shared resources; retried together with them. */
+  after?: (jsm: JetStreamManager) => Promise<T>;
+}
+
+/**
+ * Provisions streams, consumers and the endpoint bucket (and `after`), retrying with backoff:
+ * JetStream may still be starting or recovering when the connection is already up. Undefined
+ * when shutdown began first.
+ */
+export async function provisionUntilDone<T extends object = Record<never, never>>(
+  opts: ProvisionUntilDoneOptions<T>,
+): Promise<(Provisioned & T) | undefined> {
+  const { nc, options, logger, stopping } = opts;
+  for (let attempt = 1; !stopping(); attempt++) {
+    try {
+      const jsm = await jetstreamManager(nc);
+      const { endpoints } = await provision(nc, jsm, options);
+      // Without `after`, T is the empty default.
+      const more = opts.after === undefined ? ({} as T) : await opts.after(jsm);
+      logger.info({ attempt }, "jetstream provisioned");
+      return { ...more, jsm, endpoints };
+    } catch (error) {
+      if (stopping()) break;
+      const delayMs = Math.min(FIRST_DELAY_MS * 2 ** (attempt - 1), MAX_DELAY_MS);
+      logger.warn({ err: error, attempt, delayMs }, "provisioning failed; retrying");
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+  return undefined;
+}
