@@ -5,10 +5,14 @@ import { booleanEnv, ConfigError, commonEnvShape, parseEnv, tokenPairsEnv } from
 import { repoRoot } from "@hookline/testkit";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { classifierEnvShape } from "../../services/classifier/src/config";
 import { parseDockerfile } from "./support/dockerfile";
 import { findObject, type K8sObject, renderKustomization, secretValues } from "./support/kustomize";
-import { hooklineServices, type ServiceInfo } from "./support/services";
+import {
+  type EnvShape,
+  hooklineServices,
+  type ServiceInfo,
+  serviceEnvShapes,
+} from "./support/services";
 import { recordTiltfileCalls } from "./support/tiltfile";
 
 interface Probe {
@@ -74,8 +78,6 @@ function containerEnv(objects: K8sObject[], container: Container): Record<string
   return env;
 }
 
-type EnvShape = Parameters<typeof parseEnv>[0];
-
 /** Variables of an env shape without a default: what parsing an empty environment asks for. */
 function requiredIn(shape: EnvShape): string[] {
   try {
@@ -87,21 +89,8 @@ function requiredIn(shape: EnvShape): string[] {
   }
 }
 
-// ingest, delivery and dlq build their env shape inside main.ts without exporting it, so the
-// variables they require without a default are listed here (classifier exports its shape from
-// src/config.ts and is read directly). Each name is checked against main.ts below.
-const requiredWithoutExportedShape: Record<string, string[]> = {
-  ingest: ["INGEST_API_TOKENS"],
-  delivery: [],
-  dlq: ["DATABASE_URL", "DLQ_API_TOKENS"],
-};
-const exportedShapes: Record<string, EnvShape> = { classifier: classifierEnvShape };
-
-function requiredEnv(service: string): string[] {
-  const shape = exportedShapes[service];
-  const own =
-    shape === undefined ? (requiredWithoutExportedShape[service] ?? []) : requiredIn(shape);
-  return [...new Set([...requiredIn(commonEnvShape), ...own])];
+function requiredEnv(service: ServiceInfo): string[] {
+  return [...new Set([...requiredIn(commonEnvShape), ...requiredIn(service.envShape)])];
 }
 
 function portNumber(container: Container, port: string | number | undefined): number | undefined {
@@ -128,15 +117,22 @@ describe("deploy/k8s", () => {
     expect(elsewhere).toEqual([]);
   });
 
-  it("lists the unexported required variables by names their main.ts really uses", () => {
+  it("reads the required variables from every service's exported env shape", () => {
     expect(requiredIn({ ...commonEnvShape, TOKENS: tokenPairsEnv })).toEqual(["TOKENS"]);
-    for (const [service, names] of Object.entries(requiredWithoutExportedShape)) {
-      const main = readFileSync(join(root, "services", service, "src", "main.ts"), "utf8");
-      for (const name of names) expect(main, `${service}: ${name}`).toContain(`${name}:`);
+    expect(Object.keys(serviceEnvShapes).sort()).toEqual(services.map(({ name }) => name));
+    for (const { name } of services) {
+      // The shape read here is the one main.ts parses.
+      const main = readFileSync(join(root, "services", name, "src", "main.ts"), "utf8");
+      expect(main, name).toContain(`loadEnvOrExit(SERVICE, ${name}EnvShape)`);
     }
-    expect(Object.keys({ ...requiredWithoutExportedShape, ...exportedShapes }).sort()).toEqual(
-      services.map(({ name }) => name),
-    );
+    expect(
+      Object.fromEntries(services.map((service) => [service.name, requiredEnv(service)])),
+    ).toEqual({
+      classifier: [],
+      delivery: [],
+      dlq: ["DATABASE_URL", "DLQ_API_TOKENS"],
+      ingest: ["INGEST_API_TOKENS"],
+    });
   });
 
   describe.each(services)("the $name Deployment", (service: ServiceInfo) => {
@@ -155,12 +151,11 @@ describe("deploy/k8s", () => {
 
       it(`gets every variable its config requires in ${overlay}, and they parse`, () => {
         const env = containerEnv(objects, container as Container);
-        expect(requiredEnv(service.name).filter((name) => env[name] === undefined)).toEqual([]);
+        expect(requiredEnv(service).filter((name) => env[name] === undefined)).toEqual([]);
         expect(() => parseEnv(commonEnvShape, env)).not.toThrow();
-        const shape = exportedShapes[service.name];
-        if (shape !== undefined) expect(() => parseEnv(shape, env)).not.toThrow();
+        expect(() => parseEnv(service.envShape, env)).not.toThrow();
         for (const name of ["INGEST_API_TOKENS", "DLQ_API_TOKENS"]) {
-          if (requiredEnv(service.name).includes(name)) {
+          if (requiredEnv(service).includes(name)) {
             expect(tokenPairsEnv.safeParse(env[name]).success, name).toBe(true);
           }
         }

@@ -1,28 +1,24 @@
 import { hooklineNames } from "@hookline/contracts";
 import {
   type ConsumerPump,
-  commonEnvShape,
   connectNats,
   createLogger,
   createServiceMetrics,
-  durationEnv,
   type EndpointCache,
   installGracefulShutdown,
   loadEnvOrExit,
   type NatsLink,
-  portEnv,
   provisionOptionsFromEnv,
   provisionUntilDone,
   type ReadinessChecks,
   serveHttp,
   startConsumerPump,
   startEndpointCache,
-  tokenPairsEnv,
   watchConsumerBacklog,
 } from "@hookline/kit";
 import { jetstream } from "@nats-io/jetstream";
-import { z } from "zod";
 import { createDlqApp, createStartingApp } from "./app";
+import { dlqEnvShape } from "./config";
 import { connectDatabase } from "./db/connection";
 import { migrateUntilDone } from "./db/migrate";
 import { createCursorCodec, cursorKey } from "./letters/cursor";
@@ -39,23 +35,8 @@ const RETENTION_FIRST_RUN_MS = 30_000;
 /** API requests get a few connections beyond what the store's handlers use. */
 const API_CONNECTIONS = 5;
 
-const envShape = {
-  ...commonEnvShape,
-  PORT: portEnv.default(8083),
-  DATABASE_URL: z.string().min(1),
-  DLQ_API_TOKENS: tokenPairsEnv,
-  DLQ_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
-  DLQ_RETENTION_INTERVAL: durationEnv.default(3_600_000),
-  /** Replays get a new `Hookline-Deadline` this far ahead, as ingest gives fresh tasks. */
-  TASK_DEADLINE: durationEnv.default(3 * 86_400_000),
-  /** Key for cursor HMACs; by default derived from DLQ_API_TOKENS (see letters/cursor.ts). */
-  DLQ_CURSOR_SECRET: z.string().min(16).optional(),
-  /** Letters stored at once; also the consumer's prefetch. */
-  DLQ_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
-};
-
 async function main(): Promise<void> {
-  const env = loadEnvOrExit(SERVICE, envShape);
+  const env = loadEnvOrExit(SERVICE, dlqEnvShape);
   const logger = createLogger({ service: SERVICE, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
   const metrics = createServiceMetrics(SERVICE);
   const database = connectDatabase({

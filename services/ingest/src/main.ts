@@ -1,25 +1,21 @@
 import { hooklineNames } from "@hookline/contracts";
 import {
-  commonEnvShape,
   connectNats,
   createLogger,
   createServiceMetrics,
-  durationEnv,
   type EndpointCache,
   installGracefulShutdown,
   loadEnvOrExit,
   type NatsLink,
-  portEnv,
   provisionOptionsFromEnv,
   provisionUntilDone,
   type ReadinessChecks,
   serveHttp,
   startEndpointCache,
-  tokenPairsEnv,
 } from "@hookline/kit";
 import { jetstream } from "@nats-io/jetstream";
-import { z } from "zod";
 import { createIngestApp, createStartingApp } from "./app";
+import { ingestEnvShape } from "./config";
 import { createEndpointRegistry } from "./endpoints/registry";
 import { createEventPublisher } from "./events/publisher";
 import { createIngestMetrics, type EndpointStateCounts } from "./metrics";
@@ -30,20 +26,6 @@ const ENVELOPE_ROOM_BYTES = 1_024;
 /** NATS counts headers into max_payload; task headers are well under this. */
 const HEADER_ROOM_BYTES = 8_192;
 
-const envShape = {
-  ...commonEnvShape,
-  PORT: portEnv.default(8080),
-  INGEST_API_TOKENS: tokenPairsEnv,
-  INGEST_MAX_BODY_BYTES: z.coerce.number().int().min(1_024).default(262_144),
-  INGEST_MAX_BATCH_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1_024)
-    .default(5 * 1024 * 1024),
-  /** How long after acceptance a task may still be retried (`Hookline-Deadline`). */
-  TASK_DEADLINE: durationEnv.default(3 * 86_400_000),
-};
-
 function endpointStates(cache: EndpointCache): EndpointStateCounts {
   let disabled = 0;
   const all = cache.all();
@@ -52,7 +34,7 @@ function endpointStates(cache: EndpointCache): EndpointStateCounts {
 }
 
 async function main(): Promise<void> {
-  const env = loadEnvOrExit(SERVICE, envShape);
+  const env = loadEnvOrExit(SERVICE, ingestEnvShape);
   const logger = createLogger({ service: SERVICE, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
   const metrics = createServiceMetrics(SERVICE);
 

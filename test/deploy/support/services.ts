@@ -1,10 +1,28 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { parseEnv } from "@hookline/kit";
 import { repoRoot } from "@hookline/testkit";
+import { z } from "zod";
+import { classifierEnvShape } from "../../../services/classifier/src/config";
+import { deliveryEnvShape } from "../../../services/delivery/src/config";
+import { dlqEnvShape } from "../../../services/dlq/src/config";
+import { ingestEnvShape } from "../../../services/ingest/src/config";
+
+export type EnvShape = Parameters<typeof parseEnv>[0];
+
+/** Each service's env shape, as its main.ts parses it; every service under services/ needs one. */
+export const serviceEnvShapes: Record<string, EnvShape> = {
+  classifier: classifierEnvShape,
+  delivery: deliveryEnvShape,
+  dlq: dlqEnvShape,
+  ingest: ingestEnvShape,
+};
 
 export interface ServiceInfo {
   /** The directory under services/, which is also the Dockerfile target and the k8s name. */
   name: string;
+  /** The env shape its main.ts parses (src/config.ts). */
+  envShape: EnvShape;
   /** The default PORT in the service's env shape. */
   port: number;
   /** Workspace packages (packages/<dir>) it needs at run time, and those it needs for tests. */
@@ -32,15 +50,13 @@ function workspacePackageDirs(): Map<string, string> {
   );
 }
 
-/** The port a service listens on unless PORT says otherwise, read from its env shape. */
-function defaultPort(serviceDir: string): number {
-  for (const file of ["config.ts", "main.ts"]) {
-    const path = join(serviceDir, "src", file);
-    if (!existsSync(path)) continue;
-    const match = /\bPORT:\s*portEnv\.default\(([\d_]+)\)/.exec(readFileSync(path, "utf8"));
-    if (match?.[1] !== undefined) return Number(match[1].replaceAll("_", ""));
+/** The port a service listens on unless PORT says otherwise: its env shape's default. */
+function defaultPort(name: string, shape: EnvShape): number {
+  const port = shape.PORT === undefined ? undefined : z.safeParse(shape.PORT, undefined);
+  if (port?.success !== true || typeof port.data !== "number") {
+    throw new Error(`${name}: its env shape has no PORT with a default`);
   }
-  throw new Error(`no PORT: portEnv.default(…) in ${serviceDir}/src/config.ts or main.ts`);
+  return port.data;
 }
 
 /** Every service under services/, as the deployment artifacts must know it. */
@@ -57,9 +73,12 @@ export function hooklineServices(): ServiceInfo[] {
     .map((name) => {
       const dir = join(root, "services", name);
       const manifest = readJson<PackageJson>(join(dir, "package.json"));
+      const envShape = serviceEnvShapes[name];
+      if (envShape === undefined) throw new Error(`${name}: add its env shape to serviceEnvShapes`);
       return {
         name,
-        port: defaultPort(dir),
+        envShape,
+        port: defaultPort(name, envShape),
         runtimePackages: workspaceDirs(manifest.dependencies),
         devPackages: workspaceDirs(manifest.devDependencies),
       };

@@ -1,0 +1,26 @@
+import { booleanEnv, commonEnvShape, durationEnv, portEnv } from "@hookline/kit";
+import { z } from "zod";
+
+export const deliveryEnvShape = {
+  ...commonEnvShape,
+  PORT: portEnv.default(8081),
+  /** Tasks handled at once, both lanes together. */
+  DELIVERY_MAX_IN_FLIGHT: z.coerce.number().int().min(2).max(100_000).default(256),
+  /** The retry lane's share of DELIVERY_MAX_IN_FLIGHT; the fresh lane gets the rest. */
+  DELIVERY_RETRY_SHARE: z.coerce.number().gt(0).lt(1).default(0.25),
+  DELIVERY_CONNECT_TIMEOUT: durationEnv.default(5_000),
+  /** Lets webhooks reach private and loopback addresses: tests and the dev runner only. */
+  DELIVERY_ALLOW_PRIVATE_NETWORKS: booleanEnv.default(false),
+  /** Endpoints whose circuit breaker and rate limiter are kept (LRU). */
+  DELIVERY_BREAKER_CACHE_SIZE: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
+  /** A breaker opens when more than this percentage of requests in the window failed (100: never). */
+  DELIVERY_BREAKER_ERROR_THRESHOLD: z.coerce.number().gt(0).max(100).default(50),
+  /** Requests the window must hold before a breaker may open. */
+  DELIVERY_BREAKER_VOLUME_THRESHOLD: z.coerce.number().int().min(1).max(1_000_000).default(10),
+  /** How long a breaker stays open before one probe is let through. */
+  DELIVERY_BREAKER_RESET_TIMEOUT: durationEnv
+    .pipe(z.number().min(1, "at least 1ms"))
+    .default(30_000),
+  /** The rolling window the failure rate is taken over. */
+  DELIVERY_BREAKER_WINDOW: durationEnv.pipe(z.number().min(100, "at least 100ms")).default(10_000),
+};

@@ -1,0 +1,17 @@
+import { commonEnvShape, durationEnv, portEnv, tokenPairsEnv } from "@hookline/kit";
+import { z } from "zod";
+
+export const dlqEnvShape = {
+  ...commonEnvShape,
+  PORT: portEnv.default(8083),
+  DATABASE_URL: z.string().min(1),
+  DLQ_API_TOKENS: tokenPairsEnv,
+  DLQ_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
+  DLQ_RETENTION_INTERVAL: durationEnv.default(3_600_000),
+  /** Replays get a new `Hookline-Deadline` this far ahead, as ingest gives fresh tasks. */
+  TASK_DEADLINE: durationEnv.default(3 * 86_400_000),
+  /** Key for cursor HMACs; by default derived from DLQ_API_TOKENS (see letters/cursor.ts). */
+  DLQ_CURSOR_SECRET: z.string().min(16).optional(),
+  /** Letters stored at once; also the consumer's prefetch. */
+  DLQ_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+};
