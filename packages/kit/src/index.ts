@@ -10,5 +10,6 @@ export * from "./logger";
 export * from "./metrics";
 export * from "./nats";
 export * from "./problem";
+export * from "./problem-openapi";
 export * from "./provisioning";
 export * from "./shutdown";

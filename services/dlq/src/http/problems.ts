@@ -1,21 +1,6 @@
-import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { type KitEnv, problemResponse } from "@hookline/kit";
+import { problemResponse, problemResponses } from "@hookline/kit";
 import type { Context } from "hono";
 import type { DeadLetterStatus } from "../db/schema";
-
-/** The RFC 9457 body every error answer carries (kit's problemResponse writes it). */
-export const problemSchema = z
-  .object({
-    type: z.string().openapi({ example: "https://hookline.dev/problems/invalid_request" }),
-    title: z.string().openapi({ example: "Invalid query" }),
-    status: z.number().int().openapi({ example: 400 }),
-    code: z.string().openapi({ example: "invalid_request" }),
-    detail: z.string().optional().openapi({ example: "status: Invalid option" }),
-    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-    instance: z.string().openapi({ example: "/v1/dead-letters" }),
-    requestId: z.string().optional(),
-  })
-  .openapi("Problem");
 
 const problemKinds = {
   BadRequest:
@@ -28,24 +13,16 @@ const problemKinds = {
     "message that cannot be replayed (`not_replayable`).",
   Unavailable: "Postgres or NATS is unavailable; retry after `Retry-After`.",
 } as const;
-type ProblemKind = keyof typeof problemKinds;
+
+const problems = problemResponses(problemKinds, {
+  title: "Invalid query",
+  detail: "status: Invalid option",
+  instance: "/v1/dead-letters",
+});
 
 /** Error answers are shared response components, referenced by each route. */
-export const problemRef = Object.fromEntries(
-  Object.keys(problemKinds).map((kind) => [kind, { $ref: `#/components/responses/${kind}` }]),
-) as Record<ProblemKind, { $ref: string }>;
-
-export function registerProblemComponents(app: OpenAPIHono<KitEnv>): void {
-  app.openAPIRegistry.register("Problem", problemSchema);
-  for (const [kind, description] of Object.entries(problemKinds)) {
-    app.openAPIRegistry.registerComponent("responses", kind, {
-      description,
-      content: {
-        "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } },
-      },
-    });
-  }
-}
+export const problemRef = problems.refs;
+export const registerProblemComponents = problems.register;
 
 export function letterNotFound(c: Context, id: string) {
   return problemResponse(c, {

@@ -1,21 +1,6 @@
-import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { type KitEnv, problemResponse } from "@hookline/kit";
+import { problemResponse, problemResponses } from "@hookline/kit";
 import type { Context } from "hono";
 import type { UnavailableReason } from "../events/publisher";
-
-/** The RFC 9457 body every error answer carries (kit's problemResponse writes it). */
-export const problemSchema = z
-  .object({
-    type: z.string().openapi({ example: "https://hookline.dev/problems/invalid_request" }),
-    title: z.string().openapi({ example: "Invalid json" }),
-    status: z.number().int().openapi({ example: 400 }),
-    code: z.string().openapi({ example: "invalid_request" }),
-    detail: z.string().optional().openapi({ example: "eventType: Invalid input" }),
-    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-    instance: z.string().openapi({ example: "/v1/events" }),
-    requestId: z.string().optional(),
-  })
-  .openapi("Problem");
 
 const problemKinds = {
   BadRequest: "The request is malformed or a field is invalid; `errors` names each field.",
@@ -25,27 +10,16 @@ const problemKinds = {
   PayloadTooLarge: "The body exceeds the configured size limit.",
   Unavailable: "NATS is unavailable or the dispatch stream is full; retry after `Retry-After`.",
 } as const;
-type ProblemKind = keyof typeof problemKinds;
 
-/**
- * Error answers are shared response components, referenced by each route. A reference (rather
- * than inline content) also lets handlers return kit's problemResponse, a plain Response.
- */
-export const problemRef = Object.fromEntries(
-  Object.keys(problemKinds).map((kind) => [kind, { $ref: `#/components/responses/${kind}` }]),
-) as Record<ProblemKind, { $ref: string }>;
+const problems = problemResponses(problemKinds, {
+  title: "Invalid json",
+  detail: "eventType: Invalid input",
+  instance: "/v1/events",
+});
 
-export function registerProblemComponents(app: OpenAPIHono<KitEnv>): void {
-  app.openAPIRegistry.register("Problem", problemSchema);
-  for (const [kind, description] of Object.entries(problemKinds)) {
-    app.openAPIRegistry.registerComponent("responses", kind, {
-      description,
-      content: {
-        "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } },
-      },
-    });
-  }
-}
+/** Error answers are shared response components, referenced by each route. */
+export const problemRef = problems.refs;
+export const registerProblemComponents = problems.register;
 
 export function endpointNotFound(c: Context, id: string) {
   return problemResponse(c, {
