@@ -10,6 +10,7 @@ export { type PostgresHandle, startPostgres } from "./postgres";
 /** Embedded even when TEST_DATABASE_URL is set: for tests that pause() and resume() Postgres. */
 export { type EmbeddedPostgresOptions, startEmbeddedPostgres } from "./postgres-embedded";
 export { repoRoot } from "./repo-root";
+export { runService, type ServiceProcess } from "./service-process";
 export {
   type Delivery,
   type Sink,
