@@ -63,6 +63,23 @@ describe("createServiceApp", () => {
     expect(await bug.json()).toMatchObject({ code: "internal" });
   });
 
+  it("counts a request under its route even when middleware answers first", async () => {
+    const { app } = buildApp(true);
+    app.use("/guarded/*", async (c) => c.json({ denied: true }, 401));
+    app.get("/guarded/:id", (c) => c.json({}));
+    await app.request("/guarded/42");
+    await app.request("/no/such/path");
+    const text = await (await app.request("/metrics")).text();
+    expect(text).toContain('route="/guarded/:id",status="401"');
+    expect(text).toContain('route="unmatched",status="404"');
+  });
+
+  it("exports no gauge named like a counter", async () => {
+    const text = await (await buildApp(true).app.request("/metrics")).text();
+    const gauges = [...text.matchAll(/^# TYPE (\S+) gauge$/gm)].map((match) => match[1]);
+    expect(gauges.filter((name) => name?.endsWith("_total"))).toEqual([]);
+  });
+
   it("counts requests by route pattern, not raw path", async () => {
     const { app } = buildApp(true);
     await app.request("/things/abc", {

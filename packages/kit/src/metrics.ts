@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 // Services add their own series to the kit registry; prom-client is a dependency of kit only.
@@ -18,6 +19,15 @@ export function createServiceMetrics(service: string): ServiceMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry });
+  // prom-client names three gauges *_total, which Prometheus reserves for counters (promtool
+  // rejects them); the same values are exported without the suffix.
+  for (const name of [
+    "nodejs_active_handles_total",
+    "nodejs_active_requests_total",
+    "nodejs_active_resources_total",
+  ]) {
+    registry.removeSingleMetric(name);
+  }
   const registers = [registry];
   return {
     registry,
@@ -60,9 +70,12 @@ export function httpMetricsMiddleware(metrics: ServiceMetrics): MiddlewareHandle
   return async (c, next) => {
     const started = performance.now();
     await next();
+    // The route that would have handled the request, even when middleware (auth, body limits)
+    // answered first; "ALL" entries are middleware.
+    const route = matchedRoutes(c).findLast((entry) => entry.method !== "ALL");
     const labels = {
       method: c.req.method,
-      route: c.req.routePath === "/*" ? "unmatched" : c.req.routePath,
+      route: route?.path ?? "unmatched",
       status: String(c.res.status),
     };
     metrics.httpRequests.inc(labels);

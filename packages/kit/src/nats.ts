@@ -43,6 +43,14 @@ export async function connectNats(options: {
   nc.closed().then(() => {
     connected = false;
   });
-  logger.info({ url: options.url }, "nats connected");
+  logger.info({ url: withoutCredentials(options.url) }, "nats connected");
   return { nc, isConnected: () => connected && !nc.isClosed() };
+}
+
+/** Servers may carry `user:password@`; logs get the address only. */
+export function withoutCredentials(urls: string): string {
+  return urls
+    .split(",")
+    .map((url) => url.replace(/\/\/[^@/]*@/, "//"))
+    .join(",");
 }
