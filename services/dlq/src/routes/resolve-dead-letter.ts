@@ -1,13 +1,9 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { DlqApp } from "../app";
 import { unlessDatabaseDown } from "../db/outage";
-import {
-  deadLetterSchema,
-  letterIdParamsSchema,
-  publicLetter,
-  settleBodySchema,
-} from "../http/letter-schemas";
-import { invalidStatus, letterNotFound, problemRef, serviceUnavailable } from "../http/problems";
+import { deadLetterSchema, letterIdParamsSchema, settleBodySchema } from "../http/letter-schemas";
+import { problemRef } from "../http/problems";
+import { settleResponse } from "../http/settle-response";
 import type { LetterSettler } from "../letters/settle";
 
 export const resolveDeadLetterRoute = createRoute({
@@ -42,15 +38,6 @@ export function registerResolveDeadLetter(app: DlqApp, deps: { settler: LetterSe
     const result = await unlessDatabaseDown(() =>
       deps.settler.settle(id, "resolve", { actor: c.var.actor, note }),
     );
-    switch (result.outcome) {
-      case "settled":
-        return c.json(publicLetter(result.letter), 200);
-      case "not_found":
-        return letterNotFound(c, id);
-      case "conflict":
-        return invalidStatus(c, "resolve", result.status);
-      case "unavailable":
-        return serviceUnavailable(c, result.dependency);
-    }
+    return settleResponse(c, id, "resolve", result);
   });
 }
