@@ -54,3 +54,12 @@ export function withoutCredentials(urls: string): string {
     .map((url) => url.replace(/\/\/[^@/]*@/, "//"))
     .join(",");
 }
+
+/**
+ * For shutdown: drains (pending publishes and acks go out) while connected, else closes. Drain
+ * fails without a connection, and there is nothing to drain: unacked work is redelivered.
+ */
+export async function drainOrClose(link: NatsLink | undefined): Promise<void> {
+  if (link === undefined || link.nc.isClosed()) return;
+  await (link.isConnected() ? link.nc.drain() : link.nc.close());
+}

@@ -4,6 +4,7 @@ import {
   createLogger,
   createServiceApp,
   createServiceMetrics,
+  drainOrClose,
   type EndpointCache,
   installGracefulShutdown,
   loadEnvOrExit,
@@ -78,13 +79,7 @@ async function main(): Promise<void> {
         },
       },
       { name: "stop endpoint watch", run: () => started.endpoints?.stop() },
-      {
-        name: "drain nats",
-        run: () => {
-          const nc = started.link?.nc;
-          return nc && !nc.isClosed() ? nc.drain() : undefined;
-        },
-      },
+      { name: "drain nats", run: () => drainOrClose(started.link) },
       { name: "close http", run: () => server.close() },
     ],
   });

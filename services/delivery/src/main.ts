@@ -4,6 +4,7 @@ import {
   createLogger,
   createServiceApp,
   createServiceMetrics,
+  drainOrClose,
   type EndpointCache,
   installGracefulShutdown,
   loadEnvOrExit,
@@ -86,15 +87,7 @@ async function main(): Promise<void> {
         },
       },
       { name: "stop endpoint watch", run: () => started.endpoints?.stop() },
-      {
-        name: "drain nats",
-        run: () => {
-          const link = started.link;
-          if (!link || link.nc.isClosed()) return undefined;
-          // Without a connection there is nothing to drain; unacked tasks are redelivered.
-          return link.isConnected() ? link.nc.drain() : link.nc.close();
-        },
-      },
+      { name: "drain nats", run: () => drainOrClose(started.link) },
       { name: "stop circuit breakers", run: () => guards.close() },
       { name: "close http", run: () => server.close() },
       { name: "close webhook client", run: () => client.close() },

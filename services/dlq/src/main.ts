@@ -4,6 +4,7 @@ import {
   connectNats,
   createLogger,
   createServiceMetrics,
+  drainOrClose,
   type EndpointCache,
   installGracefulShutdown,
   loadEnvOrExit,
@@ -87,12 +88,7 @@ async function main(): Promise<void> {
       },
       { name: "close http", run: () => server.close() },
       { name: "stop endpoint cache", run: () => cache?.stop() },
-      {
-        name: "drain nats",
-        run: async () => {
-          if (link !== undefined && !link.nc.isClosed()) await link.nc.drain();
-        },
-      },
+      { name: "drain nats", run: () => drainOrClose(link) },
       { name: "close database", run: () => database.destroy() },
     ],
   });

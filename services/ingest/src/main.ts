@@ -3,6 +3,7 @@ import {
   connectNats,
   createLogger,
   createServiceMetrics,
+  drainOrClose,
   type EndpointCache,
   installGracefulShutdown,
   loadEnvOrExit,
@@ -73,12 +74,7 @@ async function main(): Promise<void> {
         },
       },
       { name: "stop endpoint cache", run: () => cache?.stop() },
-      {
-        name: "drain nats",
-        run: async () => {
-          if (link !== undefined && !link.nc.isClosed()) await link.nc.drain();
-        },
-      },
+      { name: "drain nats", run: () => drainOrClose(link) },
     ],
   });
 
