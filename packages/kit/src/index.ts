@@ -9,6 +9,7 @@ export * from "./invalid";
 export * from "./logger";
 export * from "./metrics";
 export * from "./nats";
+export * from "./outage-warning";
 export * from "./problem";
 export * from "./problem-openapi";
 export * from "./provisioning";

@@ -7,6 +7,7 @@ import {
   type OutcomeMeta,
 } from "@hookline/contracts";
 import {
+  createOutageWarning,
   deadLetterInvalid,
   type EndpointCache,
   type Logger,
@@ -16,7 +17,6 @@ import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import { deadLetterMsgId, passMsgId } from "../message-ids";
 import type { ClassifierMetrics } from "../metrics";
-import { createOutageWarning } from "../outage-warning";
 import type { RandomSource, RetryPolicy } from "../scheduling/retry-plan";
 import { createScheduleLookup } from "../scheduling/retry-schedule";
 import { decideOutcome } from "./decide-outcome";

@@ -1,5 +1,10 @@
 import { decodeTask, encodeDeadLetter, Header, type HooklineNames } from "@hookline/contracts";
-import { deadLetterInvalid, type Logger, type ServiceMetrics } from "@hookline/kit";
+import {
+  createOutageWarning,
+  deadLetterInvalid,
+  type Logger,
+  type ServiceMetrics,
+} from "@hookline/kit";
 import {
   JetStreamApiCodes,
   JetStreamApiError,
@@ -12,7 +17,6 @@ import { headers as natsHeaders } from "@nats-io/transport-node";
 import { z } from "zod";
 import { poisonMsgId } from "../message-ids";
 import type { ClassifierMetrics } from "../metrics";
-import { createOutageWarning } from "../outage-warning";
 
 /** When DISPATCH or DEADLETTER can't be reached, the advisory comes back after this. */
 export const POISON_RETRY_NAK_MS = 5_000;

@@ -1,9 +1,13 @@
 import { decodeTask, encodeTask, type HooklineNames } from "@hookline/contracts";
-import { deadLetterInvalid, type Logger, type ServiceMetrics } from "@hookline/kit";
+import {
+  createOutageWarning,
+  deadLetterInvalid,
+  type Logger,
+  type ServiceMetrics,
+} from "@hookline/kit";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { passMsgId } from "../message-ids";
 import type { ClassifierMetrics } from "../metrics";
-import { createOutageWarning } from "../outage-warning";
 
 /** When DISPATCH refuses a due retry (NATS down, stream full), it is tried again after this. */
 export const RELEASE_RETRY_NAK_MS = 5_000;

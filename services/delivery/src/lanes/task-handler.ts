@@ -6,6 +6,7 @@ import {
   type TaskMeta,
 } from "@hookline/contracts";
 import {
+  createOutageWarning,
   deadLetterInvalid,
   type EndpointCache,
   type Logger,
@@ -22,8 +23,6 @@ import type { WriteCoalescer } from "./write-coalescer";
 
 /** When an outcome can't be stored (NATS down), the task comes back after this. */
 export const OUTCOME_UNAVAILABLE_NAK_MS = 5_000;
-/** At most one warning per this interval while outcomes can't be stored. */
-const OUTAGE_WARN_INTERVAL_MS = 10_000;
 const EMPTY = new Uint8Array(0);
 
 export interface TaskHandlerDeps {
@@ -53,7 +52,7 @@ export function createTaskHandler(
 ): (msg: JsMsg) => Promise<void> {
   const { nc, js, names, logger, writes } = deps;
   const consumer = lane === "fresh" ? names.consumers.deliveryFresh : names.consumers.deliveryRetry;
-  let lastOutageWarning = 0;
+  const warnOutage = createOutageWarning(logger.child({ lane }));
 
   const attempt = async (msg: JsMsg, task: TaskMeta): Promise<AttemptSummary> => {
     const at = Date.now();
@@ -97,11 +96,7 @@ export function createTaskHandler(
       // The classifier retries from these bytes, so the outcome carries the body unchanged.
       await js.publish(names.subjects.outcomeFailed(task.endpointId), msg.data, { headers });
     } catch (error) {
-      const now = Date.now();
-      if (now - lastOutageWarning >= OUTAGE_WARN_INTERVAL_MS) {
-        lastOutageWarning = now;
-        logger.warn({ err: error, lane }, "cannot store outcomes; tasks will be retried");
-      }
+      warnOutage(error, "cannot store outcomes; tasks will be retried");
       msg.nak(OUTCOME_UNAVAILABLE_NAK_MS);
       return;
     }

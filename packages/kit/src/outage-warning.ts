@@ -1,4 +1,4 @@
-import type { Logger } from "@hookline/kit";
+import type { Logger } from "pino";
 
 /**
  * A warning logged at most once per interval: while NATS is unavailable every message fails the
