@@ -48,6 +48,10 @@ export function serviceUnavailable(c: Context, detail: string, retryAfterSeconds
   );
 }
 
+export function endpointStoreUnavailable(c: Context) {
+  return serviceUnavailable(c, "the endpoint store (NATS KV) is unavailable");
+}
+
 export function payloadTooLarge(c: Context, detail: string) {
   return problemResponse(c, {
     status: 413,

@@ -6,7 +6,7 @@ import {
   createEndpointBodySchema,
   publicEndpoint,
 } from "../http/endpoint-schemas";
-import { problemRef, serviceUnavailable } from "../http/problems";
+import { endpointStoreUnavailable, problemRef } from "../http/problems";
 
 export const createEndpointRoute = createRoute({
   method: "post",
@@ -39,7 +39,7 @@ export function registerCreateEndpoint(app: IngestApp, deps: { registry: Endpoin
         return c.json({ ...publicEndpoint(result.record), secret: newest?.value ?? "" }, 201);
       }
       case "unavailable":
-        return serviceUnavailable(c, "the endpoint store (NATS KV) is unavailable");
+        return endpointStoreUnavailable(c);
     }
   });
 }

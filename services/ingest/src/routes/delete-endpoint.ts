@@ -5,8 +5,8 @@ import { endpointIdParamsSchema } from "../http/endpoint-schemas";
 import {
   endpointConflict,
   endpointNotFound,
+  endpointStoreUnavailable,
   problemRef,
-  serviceUnavailable,
 } from "../http/problems";
 
 export const deleteEndpointRoute = createRoute({
@@ -37,7 +37,7 @@ export function registerDeleteEndpoint(app: IngestApp, deps: { registry: Endpoin
       case "conflict":
         return endpointConflict(c);
       case "unavailable":
-        return serviceUnavailable(c, "the endpoint store (NATS KV) is unavailable");
+        return endpointStoreUnavailable(c);
     }
   });
 }

@@ -5,8 +5,8 @@ import { endpointIdParamsSchema, endpointSecretSchema } from "../http/endpoint-s
 import {
   endpointConflict,
   endpointNotFound,
+  endpointStoreUnavailable,
   problemRef,
-  serviceUnavailable,
 } from "../http/problems";
 
 export const rotateEndpointSecretRoute = createRoute({
@@ -41,7 +41,7 @@ export function registerRotateEndpointSecret(app: IngestApp, deps: { registry: E
       case "conflict":
         return endpointConflict(c);
       case "unavailable":
-        return serviceUnavailable(c, "the endpoint store (NATS KV) is unavailable");
+        return endpointStoreUnavailable(c);
     }
   });
 }

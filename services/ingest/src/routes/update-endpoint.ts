@@ -10,8 +10,8 @@ import {
 import {
   endpointConflict,
   endpointNotFound,
+  endpointStoreUnavailable,
   problemRef,
-  serviceUnavailable,
 } from "../http/problems";
 
 export const updateEndpointRoute = createRoute({
@@ -52,7 +52,7 @@ export function registerUpdateEndpoint(app: IngestApp, deps: { registry: Endpoin
       case "conflict":
         return endpointConflict(c);
       case "unavailable":
-        return serviceUnavailable(c, "the endpoint store (NATS KV) is unavailable");
+        return endpointStoreUnavailable(c);
     }
   });
 }
