@@ -1,3 +1,5 @@
+import { apiRequest } from "./api-request";
+
 /** A small client for the dlq operators' API, as an operator's script would use it. */
 
 export type DeadLetterStatus = "open" | "replayed" | "resolved" | "discarded";
@@ -96,15 +98,7 @@ export interface DlqClient {
 }
 
 export function dlqClient(baseUrl: string, token: string): DlqClient {
-  const request = (path: string, init: RequestInit = {}) =>
-    fetch(`${baseUrl}${path}`, {
-      ...init,
-      headers: {
-        authorization: `Bearer ${token}`,
-        "content-type": "application/json",
-        ...(init.headers as Record<string, string> | undefined),
-      },
-    });
+  const request = apiRequest(baseUrl, token);
   const answer = async <T>(res: Response): Promise<Answer<T>> => ({
     status: res.status,
     json: (await res.json()) as T,

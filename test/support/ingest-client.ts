@@ -1,3 +1,5 @@
+import { apiRequest } from "./api-request";
+
 /** A small client for the ingest API, as an upstream system would use it. */
 export interface IngestClient {
   createEndpoint(body: Record<string, unknown>): Promise<{ id: string; secret: string }>;
@@ -9,15 +11,7 @@ export interface IngestClient {
 }
 
 export function ingestClient(baseUrl: string, token: string): IngestClient {
-  const request = (path: string, init: RequestInit = {}) =>
-    fetch(`${baseUrl}${path}`, {
-      ...init,
-      headers: {
-        authorization: `Bearer ${token}`,
-        "content-type": "application/json",
-        ...(init.headers as Record<string, string> | undefined),
-      },
-    });
+  const request = apiRequest(baseUrl, token);
   return {
     request,
     async createEndpoint(body) {
