@@ -30,6 +30,17 @@ export function problemResponse(c: Context, problem: Problem, headers?: Record<s
   });
 }
 
+/** A 400 for a `cursor` that is not from a previous page of this list. */
+export function invalidCursorProblem(c: Context) {
+  return problemResponse(c, {
+    status: 400,
+    code: "invalid_cursor",
+    title: "Invalid query",
+    detail: "cursor: not a cursor from a previous page",
+    errors: [{ path: "cursor", message: "not a cursor from a previous page" }],
+  });
+}
+
 interface ZodLikeIssue {
   path: PropertyKey[];
   message: string;

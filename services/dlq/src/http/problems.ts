@@ -61,16 +61,6 @@ export function notReplayable(c: Context, detail: string) {
   });
 }
 
-export function invalidCursor(c: Context) {
-  return problemResponse(c, {
-    status: 400,
-    code: "invalid_cursor",
-    title: "Invalid query",
-    detail: "cursor: not a cursor from a previous page",
-    errors: [{ path: "cursor", message: "not a cursor from a previous page" }],
-  });
-}
-
 const unavailableDetail = {
   database: "Postgres is unavailable",
   nats: "NATS is unavailable; the letter was not replayed",

@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { invalidCursorProblem } from "@hookline/kit";
 import type { Kysely } from "kysely";
 import type { DlqApp } from "../app";
 import { unlessDatabaseDown } from "../db/outage";
@@ -11,7 +12,7 @@ import {
   publicLetter,
   rangeIssue,
 } from "../http/letter-schemas";
-import { invalidCursor, problemRef, serviceUnavailable } from "../http/problems";
+import { problemRef, serviceUnavailable } from "../http/problems";
 import type { CursorCodec } from "../letters/cursor";
 import { DEFAULT_PAGE_SIZE, listLetters, MAX_PAGE_SIZE } from "../letters/listing";
 
@@ -68,7 +69,7 @@ export function registerListDeadLetters(
       case "page":
         return c.json({ data: page.letters.map(publicLetter), nextCursor: page.nextCursor }, 200);
       case "invalid_cursor":
-        return invalidCursor(c);
+        return invalidCursorProblem(c);
       case "unavailable":
         return serviceUnavailable(c, page.dependency);
     }

@@ -1,6 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { EndpointCache } from "@hookline/kit";
-import { problemResponse } from "@hookline/kit";
+import { type EndpointCache, invalidCursorProblem } from "@hookline/kit";
 import type { IngestApp } from "../app";
 import { DEFAULT_PAGE_SIZE, listEndpoints, MAX_PAGE_SIZE } from "../endpoints/listing";
 import { endpointSchema, publicEndpoint } from "../http/endpoint-schemas";
@@ -50,13 +49,7 @@ export function registerListEndpoints(app: IngestApp, deps: { cache: Pick<Endpoi
           200,
         );
       case "invalid_cursor":
-        return problemResponse(c, {
-          status: 400,
-          code: "invalid_cursor",
-          title: "Invalid query",
-          detail: "cursor: not a cursor from a previous page",
-          errors: [{ path: "cursor", message: "not a cursor from a previous page" }],
-        });
+        return invalidCursorProblem(c);
     }
   });
 }
