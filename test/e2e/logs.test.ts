@@ -180,6 +180,18 @@ describe("service logs", () => {
           withoutField.map((l) => l.raw),
           `${service}: lines that mention ${task} only in passing`,
         ).toEqual([]);
+        // The task id is `<eventId>:<endpointId>`; both are fields of their own, for searching.
+        const [eventId, endpointId] = [
+          task.slice(0, task.lastIndexOf(":")),
+          task.slice(task.lastIndexOf(":") + 1),
+        ];
+        const unsearchable = about.filter(
+          (line) => line.json?.eventId !== eventId || line.json?.endpointId !== endpointId,
+        );
+        expect(
+          unsearchable.map((l) => l.raw),
+          `${service}: task lines without ids`,
+        ).toEqual([]);
       }
     }
   });
@@ -202,10 +214,7 @@ describe("service logs", () => {
     const classified = (task: string) =>
       linesOf("classifier")
         .filter((line) => line.json?.taskId === task && line.json.msg === "outcome classified")
-        .map((line) => {
-          const decision = line.json?.decision as { action?: string } | undefined;
-          return [line.json?.result, line.json?.status, decision?.action];
-        });
+        .map((line) => [line.json?.result, line.json?.status, line.json?.action]);
     expect(classified(scenario.okTask)).toEqual([]);
     expect(classified(scenario.flakyTask)).toEqual([["http_error", 503, "retry"]]);
     expect(classified(scenario.refusedTask)).toEqual([["http_error", 400, "deadletter"]]);

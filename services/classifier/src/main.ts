@@ -107,9 +107,16 @@ async function main(): Promise<void> {
       "tiers no longer in RETRY_TIERS keep draining; delete their consumers once empty",
     );
   }
-  const endpoints = await startEndpointCache(provisioned.endpoints, logger);
-  started.endpoints = endpoints;
-  await endpoints.ready;
+  let endpoints: EndpointCache;
+  try {
+    endpoints = await startEndpointCache(provisioned.endpoints, logger);
+    started.endpoints = endpoints;
+    await endpoints.ready;
+  } catch (error) {
+    // Shutdown closes NATS under a start-up still in progress: that is no failure.
+    if (stopping) return;
+    throw error;
+  }
   if (stopping) return;
   const classifier = startClassifier({
     js: jetstream(link.nc),

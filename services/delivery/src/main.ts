@@ -104,9 +104,16 @@ async function main(): Promise<void> {
   });
   if (provisioned && !stopping) {
     started.provisioned = true;
-    const endpoints = await startEndpointCache(provisioned.endpoints, logger);
-    started.endpoints = endpoints;
-    await endpoints.ready;
+    let endpoints: EndpointCache;
+    try {
+      endpoints = await startEndpointCache(provisioned.endpoints, logger);
+      started.endpoints = endpoints;
+      await endpoints.ready;
+    } catch (error) {
+      // Shutdown closes NATS under a start-up still in progress: that is no failure.
+      if (stopping) return;
+      throw error;
+    }
     if (!stopping) {
       started.delivery = startDelivery({
         nc: link.nc,

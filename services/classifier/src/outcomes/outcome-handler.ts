@@ -94,7 +94,12 @@ export function createOutcomeHandler(deps: OutcomeHandlerDeps): (msg: JsMsg) => 
         case "disabled":
           metrics.endpointsDisabled.inc({ reason: "endpoint_gone" });
           logger.info(
-            { endpointId, revision: result.revision, taskId: outcome.taskId },
+            {
+              endpointId,
+              revision: result.revision,
+              taskId: outcome.taskId,
+              eventId: outcome.eventId,
+            },
             "endpoint answered 410 Gone; disabled",
           );
           return true;
@@ -137,7 +142,14 @@ export function createOutcomeHandler(deps: OutcomeHandlerDeps): (msg: JsMsg) => 
     const decision = decideOutcome(outcome, schedule, policy, now(), random);
     if (logger.isLevelEnabled("debug")) {
       logger.debug(
-        { taskId: outcome.taskId, result: outcome.result, status: outcome.status, decision },
+        {
+          taskId: outcome.taskId,
+          eventId: outcome.eventId,
+          endpointId: outcome.endpointId,
+          result: outcome.result,
+          status: outcome.status,
+          action: decision.action,
+        },
         "outcome classified",
       );
     }

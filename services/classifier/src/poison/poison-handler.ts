@@ -92,7 +92,16 @@ export function createPoisonHandler(deps: PoisonHandlerDeps): (msg: JsMsg) => Pr
       h.set(Header.error, detail);
       await js.publish(names.subjects.deadletter(task.endpointId), stored.data, { headers: h });
       metrics.decisions.inc({ decision: "deadletter", reason: "poison" });
-      logger.warn({ taskId: task.taskId, seq: stored.seq, detail }, "poison task dead-lettered");
+      logger.warn(
+        {
+          taskId: task.taskId,
+          eventId: task.eventId,
+          endpointId: task.endpointId,
+          seq: stored.seq,
+          detail,
+        },
+        "poison task dead-lettered",
+      );
       return;
     }
     // The same raw form as kit's deadLetterInvalid, which takes a consumed message, not a stored one.

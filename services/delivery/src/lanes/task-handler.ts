@@ -115,7 +115,10 @@ export function createTaskHandler(
       try {
         nc.publish(names.subjects.outcomeDelivered(task.endpointId), EMPTY, { headers });
       } catch (error) {
-        logger.debug({ err: error, taskId: task.taskId }, "audit outcome lost");
+        logger.debug(
+          { err: error, taskId: task.taskId, eventId: task.eventId, endpointId: task.endpointId },
+          "audit outcome lost",
+        );
       }
       msg.ack();
     });
@@ -142,6 +145,8 @@ export function createTaskHandler(
       logger.debug(
         {
           taskId: task.taskId,
+          eventId: task.eventId,
+          endpointId: task.endpointId,
           lane,
           result: summary.result,
           status: summary.status,

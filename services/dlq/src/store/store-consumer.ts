@@ -51,7 +51,13 @@ export function createStoreHandler(options: StoreHandlerOptions): (msg: JsMsg) =
         outage = true;
       } else {
         logger.error(
-          { err: error, seq: msg.seq, taskId: letter.taskId },
+          {
+            err: error,
+            seq: msg.seq,
+            taskId: letter.taskId,
+            eventId: letter.eventId,
+            endpointId: letter.endpointId,
+          },
           "storing a letter failed",
         );
       }
