@@ -1,25 +1,30 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "@hookline/testkit";
 import { describe, expect, it } from "vitest";
 import {
+  buildOrder,
+  contextCopies,
   copyArguments,
   type DockerStage,
   dockerignoreExcludes,
+  imagePathOf,
   parseDockerfile,
   stageLineage,
 } from "./support/dockerfile";
-import { hooklineServices } from "./support/services";
+import { hooklineServices, workspaceManifests } from "./support/services";
 
 // There is no Docker engine where these tests run, so the image is checked by reading: every
 // path it takes from the context exists and survives .dockerignore, every stage it names exists,
-// and each service's target runs that service as the design says.
+// each service's production target runs that service as the design says, and each development
+// target (what Tilt builds) holds the workspace where the Tiltfile's live updates expect it.
 const root = repoRoot();
 const dockerfile = parseDockerfile(
   readFileSync(join(root, "deploy", "docker", "Dockerfile"), "utf8"),
 );
 const dockerignore = readFileSync(join(root, ".dockerignore"), "utf8");
 const services = hooklineServices();
+const isDirectory = (path: string) => statSync(join(root, path)).isDirectory();
 
 function instructions(stages: DockerStage[], keyword: string): string[] {
   return stages.flatMap((stage) =>
@@ -50,9 +55,12 @@ function targetSettings(target: string) {
 }
 
 describe("deploy/docker/Dockerfile", () => {
-  it("has a target for every service", () => {
+  it("has a production and a development target for every service", () => {
     const targets = dockerfile.stages.map((stage) => stage.name);
-    for (const { name } of services) expect(targets).toContain(name);
+    for (const { name } of services) {
+      expect(targets).toContain(name);
+      expect(targets).toContain(`${name}-dev`);
+    }
   });
 
   it.each(services)("runs $name from source with tsx as a non-root user", (service) => {
@@ -76,10 +84,11 @@ describe("deploy/docker/Dockerfile", () => {
     const copies = instructions(target ? [target] : [], "COPY").map(copyArguments);
     const fromDeploy = copies.find((copy) => copy.flags.has("from"));
     expect(fromDeploy?.destination).toBe("/app");
+    // Owned by root: the service user cannot change its own code.
+    expect(fromDeploy?.flags.get("chown")).toBe("0:0");
     const deployStage = stageLineage(dockerfile, fromDeploy?.flags.get("from") ?? "");
     const runs = instructions(deployStage, "RUN").join("\n");
     expect(runs).toContain(`pnpm --filter @hookline/${service.name} --prod deploy --legacy`);
-    // Plain directories under node_modules/@hookline: the Tiltfile syncs into them.
     expect(runs).toContain("--config.node-linker=hoisted");
     const contextCopies = instructions(deployStage, "COPY")
       .map(copyArguments)
@@ -96,6 +105,88 @@ describe("deploy/docker/Dockerfile", () => {
           contextCopies.includes(`packages/${dir}`),
       ).toBe(true);
     }
+  });
+
+  describe.each(services)("the development target of $name", (service) => {
+    const target = `${service.name}-dev`;
+    const settings = targetSettings(target);
+    const order = buildOrder(dockerfile, target);
+    const copies = contextCopies(dockerfile, target);
+    const [uid, gid] = (settings.user ?? "").split(":");
+    const pnpmInstall = order.findIndex(
+      (entry) => entry.keyword === "RUN" && entry.text === "pnpm install --frozen-lockfile",
+    );
+
+    it("runs the service from the workspace with tsx watch, as non-root, in exec form", () => {
+      expect(settings.baseImage).toBe("node:20-bookworm-slim");
+      // Numeric, so the kubelet can enforce runAsNonRoot; and not root.
+      expect(settings.user).toMatch(/^[1-9]\d*:\d+$/);
+      expect(settings.workdir).toBe("/app");
+      expect(settings.entrypoint).toBeUndefined();
+      const cmd = JSON.parse(settings.cmd ?? "null") as string[];
+      expect(cmd).toEqual([
+        "node_modules/.bin/tsx",
+        "watch",
+        `services/${service.name}/src/main.ts`,
+      ]);
+      // The entry file is where the image holds the service's source, under WORKDIR.
+      const entry = cmd.at(-1) ?? "";
+      expect(imagePathOf(copies, entry, isDirectory)).toBe(`/app/${entry}`);
+      expect(existsSync(join(root, entry))).toBe(true);
+      // node_modules/.bin/tsx: the workspace root depends on tsx.
+      const rootManifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+        dependencies?: Record<string, string>;
+        devDependencies?: Record<string, string>;
+      };
+      expect({ ...rootManifest.dependencies, ...rootManifest.devDependencies }).toHaveProperty(
+        "tsx",
+      );
+      expect(settings.env).toContain(`PORT=${service.port}`);
+      expect(settings.expose).toEqual([String(service.port)]);
+      // pnpm skips devDependencies, the root's tsx among them, under NODE_ENV=production.
+      expect(settings.env).not.toContain("NODE_ENV=production");
+    });
+
+    it("installs the whole workspace with pnpm 10 and --frozen-lockfile", () => {
+      const lineage = settings.lineage;
+      const pnpmVersion = instructions(lineage, "ARG")
+        .map((text) => /^PNPM_VERSION=(\S+)$/.exec(text)?.[1])
+        .find((version) => version !== undefined);
+      expect(pnpmVersion).toMatch(/^10\.\d+\.\d+$/);
+      expect(instructions(lineage, "RUN").join("\n")).toMatch(
+        /npm install --global .*"pnpm@\$\{PNPM_VERSION\}"/,
+      );
+      expect(pnpmInstall).toBeGreaterThan(-1);
+      // Every manifest the lockfile is checked against, in place, before the install.
+      const before = copies.filter((copy) => copy.index < pnpmInstall);
+      for (const path of [...workspaceManifests(), "pnpm-workspace.yaml", ".npmrc"]) {
+        expect(imagePathOf(before, path, isDirectory), path).toBe(`/app/${path}`);
+      }
+      // Then the sources: the workspace packages and the service.
+      const after = copies.filter((copy) => copy.index > pnpmInstall);
+      expect(imagePathOf(after, "packages", isDirectory)).toBe("/app/packages");
+      expect(imagePathOf(after, `services/${service.name}/src`, isDirectory)).toBe(
+        `/app/services/${service.name}/src`,
+      );
+    });
+
+    it("gives /app, the dependencies and pnpm's store to the service user", () => {
+      // Tilt's live updates and `pnpm install` in the container write as the container user.
+      const creates = instructions(settings.lineage, "RUN").map((text) =>
+        /^install --directory --owner=(\d+) --group=(\d+) \/app$/.exec(text),
+      );
+      expect(creates.filter((match) => match !== null).map((match) => match?.slice(1))).toEqual([
+        [uid, gid],
+      ]);
+      for (const copy of copies) expect(copy.chown, copy.sources.join(" ")).toBe(settings.user);
+      // The install runs as the user, so node_modules and the store under HOME are theirs.
+      const userSet = order.findIndex((entry) => entry.keyword === "USER");
+      expect(userSet).toBeGreaterThan(-1);
+      expect(userSet).toBeLessThan(pnpmInstall);
+      expect(order.filter((entry) => entry.keyword === "USER")).toHaveLength(1);
+      // HOME fixed in the image, so `pnpm install` in the container finds the same store.
+      expect(settings.env).toMatch(/\bHOME=\/home\/node\b/);
+    });
   });
 
   it("copies only paths that exist and that .dockerignore lets through", () => {

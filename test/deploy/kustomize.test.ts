@@ -5,7 +5,7 @@ import { booleanEnv, ConfigError, commonEnvShape, parseEnv, tokenPairsEnv } from
 import { repoRoot } from "@hookline/testkit";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { parseDockerfile } from "./support/dockerfile";
+import { parseDockerfile, stageLineage } from "./support/dockerfile";
 import { findObject, type K8sObject, renderKustomization, secretValues } from "./support/kustomize";
 import {
   type EnvShape,
@@ -21,6 +21,9 @@ interface Probe {
 interface Container {
   name: string;
   image: string;
+  command?: string[];
+  args?: string[];
+  securityContext?: { readOnlyRootFilesystem?: boolean; runAsUser?: number; runAsGroup?: number };
   ports?: { name?: string; containerPort: number }[];
   env?: { name: string; value?: string }[];
   envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
@@ -36,7 +39,7 @@ interface Volume {
 interface PodSpec {
   containers: Container[];
   terminationGracePeriodSeconds?: number;
-  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
+  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; runAsGroup?: number };
   volumes?: Volume[];
 }
 interface Workload extends K8sObject {
@@ -217,6 +220,30 @@ describe("deploy/k8s", () => {
       services.map(({ name }) => `hookline-${name}`).sort(),
     );
   });
+
+  it.each(services)(
+    "runs the development image Tilt builds for $name as it is, in dev",
+    (service) => {
+      // Tilt replaces hookline-<name> with its build of the <name>-dev target.
+      const dockerfile = parseDockerfile(
+        readFileSync(join(root, "deploy", "docker", "Dockerfile"), "utf8"),
+      );
+      const user = stageLineage(dockerfile, `${service.name}-dev`)
+        .flatMap((stage) => stage.instructions.filter((i) => i.keyword === "USER"))
+        .map((i) => i.text)[0];
+      const [uid, gid] = (user ?? "").split(":").map(Number);
+      const deployment = workload(dev, service.name) as Workload;
+      const pod = deployment.spec.template.spec;
+      const container = pod.containers[0] as Container;
+      // The image's command (tsx watch) runs, not one the manifest sets.
+      expect(container.command).toBeUndefined();
+      expect(container.args).toBeUndefined();
+      // Live updates and `pnpm install` write to /app, which the image's user owns.
+      expect(container.securityContext?.readOnlyRootFilesystem ?? false).toBe(false);
+      expect(container.securityContext?.runAsUser ?? pod.securityContext?.runAsUser).toBe(uid);
+      expect(container.securityContext?.runAsGroup ?? pod.securityContext?.runAsGroup).toBe(gid);
+    },
+  );
 
   it("refers only to ConfigMaps and Secrets the render contains", () => {
     const problems: string[] = [];

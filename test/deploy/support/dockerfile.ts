@@ -1,3 +1,5 @@
+import { posix } from "node:path";
+
 export interface DockerInstruction {
   keyword: string;
   /** Everything after the keyword, continuation lines joined. */
@@ -114,4 +116,89 @@ export function dockerignoreExcludes(dockerignore: string, path: string): boolea
     const prefix = segments.slice(0, index + 1).join("/");
     return expressions.some((expression) => expression.test(prefix));
   });
+}
+
+/** The stages `name` is built from: its lineage and, recursively, the stages it copies from. */
+export function stagesNeeded(dockerfile: Dockerfile, name: string): DockerStage[] {
+  const needed: DockerStage[] = [];
+  const visit = (stageName: string) => {
+    for (const stage of stageLineage(dockerfile, stageName)) {
+      if (needed.includes(stage)) continue;
+      needed.push(stage);
+      for (const entry of stage.instructions.filter((i) => i.keyword === "COPY")) {
+        const from = copyArguments(entry.text).flags.get("from");
+        if (from !== undefined) visit(from);
+      }
+    }
+  };
+  visit(name);
+  return needed;
+}
+
+/** The instructions that build `target`, in build order (its base stage first). */
+export function buildOrder(dockerfile: Dockerfile, target: string): DockerInstruction[] {
+  return stageLineage(dockerfile, target)
+    .reverse()
+    .flatMap((stage) => stage.instructions);
+}
+
+/** A COPY from the build context, with its destination made absolute against WORKDIR. */
+export interface ContextCopy {
+  /** Its position in `buildOrder(dockerfile, target)`. */
+  index: number;
+  sources: string[];
+  /** Absolute; ends with "/" when the COPY names a directory to copy into. */
+  destination: string;
+  chown: string | undefined;
+}
+
+/** Every COPY from the build context that builds `target`, in build order. */
+export function contextCopies(dockerfile: Dockerfile, target: string): ContextCopy[] {
+  let workdir = "/";
+  const copies: ContextCopy[] = [];
+  buildOrder(dockerfile, target).forEach((entry, index) => {
+    if (entry.keyword === "WORKDIR") workdir = posix.resolve(workdir, entry.text);
+    if (entry.keyword !== "COPY") return;
+    const copy = copyArguments(entry.text);
+    if (copy.flags.has("from")) return;
+    const trailing = copy.destination.endsWith("/") || copy.destination === ".";
+    const absolute = posix.resolve(workdir, copy.destination);
+    copies.push({
+      index,
+      sources: copy.sources,
+      destination: trailing ? `${absolute.replace(/\/$/, "")}/` : absolute,
+      chown: copy.flags.get("chown"),
+    });
+  });
+  return copies;
+}
+
+/**
+ * Where the image holds a path of the build context (a file or a directory under a copied
+ * source), by the last COPY that puts it there; undefined when no COPY does. A COPY into a
+ * directory ("dir/") puts a source file there by its name and a source directory's contents
+ * into it; a COPY of one source to a plain path puts it at that path.
+ */
+export function imagePathOf(
+  copies: ContextCopy[],
+  path: string,
+  isDirectory: (source: string) => boolean,
+): string | undefined {
+  let found: string | undefined;
+  for (const copy of copies) {
+    for (const source of copy.sources) {
+      if (path !== source && !path.startsWith(`${source}/`)) continue;
+      const rest = path.slice(source.length);
+      let target: string;
+      if (copy.destination.endsWith("/")) {
+        target = isDirectory(source)
+          ? copy.destination.replace(/\/$/, "") + rest
+          : `${copy.destination}${posix.basename(source)}${rest}`;
+      } else {
+        target = copy.destination + rest;
+      }
+      found = target;
+    }
+  }
+  return found;
 }

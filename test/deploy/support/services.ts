@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { parseEnv } from "@hookline/kit";
 import { repoRoot } from "@hookline/testkit";
+import { parse } from "yaml";
 import { z } from "zod";
 import { classifierEnvShape } from "../../../services/classifier/src/config";
 import { deliveryEnvShape } from "../../../services/delivery/src/config";
@@ -83,4 +84,32 @@ export function hooklineServices(): ServiceInfo[] {
         devPackages: workspaceDirs(manifest.devDependencies),
       };
     });
+}
+
+/**
+ * The workspace's projects (e.g. "packages/kit", "services/dlq"), as pnpm-workspace.yaml's
+ * `<dir>/*` patterns find them: each directory there with a package.json.
+ */
+export function workspaceProjectDirs(): string[] {
+  const root = repoRoot();
+  const workspace = parse(readFileSync(join(root, "pnpm-workspace.yaml"), "utf8")) as {
+    packages?: string[];
+  };
+  return (workspace.packages ?? []).flatMap((pattern) => {
+    const parent = /^([\w-]+)\/\*$/.exec(pattern)?.[1];
+    if (parent === undefined) throw new Error(`pnpm-workspace.yaml: cannot expand ${pattern}`);
+    return readdirSync(join(root, parent))
+      .filter((dir) => existsSync(join(root, parent, dir, "package.json")))
+      .sort()
+      .map((dir) => `${parent}/${dir}`);
+  });
+}
+
+/** Every manifest `pnpm install --frozen-lockfile` checks the lockfile against, and the lockfile. */
+export function workspaceManifests(): string[] {
+  return [
+    "package.json",
+    "pnpm-lock.yaml",
+    ...workspaceProjectDirs().map((dir) => `${dir}/package.json`),
+  ];
 }
