@@ -119,9 +119,12 @@ export async function startEmbeddedPostgres(
   try {
     if (!initialised) {
       if (kept) await rm(dataDir, { recursive: true, force: true });
-      await pg.initialise().catch((err: unknown) => {
-        throw new Error(`embedded Postgres initdb failed: ${String(err)}\n${logs.tail()}`);
-      });
+      // initdb can hang rather than fail (seen with unlinked libraries): bound it.
+      await withTimeout(pg.initialise(), START_TIMEOUT_MS, "embedded Postgres initdb").catch(
+        (err: unknown) => {
+          throw new Error(`embedded Postgres initdb failed: ${String(err)}\n${logs.tail()}`);
+        },
+      );
       if (kept) await writeFile(passwordFile, password, { mode: 0o600 });
     }
     // The free port can be taken before Postgres binds it; retry on fresh ports.
