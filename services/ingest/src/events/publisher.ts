@@ -10,6 +10,7 @@ import { errors } from "@nats-io/transport-node";
 import { ulid } from "ulid";
 import type { IngestMetrics } from "../metrics";
 import { webhookBody } from "./envelope";
+import { pooledRandom } from "./pooled-random";
 
 export interface EventInput {
   eventType: string;
@@ -90,6 +91,7 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
   const { js, names, cache, isConnected, metrics, logger } = options;
   const now = options.now ?? Date.now;
   const timeout = options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
+  const random = pooledRandom();
 
   const plan = (event: EventInput, acceptedAt: number, idempotencyKey?: string): PlannedEvent => {
     // Disabled endpoints get tasks too: delivery dead-letters them as endpoint_disabled, so
@@ -100,7 +102,7 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
       endpoints = endpoints.filter((endpoint) => wanted.has(endpoint.id));
     }
     return {
-      eventId: event.id ?? idempotencyKey ?? `evt_${ulid(acceptedAt)}`,
+      eventId: event.id ?? idempotencyKey ?? `evt_${ulid(acceptedAt, random)}`,
       eventType: event.eventType,
       body: webhookBody(event.eventType, event.payload, acceptedAt),
       endpoints,
