@@ -1,19 +1,11 @@
 import { decodeOutcome, Header, hooklineNames, type OutcomeMeta } from "@hookline/contracts";
-import {
-  type NatsServerHandle,
-  pollUntil,
-  type Sink,
-  type Stack,
-  startNatsServer,
-  startSink,
-  startStack,
-} from "@hookline/testkit";
+import { pollUntil, type Sink, type Stack } from "@hookline/testkit";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type IngestClient, ingestClient } from "../support/ingest-client";
+import { type E2eStack, startE2eStack } from "../support/e2e-stack";
+import type { IngestClient } from "../support/ingest-client";
 
-const token = "e2e-breaker-token";
 const prefix = "e2ebreaker";
 const names = hooklineNames(prefix);
 const TASKS = 200;
@@ -22,7 +14,7 @@ const RESET_TIMEOUT_MS = 1_000;
 /** Fewer slots than the volume threshold, so few calls are in flight when the breaker opens. */
 const MAX_IN_FLIGHT = 4;
 
-let nats: NatsServerHandle;
+let e2e: E2eStack;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 let sink: Sink;
@@ -30,15 +22,10 @@ let stack: Stack;
 let ingest: IngestClient;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  sink = await startSink();
-  stack = await startStack({
-    natsUrl: nats.url,
-    services: ["ingest", "delivery", "classifier"],
+  e2e = await startE2eStack({
     prefix,
+    services: ["ingest", "delivery", "classifier"],
     env: {
-      INGEST_API_TOKENS: `e2e:${token}`,
-      DELIVERY_ALLOW_PRIVATE_NETWORKS: "true",
       DELIVERY_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),
       DELIVERY_BREAKER_VOLUME_THRESHOLD: String(VOLUME_THRESHOLD),
       DELIVERY_BREAKER_RESET_TIMEOUT: `${RESET_TIMEOUT_MS}ms`,
@@ -50,16 +37,14 @@ beforeAll(async () => {
       TASK_DEADLINE: "10m",
     },
   });
-  nc = await connect({ servers: nats.url });
+  ({ sink, stack, ingest } = e2e);
+  nc = await connect({ servers: e2e.nats.url });
   jsm = await jetstreamManager(nc);
-  ingest = ingestClient(stack.url("ingest"), token);
 });
 
 afterAll(async () => {
   await nc?.drain();
-  await stack?.stop();
-  await sink?.close();
-  await nats?.stop();
+  await e2e?.stop();
 });
 
 async function deliveryMetric(name: string, labels: Record<string, string>): Promise<number> {

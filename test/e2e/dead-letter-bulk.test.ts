@@ -1,21 +1,9 @@
-import {
-  type NatsServerHandle,
-  type PostgresHandle,
-  pollUntil,
-  type Sink,
-  type Stack,
-  sleep,
-  startNatsServer,
-  startPostgres,
-  startSink,
-  startStack,
-} from "@hookline/testkit";
+import { pollUntil, type Sink, sleep } from "@hookline/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DeadLetterStats, type DlqClient, dlqClient } from "../support/dlq-client";
-import { type IngestClient, ingestClient } from "../support/ingest-client";
+import type { DeadLetterStats, DlqClient } from "../support/dlq-client";
+import { type E2eStackWithDlq, startE2eStack } from "../support/e2e-stack";
+import type { IngestClient } from "../support/ingest-client";
 
-const ingestToken = "e2e-bulk-ingest-token";
-const opsToken = "e2e-bulk-ops-token";
 const TOTAL = 1_000;
 const BATCH = 500;
 /** Unequal shares, so a count that matches one endpoint's can't be another's by accident. */
@@ -24,30 +12,19 @@ type Kind = (typeof kinds)[number];
 const kindOf = (n: number): Kind => (n % 20 < 8 ? "a" : n % 20 < 15 ? "b" : "c");
 const expected: Record<Kind, number> = { a: 400, b: 350, c: 250 };
 
-let nats: NatsServerHandle;
-let pg: PostgresHandle;
+let e2e: E2eStackWithDlq;
 let sink: Sink;
-let stack: Stack;
 let ingest: IngestClient;
 let dlq: DlqClient;
 const endpoints = {} as Record<Kind, string>;
 
 beforeAll(async () => {
-  [nats, pg, sink] = await Promise.all([startNatsServer(), startPostgres(), startSink()]);
-  stack = await startStack({
-    natsUrl: nats.url,
-    services: ["ingest", "delivery", "classifier", "dlq"],
+  e2e = await startE2eStack({
     prefix: "e2edlqbulk",
-    env: {
-      INGEST_API_TOKENS: `e2e:${ingestToken}`,
-      DELIVERY_ALLOW_PRIVATE_NETWORKS: "true",
-      RETRY_SCHEDULE: "200ms,500ms",
-      RETRY_TIERS: "200ms,1s,3s",
-    },
-    serviceEnv: { dlq: { DATABASE_URL: pg.url, DLQ_API_TOKENS: `ops:${opsToken}` } },
+    services: ["ingest", "delivery", "classifier", "dlq"],
+    env: { RETRY_SCHEDULE: "200ms,500ms", RETRY_TIERS: "200ms,1s,3s" },
   });
-  ingest = ingestClient(stack.url("ingest"), ingestToken);
-  dlq = dlqClient(stack.url("dlq"), opsToken);
+  ({ sink, ingest, dlq } = e2e);
   for (const kind of kinds) {
     const path = `/bulk-${kind}`;
     sink.setDefault(path, { status: 400 });
@@ -60,11 +37,7 @@ beforeAll(async () => {
   }
 });
 
-afterAll(async () => {
-  await stack?.stop();
-  await sink?.close();
-  await Promise.all([nats?.stop(), pg?.stop()]);
-});
+afterAll(() => e2e?.stop());
 
 async function stats(): Promise<DeadLetterStats> {
   const answer = await dlq.stats();

@@ -1,51 +1,25 @@
-import {
-  type NatsServerHandle,
-  type PostgresHandle,
-  pollUntil,
-  type Sink,
-  type Stack,
-  sleep,
-  startNatsServer,
-  startPostgres,
-  startSink,
-  startStack,
-} from "@hookline/testkit";
+import { pollUntil, type Sink, type Stack, sleep } from "@hookline/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DeadLetter, type DlqClient, dlqClient } from "../support/dlq-client";
-import { type IngestClient, ingestClient } from "../support/ingest-client";
+import type { DeadLetter, DlqClient } from "../support/dlq-client";
+import { type E2eStackWithDlq, startE2eStack } from "../support/e2e-stack";
+import type { IngestClient } from "../support/ingest-client";
 
-const ingestToken = "e2e-dlq-ingest-token";
-const opsToken = "e2e-dlq-ops-token";
-let nats: NatsServerHandle;
-let pg: PostgresHandle;
+let e2e: E2eStackWithDlq;
 let sink: Sink;
 let stack: Stack;
 let ingest: IngestClient;
 let dlq: DlqClient;
 
 beforeAll(async () => {
-  [nats, pg, sink] = await Promise.all([startNatsServer(), startPostgres(), startSink()]);
-  stack = await startStack({
-    natsUrl: nats.url,
-    services: ["ingest", "delivery", "classifier", "dlq"],
+  e2e = await startE2eStack({
     prefix: "e2edlqone",
-    env: {
-      INGEST_API_TOKENS: `e2e:${ingestToken}`,
-      DELIVERY_ALLOW_PRIVATE_NETWORKS: "true",
-      RETRY_SCHEDULE: "200ms,500ms",
-      RETRY_TIERS: "200ms,1s,3s",
-    },
-    serviceEnv: { dlq: { DATABASE_URL: pg.url, DLQ_API_TOKENS: `ops:${opsToken}` } },
+    services: ["ingest", "delivery", "classifier", "dlq"],
+    env: { RETRY_SCHEDULE: "200ms,500ms", RETRY_TIERS: "200ms,1s,3s" },
   });
-  ingest = ingestClient(stack.url("ingest"), ingestToken);
-  dlq = dlqClient(stack.url("dlq"), opsToken);
+  ({ sink, stack, ingest, dlq } = e2e);
 });
 
-afterAll(async () => {
-  await stack?.stop();
-  await sink?.close();
-  await Promise.all([nats?.stop(), pg?.stop()]);
-});
+afterAll(() => e2e?.stop());
 
 /** Waits until the dlq lists exactly `count` letters for the endpoint, and returns them. */
 async function lettersOf(endpointId: string, count: number): Promise<DeadLetter[]> {

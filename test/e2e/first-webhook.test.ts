@@ -1,38 +1,19 @@
-import {
-  type NatsServerHandle,
-  type Sink,
-  type Stack,
-  sleep,
-  startNatsServer,
-  startSink,
-  startStack,
-} from "@hookline/testkit";
+import { type Sink, type Stack, sleep } from "@hookline/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type IngestClient, ingestClient } from "../support/ingest-client";
+import { type E2eStack, startE2eStack } from "../support/e2e-stack";
+import type { IngestClient } from "../support/ingest-client";
 
-const token = "e2e-ingest-token";
-let nats: NatsServerHandle;
+let e2e: E2eStack;
 let sink: Sink;
 let stack: Stack;
 let ingest: IngestClient;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  sink = await startSink();
-  stack = await startStack({
-    natsUrl: nats.url,
-    services: ["ingest", "delivery"],
-    prefix: "e2efirst",
-    env: { INGEST_API_TOKENS: `e2e:${token}`, DELIVERY_ALLOW_PRIVATE_NETWORKS: "true" },
-  });
-  ingest = ingestClient(stack.url("ingest"), token);
+  e2e = await startE2eStack({ prefix: "e2efirst", services: ["ingest", "delivery"] });
+  ({ sink, stack, ingest } = e2e);
 });
 
-afterAll(async () => {
-  await stack?.stop();
-  await sink?.close();
-  await nats?.stop();
-});
+afterAll(() => e2e?.stop());
 
 describe("the first delivered webhook", () => {
   it("delivers one signed webhook with the Standard Webhooks envelope", async () => {

@@ -1,26 +1,17 @@
 import { hooklineNames } from "@hookline/contracts";
-import {
-  type NatsServerHandle,
-  type Sink,
-  type Stack,
-  sleep,
-  startNatsServer,
-  startSink,
-  startStack,
-} from "@hookline/testkit";
+import { type Sink, sleep } from "@hookline/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type IngestClient, ingestClient } from "../support/ingest-client";
+import { type E2eStack, startE2eStack } from "../support/e2e-stack";
+import type { IngestClient } from "../support/ingest-client";
 import { inspectStreams, type StreamInspector } from "../support/stream-messages";
 
-const token = "e2e-gone-token";
 const prefix = "e2egone";
 const names = hooklineNames(prefix);
-let nats: NatsServerHandle;
+let e2e: E2eStack;
 let nc: NatsConnection;
 let sink: Sink;
-let stack: Stack;
 let ingest: IngestClient;
 let streams: StreamInspector;
 
@@ -28,30 +19,23 @@ let streams: StreamInspector;
 const CACHE_PROPAGATION_MS = 500;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  sink = await startSink();
-  stack = await startStack({
-    natsUrl: nats.url,
-    services: ["ingest", "delivery", "classifier"],
+  e2e = await startE2eStack({
     prefix,
+    services: ["ingest", "delivery", "classifier"],
     env: {
-      INGEST_API_TOKENS: `e2e:${token}`,
-      DELIVERY_ALLOW_PRIVATE_NETWORKS: "true",
       RETRY_SCHEDULE: "200ms,500ms,1s",
       RETRY_TIERS: "200ms,1s,3s",
       RETRY_JITTER: "0.1",
     },
   });
-  ingest = ingestClient(stack.url("ingest"), token);
-  nc = await connect({ servers: nats.url });
+  ({ sink, ingest } = e2e);
+  nc = await connect({ servers: e2e.nats.url });
   streams = inspectStreams(await jetstreamManager(nc), names);
 });
 
 afterAll(async () => {
   await nc?.close();
-  await stack?.stop();
-  await sink?.close();
-  await nats?.stop();
+  await e2e?.stop();
 });
 
 interface EndpointView {

@@ -1,54 +1,39 @@
 import { encodeTask, hooklineNames, taskIdFor } from "@hookline/contracts";
-import {
-  type NatsServerHandle,
-  type Sink,
-  type Stack,
-  startNatsServer,
-  startSink,
-  startStack,
-} from "@hookline/testkit";
+import type { Sink } from "@hookline/testkit";
 import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type IngestClient, ingestClient } from "../support/ingest-client";
+import { type E2eStack, startE2eStack } from "../support/e2e-stack";
+import type { IngestClient } from "../support/ingest-client";
 
-const token = "e2e-lanes-token";
 const prefix = "e2elanes";
 const names = hooklineNames(prefix);
 const BACKLOG = 5_000;
 const FRESH = 20;
-let nats: NatsServerHandle;
+let e2e: E2eStack;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 let sink: Sink;
-let stack: Stack;
 let ingest: IngestClient;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  sink = await startSink();
-  stack = await startStack({
-    natsUrl: nats.url,
-    services: ["ingest", "delivery"],
+  e2e = await startE2eStack({
     prefix,
+    services: ["ingest", "delivery"],
     env: {
-      INGEST_API_TOKENS: `e2e:${token}`,
-      DELIVERY_ALLOW_PRIVATE_NETWORKS: "true",
       // 4 retry slots and 12 fresh ones: the backlog drains at about 40 tasks a second.
       DELIVERY_MAX_IN_FLIGHT: "16",
       DELIVERY_RETRY_SHARE: "0.25",
     },
   });
-  ingest = ingestClient(stack.url("ingest"), token);
-  nc = await connect({ servers: nats.url });
+  ({ sink, ingest } = e2e);
+  nc = await connect({ servers: e2e.nats.url });
   jsm = await jetstreamManager(nc);
 });
 
 afterAll(async () => {
   await nc?.close();
-  await stack?.stop();
-  await sink?.close();
-  await nats?.stop();
+  await e2e?.stop();
 });
 
 /** Puts `count` due retries for the endpoint on `dispatch.retry.<ep>`, as a tier release would. */

@@ -1,26 +1,16 @@
 import { randomBytes } from "node:crypto";
-import {
-  type NatsServerHandle,
-  type PostgresHandle,
-  pollUntil,
-  type Sink,
-  type Stack,
-  startNatsServer,
-  startPostgres,
-  startSink,
-  startStack,
-} from "@hookline/testkit";
+import { pollUntil, type Sink, type Stack } from "@hookline/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DeadLetter, type DlqClient, dlqClient } from "../support/dlq-client";
-import { type IngestClient, ingestClient } from "../support/ingest-client";
+import type { DeadLetter, DlqClient } from "../support/dlq-client";
+import { type E2eStackWithDlq, fastRetries, startE2eStack } from "../support/e2e-stack";
+import type { IngestClient } from "../support/ingest-client";
 
 const ingestToken = `e2e-logs-ingest-${randomBytes(12).toString("hex")}`;
 const opsToken = `e2e-logs-ops-${randomBytes(12).toString("hex")}`;
 const secretKey = randomBytes(32);
 const secret = `whsec_${secretKey.toString("base64")}`;
-const services = ["ingest", "delivery", "classifier", "dlq"];
-let nats: NatsServerHandle;
-let pg: PostgresHandle;
+const services = ["ingest", "delivery", "classifier", "dlq"] as const;
+let e2e: E2eStackWithDlq;
 let sink: Sink;
 let stack: Stack;
 let ingest: IngestClient;
@@ -41,24 +31,14 @@ type LogLine = Record<string, unknown>;
 const parsed = new Map<string, { raw: string; json: LogLine | undefined }[]>();
 
 beforeAll(async () => {
-  [nats, pg, sink] = await Promise.all([startNatsServer(), startPostgres(), startSink()]);
-  stack = await startStack({
-    natsUrl: nats.url,
-    services,
+  e2e = await startE2eStack({
     prefix: "e2elogs",
-    env: {
-      LOG_LEVEL: "debug",
-      INGEST_API_TOKENS: `e2e:${ingestToken}`,
-      DELIVERY_ALLOW_PRIVATE_NETWORKS: "true",
-      RETRY_SCHEDULE: "200ms,500ms",
-      RETRY_TIERS: "200ms,1s,3s",
-      RETRY_JITTER: "0",
-      RETRY_OVERLOAD_MIN_DELAY: "200ms",
-    },
-    serviceEnv: { dlq: { DATABASE_URL: pg.url, DLQ_API_TOKENS: `ops:${opsToken}` } },
+    services,
+    env: { LOG_LEVEL: "debug", ...fastRetries },
+    ingestToken,
+    opsToken,
   });
-  ingest = ingestClient(stack.url("ingest"), ingestToken);
-  dlq = dlqClient(stack.url("dlq"), opsToken);
+  ({ sink, stack, ingest, dlq } = e2e);
   scenario = await runScenario();
   // Stopping flushes the services' asynchronous log destinations; the lines stay readable.
   await stack.stop();
@@ -73,11 +53,7 @@ beforeAll(async () => {
   }
 });
 
-afterAll(async () => {
-  await stack?.stop();
-  await sink?.close();
-  await Promise.all([nats?.stop(), pg?.stop()]);
-});
+afterAll(() => e2e?.stop());
 
 function parseJsonObject(raw: string): LogLine | undefined {
   try {

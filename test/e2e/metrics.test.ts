@@ -1,18 +1,9 @@
 import { hooklineNames } from "@hookline/contracts";
-import {
-  type NatsServerHandle,
-  type PostgresHandle,
-  pollUntil,
-  type Sink,
-  type Stack,
-  startNatsServer,
-  startPostgres,
-  startSink,
-  startStack,
-} from "@hookline/testkit";
+import { pollUntil, type Sink, type Stack } from "@hookline/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DeadLetter, type DlqClient, dlqClient } from "../support/dlq-client";
-import { type IngestClient, ingestClient } from "../support/ingest-client";
+import type { DeadLetter, DlqClient } from "../support/dlq-client";
+import { type E2eStackWithDlq, fastRetries, startE2eStack } from "../support/e2e-stack";
+import type { IngestClient } from "../support/ingest-client";
 import {
   actualDeltas,
   type ExpectedDelta,
@@ -22,46 +13,33 @@ import {
   scrape,
 } from "./support/exposition";
 
-const ingestToken = "e2e-metrics-ingest-token";
-const opsToken = "e2e-metrics-ops-token";
 const prefix = "e2emetrics";
 const names = hooklineNames(prefix);
-const services = ["ingest", "delivery", "classifier", "dlq"];
-let nats: NatsServerHandle;
-let pg: PostgresHandle;
+const services = ["ingest", "delivery", "classifier", "dlq"] as const;
+let e2e: E2eStackWithDlq;
 let sink: Sink;
 let stack: Stack;
 let ingest: IngestClient;
 let dlq: DlqClient;
 
 beforeAll(async () => {
-  [nats, pg, sink] = await Promise.all([startNatsServer(), startPostgres(), startSink()]);
-  stack = await startStack({
-    natsUrl: nats.url,
-    services,
+  e2e = await startE2eStack({
     prefix,
+    services,
     env: {
-      INGEST_API_TOKENS: `e2e:${ingestToken}`,
-      DELIVERY_ALLOW_PRIVATE_NETWORKS: "true",
       // 3 fresh slots and 1 retry slot: a hanging endpoint makes a backlog at once.
       DELIVERY_MAX_IN_FLIGHT: "4",
-      RETRY_SCHEDULE: "200ms,500ms",
-      RETRY_TIERS: "200ms,1s,3s",
-      RETRY_JITTER: "0",
       // A 503 waits max(200ms schedule, 200ms overload minimum): always the 200ms tier.
-      RETRY_OVERLOAD_MIN_DELAY: "200ms",
+      ...fastRetries,
     },
-    serviceEnv: { dlq: { DATABASE_URL: pg.url, DLQ_API_TOKENS: `ops:${opsToken}` } },
   });
-  ingest = ingestClient(stack.url("ingest"), ingestToken);
-  dlq = dlqClient(stack.url("dlq"), opsToken);
+  ({ sink, stack, ingest, dlq } = e2e);
 });
 
 afterAll(async () => {
   // The sink first: it ends the backlog test's hanging requests, so delivery can stop at once.
   await sink?.close();
-  await stack?.stop();
-  await Promise.all([nats?.stop(), pg?.stop()]);
+  await e2e?.stop();
 });
 
 async function scrapeAll(): Promise<Record<string, Exposition>> {

@@ -1,34 +1,21 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import {
-  type NatsServerHandle,
-  type PostgresHandle,
-  pollUntil,
-  repoRoot,
-  type Sink,
-  type Stack,
-  startNatsServer,
-  startPostgres,
-  startSink,
-  startStack,
-} from "@hookline/testkit";
+import { pollUntil, repoRoot, type Sink, type Stack } from "@hookline/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { promqlReferences } from "../deploy/support/promql";
-import { type DeadLetter, type DlqClient, dlqClient } from "../support/dlq-client";
-import { type IngestClient, ingestClient } from "../support/ingest-client";
+import type { DeadLetter, DlqClient } from "../support/dlq-client";
+import { type E2eStackWithDlq, fastRetries, startE2eStack } from "../support/e2e-stack";
+import type { IngestClient } from "../support/ingest-client";
 import { type Exposition, scrape } from "./support/exposition";
 import { type PrometheusServer, startPrometheus } from "./support/prometheus-server";
 
-const ingestToken = "e2e-prom-ingest-token";
-const opsToken = "e2e-prom-ops-token";
-const services = ["ingest", "delivery", "classifier", "dlq"];
+const services = ["ingest", "delivery", "classifier", "dlq"] as const;
 const prometheusDir = join(repoRoot(), "deploy", "prometheus");
 const rulesFile = join(prometheusDir, "rules", "hookline.yml");
 const dashboardFile = join(repoRoot(), "deploy", "grafana", "dashboards", "hookline.json");
 
-let nats: NatsServerHandle;
-let pg: PostgresHandle;
+let e2e: E2eStackWithDlq;
 let sink: Sink;
 let stack: Stack;
 let prometheus: PrometheusServer;
@@ -71,23 +58,8 @@ function configForStack(stackUnderTest: Stack): string {
 }
 
 beforeAll(async () => {
-  [nats, pg, sink] = await Promise.all([startNatsServer(), startPostgres(), startSink()]);
-  stack = await startStack({
-    natsUrl: nats.url,
-    services,
-    prefix: "e2eprom",
-    env: {
-      INGEST_API_TOKENS: `e2e:${ingestToken}`,
-      DELIVERY_ALLOW_PRIVATE_NETWORKS: "true",
-      RETRY_SCHEDULE: "200ms,500ms",
-      RETRY_TIERS: "200ms,1s,3s",
-      RETRY_JITTER: "0",
-      RETRY_OVERLOAD_MIN_DELAY: "200ms",
-    },
-    serviceEnv: { dlq: { DATABASE_URL: pg.url, DLQ_API_TOKENS: `ops:${opsToken}` } },
-  });
-  ingest = ingestClient(stack.url("ingest"), ingestToken);
-  dlq = dlqClient(stack.url("dlq"), opsToken);
+  e2e = await startE2eStack({ prefix: "e2eprom", services, env: fastRetries });
+  ({ sink, stack, ingest, dlq } = e2e);
   prometheus = await startPrometheus(configForStack(stack));
   // Every counter is scraped at its starting value before the scenario moves it, so increase()
   // sees the change (HooklineDeadLettersGrowing below).
@@ -97,9 +69,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await prometheus?.stop();
-  await stack?.stop();
-  await sink?.close();
-  await Promise.all([nats?.stop(), pg?.stop()]);
+  await e2e?.stop();
 });
 
 async function endpointAt(path: string, eventType: string) {

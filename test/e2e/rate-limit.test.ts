@@ -1,20 +1,11 @@
 import { decodeOutcome, hooklineNames, type OutcomeMeta } from "@hookline/contracts";
-import {
-  type NatsServerHandle,
-  pollUntil,
-  type Sink,
-  type Stack,
-  sleep,
-  startNatsServer,
-  startSink,
-  startStack,
-} from "@hookline/testkit";
+import { pollUntil, type Sink, sleep } from "@hookline/testkit";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type IngestClient, ingestClient } from "../support/ingest-client";
+import { type E2eStack, startE2eStack } from "../support/e2e-stack";
+import type { IngestClient } from "../support/ingest-client";
 
-const token = "e2e-ratelimit-token";
 const prefix = "e2eratelimit";
 const names = hooklineNames(prefix);
 const RATE = 20;
@@ -26,38 +17,30 @@ const EVENTS = 100;
 const WINDOW_MS = 1_000;
 const MAX_GRANTS_PER_WINDOW = RATE + RATE * (WINDOW_MS / 1_000);
 
-let nats: NatsServerHandle;
+let e2e: E2eStack;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 let sink: Sink;
-let stack: Stack;
 let ingest: IngestClient;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  sink = await startSink();
-  stack = await startStack({
-    natsUrl: nats.url,
-    services: ["ingest", "delivery", "classifier"],
+  e2e = await startE2eStack({
     prefix,
+    services: ["ingest", "delivery", "classifier"],
     env: {
-      INGEST_API_TOKENS: `e2e:${token}`,
-      DELIVERY_ALLOW_PRIVATE_NETWORKS: "true",
       RETRY_TIERS: "200ms,1s,3s",
       DEFERRAL_MAX_DELAY: "2s",
       TASK_DEADLINE: "10m",
     },
   });
-  nc = await connect({ servers: nats.url });
+  ({ sink, ingest } = e2e);
+  nc = await connect({ servers: e2e.nats.url });
   jsm = await jetstreamManager(nc);
-  ingest = ingestClient(stack.url("ingest"), token);
 });
 
 afterAll(async () => {
   await nc?.drain();
-  await stack?.stop();
-  await sink?.close();
-  await nats?.stop();
+  await e2e?.stop();
 });
 
 /** The most requests that arrived within any `windowMs` (a sliding window). */

@@ -1,39 +1,25 @@
 import { hooklineNames } from "@hookline/contracts";
-import {
-  type NatsServerHandle,
-  type Sink,
-  type Stack,
-  sleep,
-  startNatsServer,
-  startSink,
-  startStack,
-} from "@hookline/testkit";
+import { type Sink, sleep } from "@hookline/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type IngestClient, ingestClient } from "../support/ingest-client";
+import { type E2eStack, startE2eStack } from "../support/e2e-stack";
+import type { IngestClient } from "../support/ingest-client";
 import { inspectStreams, type StreamInspector } from "../support/stream-messages";
 
-const token = "e2e-retries-token";
 const prefix = "e2eretries";
 const names = hooklineNames(prefix);
-let nats: NatsServerHandle;
+let e2e: E2eStack;
 let nc: NatsConnection;
 let sink: Sink;
-let stack: Stack;
 let ingest: IngestClient;
 let streams: StreamInspector;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  sink = await startSink();
-  stack = await startStack({
-    natsUrl: nats.url,
-    services: ["ingest", "delivery", "classifier"],
+  e2e = await startE2eStack({
     prefix,
+    services: ["ingest", "delivery", "classifier"],
     env: {
-      INGEST_API_TOKENS: `e2e:${token}`,
-      DELIVERY_ALLOW_PRIVATE_NETWORKS: "true",
       // 4 attempts in all: the first, then one after each entry.
       RETRY_SCHEDULE: "200ms,500ms,1s",
       RETRY_TIERS: "200ms,1s,3s",
@@ -42,16 +28,14 @@ beforeAll(async () => {
       RETRY_OVERLOAD_MIN_DELAY: "200ms",
     },
   });
-  ingest = ingestClient(stack.url("ingest"), token);
-  nc = await connect({ servers: nats.url });
+  ({ sink, ingest } = e2e);
+  nc = await connect({ servers: e2e.nats.url });
   streams = inspectStreams(await jetstreamManager(nc), names);
 });
 
 afterAll(async () => {
   await nc?.close();
-  await stack?.stop();
-  await sink?.close();
-  await nats?.stop();
+  await e2e?.stop();
 });
 
 /** An endpoint of its own at `path`, subscribed to one event type of its own. */
