@@ -196,6 +196,16 @@ describe("service logs", () => {
     expect(classified(scenario.refusedTask)).toEqual([["http_error", 400, "deadletter"]]);
   });
 
+  it("record endpoint changes in ingest with the endpoint and the actor", () => {
+    const changes = linesOf("ingest")
+      .filter((line) => typeof line.json?.change === "string")
+      .map((line) => [line.json?.change, line.json?.endpointId, line.json?.actor]);
+    expect(changes).toEqual([
+      ["created", scenario.endpointId, "e2e"],
+      ["secret rotated", scenario.endpointId, "e2e"],
+    ]);
+  });
+
   it("never contain a secret or a token", () => {
     const base64 = (value: string) => value.slice("whsec_".length);
     const secrets: Record<string, string> = {

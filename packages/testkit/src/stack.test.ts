@@ -89,14 +89,16 @@ describe("startStack", () => {
   });
 
   it("times out on a service that never becomes ready", async () => {
+    // Long enough for the fixture to start and log under a busy test run (tsx start-up alone
+    // took over 1.5 s there), so its line is in the error.
     await expect(
       startStack({
         ...base,
         services: ["slow"],
-        readyTimeoutMs: 1500,
+        readyTimeoutMs: 8000,
         env: { FIXTURE_MODE: "unready", FIXTURE_NAME: "slow" },
       }),
-    ).rejects.toThrow(/Timed out after 1500ms waiting for service slow[\s\S]*slow ready/);
+    ).rejects.toThrow(/Timed out after 8000ms waiting for service slow[\s\S]*slow ready/);
   });
 
   it("moves a service whose free port was taken to another one", async () => {

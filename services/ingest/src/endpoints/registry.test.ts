@@ -19,11 +19,14 @@ async function stored(id: string) {
 
 describe("EndpointRegistry", () => {
   it("prunes rotated secrets once expired, on the next write", async () => {
-    const created = await h.registry.create({ url: "https://example.com", eventTypes: [] });
+    const created = await h.registry.create(
+      { url: "https://example.com", eventTypes: [] },
+      "tester",
+    );
     if (created.outcome !== "created") throw new Error(created.outcome);
     const { id } = created.record;
 
-    const rotated = await h.registry.rotateSecret(id);
+    const rotated = await h.registry.rotateSecret(id, "tester");
     expect(rotated.outcome).toBe("rotated");
     expect((await stored(id)).secrets).toHaveLength(2);
 
@@ -42,7 +45,10 @@ describe("EndpointRegistry", () => {
   });
 
   it("a PATCHed secret becomes the newest and the old one enters its grace period", async () => {
-    const created = await h.registry.create({ url: "https://example.com", eventTypes: [] });
+    const created = await h.registry.create(
+      { url: "https://example.com", eventTypes: [] },
+      "tester",
+    );
     if (created.outcome !== "created") throw new Error(created.outcome);
     const old = created.record.secrets[0]?.value;
     const secret = `whsec_${Buffer.alloc(24, 1).toString("base64")}`;
@@ -54,17 +60,23 @@ describe("EndpointRegistry", () => {
   });
 
   it("answers not_found for deleted and malformed ids", async () => {
-    const created = await h.registry.create({ url: "https://example.com", eventTypes: [] });
+    const created = await h.registry.create(
+      { url: "https://example.com", eventTypes: [] },
+      "tester",
+    );
     if (created.outcome !== "created") throw new Error(created.outcome);
-    expect(await h.registry.remove(created.record.id)).toEqual({ outcome: "deleted" });
+    expect(await h.registry.remove(created.record.id, "tester")).toEqual({ outcome: "deleted" });
     expect(h.cache.get(created.record.id)).toBeUndefined();
-    expect(await h.registry.remove(created.record.id)).toEqual({ outcome: "not_found" });
+    expect(await h.registry.remove(created.record.id, "tester")).toEqual({ outcome: "not_found" });
     expect(await h.registry.update(created.record.id, {}, "t")).toEqual({ outcome: "not_found" });
-    expect(await h.registry.rotateSecret("ep_*")).toEqual({ outcome: "not_found" });
+    expect(await h.registry.rotateSecret("ep_*", "tester")).toEqual({ outcome: "not_found" });
   });
 
   it("many concurrent writers on one endpoint all land (compare-and-set with re-reads)", async () => {
-    const created = await h.registry.create({ url: "https://example.com", eventTypes: [] });
+    const created = await h.registry.create(
+      { url: "https://example.com", eventTypes: [] },
+      "tester",
+    );
     if (created.outcome !== "created") throw new Error(created.outcome);
     const { id } = created.record;
     const types = ["a.one", "a.two", "a.three"];

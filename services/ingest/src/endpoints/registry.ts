@@ -51,10 +51,11 @@ export type DeleteEndpointResult = { outcome: "deleted" } | NotFound | Conflict 
 
 /** Writes to the endpoint bucket. Reads go through the EndpointCache instead. */
 export interface EndpointRegistry {
-  create(input: NewEndpoint): Promise<CreateEndpointResult>;
+  /** `actor` is the token holder; every change is logged with it (secrets never are). */
+  create(input: NewEndpoint, actor: string): Promise<CreateEndpointResult>;
   update(id: string, changes: EndpointChanges, actor: string): Promise<UpdateEndpointResult>;
-  rotateSecret(id: string): Promise<RotateSecretResult>;
-  remove(id: string): Promise<DeleteEndpointResult>;
+  rotateSecret(id: string, actor: string): Promise<RotateSecretResult>;
+  remove(id: string, actor: string): Promise<DeleteEndpointResult>;
 }
 
 export interface EndpointRegistryOptions {
@@ -190,8 +191,11 @@ export function createEndpointRegistry(options: EndpointRegistryOptions): Endpoi
     });
   };
 
+  const changed = (endpointId: string, actor: string, change: string) =>
+    logger.info({ endpointId, actor, change }, `endpoint ${change}`);
+
   return {
-    create(input) {
+    create(input, actor) {
       return guarded("create", async () => {
         const at = now();
         const timestamp = new Date(at).toISOString();
@@ -206,6 +210,7 @@ export function createEndpointRegistry(options: EndpointRegistryOptions): Endpoi
         });
         const revision = await storeCall(() => kv.create(record.id, JSON.stringify(record)));
         await cache.waitForRevision(revision);
+        changed(record.id, actor, "created");
         return { outcome: "created", record } as const;
       });
     },
@@ -215,11 +220,14 @@ export function createEndpointRegistry(options: EndpointRegistryOptions): Endpoi
         id,
         "update",
         (current, at) => applyChanges(current, changes, actor, at),
-        (record) => ({ outcome: "updated", record }) as const,
+        (record) => {
+          changed(id, actor, "updated");
+          return { outcome: "updated", record } as const;
+        },
       );
     },
 
-    rotateSecret(id) {
+    rotateSecret(id, actor) {
       const secret = generateSecret();
       return modify(
         id,
@@ -229,11 +237,14 @@ export function createEndpointRegistry(options: EndpointRegistryOptions): Endpoi
           secrets: rotatedSecrets(current, secret, at),
           updatedAt: new Date(at).toISOString(),
         }),
-        (record) => ({ outcome: "rotated", secret, record }) as const,
+        (record) => {
+          changed(id, actor, "secret rotated");
+          return { outcome: "rotated", secret, record } as const;
+        },
       );
     },
 
-    async remove(id) {
+    async remove(id, actor) {
       if (!endpointIdSchema.safeParse(id).success) return { outcome: "not_found" };
       return guarded("delete", async () => {
         for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
@@ -253,6 +264,7 @@ export function createEndpointRegistry(options: EndpointRegistryOptions): Endpoi
             // (or a later write, which is just as good for waiting).
             const marker = await storeCall(() => kv.get(id));
             if (marker !== null) await cache.waitForRevision(marker.revision);
+            changed(id, actor, "deleted");
             return { outcome: "deleted" } as const;
           }
         }

@@ -32,7 +32,7 @@ export const createEndpointRoute = createRoute({
 
 export function registerCreateEndpoint(app: IngestApp, deps: { registry: EndpointRegistry }) {
   app.openapi(createEndpointRoute, async (c) => {
-    const result = await deps.registry.create(c.req.valid("json"));
+    const result = await deps.registry.create(c.req.valid("json"), c.get("actor"));
     switch (result.outcome) {
       case "created": {
         const [newest] = result.record.secrets;

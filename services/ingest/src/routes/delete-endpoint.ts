@@ -28,7 +28,7 @@ export const deleteEndpointRoute = createRoute({
 export function registerDeleteEndpoint(app: IngestApp, deps: { registry: EndpointRegistry }) {
   app.openapi(deleteEndpointRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const result = await deps.registry.remove(id);
+    const result = await deps.registry.remove(id, c.get("actor"));
     switch (result.outcome) {
       case "deleted":
         return c.body(null, 204);

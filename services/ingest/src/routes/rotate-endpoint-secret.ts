@@ -32,7 +32,7 @@ export const rotateEndpointSecretRoute = createRoute({
 export function registerRotateEndpointSecret(app: IngestApp, deps: { registry: EndpointRegistry }) {
   app.openapi(rotateEndpointSecretRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const result = await deps.registry.rotateSecret(id);
+    const result = await deps.registry.rotateSecret(id, c.get("actor"));
     switch (result.outcome) {
       case "rotated":
         return c.json({ secret: result.secret }, 200);
