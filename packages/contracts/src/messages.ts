@@ -172,7 +172,7 @@ export function decodeDeadLetter(h: MsgHdrs | undefined): Decoded<DeadLetterMeta
 }
 
 /** Header values may not hold line breaks; error texts come from remote servers. */
-function headerSafe(text: string, max = 200): string {
+export function headerSafe(text: string, max = 200): string {
   return text.replace(/[\r\n]+/g, " ").slice(0, max);
 }
 

@@ -3,6 +3,7 @@ import {
   createOutageWarning,
   deadLetterInvalid,
   type Logger,
+  publishInvalid,
   type ServiceMetrics,
 } from "@hookline/kit";
 import {
@@ -13,7 +14,6 @@ import {
   type JsMsg,
   type StoredMsg,
 } from "@nats-io/jetstream";
-import { headers as natsHeaders } from "@nats-io/transport-node";
 import { z } from "zod";
 import { poisonMsgId } from "../message-ids";
 import type { ClassifierMetrics } from "../metrics";
@@ -104,19 +104,18 @@ export function createPoisonHandler(deps: PoisonHandlerDeps): (msg: JsMsg) => Pr
       );
       return;
     }
-    // The same raw form as kit's deadLetterInvalid, which takes a consumed message, not a stored one.
-    const h = natsHeaders();
-    for (const [key, values] of stored.header) {
-      for (const value of values) h.append(key, value);
-    }
-    h.set(Header.reason, "invalid_message");
-    h.set(
-      Header.error,
-      `poison (${detail}); ${decoded.error}`.replace(/[\r\n]+/g, " ").slice(0, 200),
-    );
-    h.set("Hookline-Original-Subject", stored.subject);
-    h.set(Header.msgId, `invalid:${advisory.stream}:${stored.seq}`);
-    await js.publish(names.subjects.deadletterInvalid, stored.data, { headers: h });
+    await publishInvalid({
+      js,
+      names,
+      raw: {
+        subject: stored.subject,
+        stream: advisory.stream,
+        seq: stored.seq,
+        data: stored.data,
+        headers: stored.header,
+      },
+      error: `poison (${detail}); ${decoded.error}`,
+    });
     deps.serviceMetrics.invalidMessages.inc({ consumer });
     metrics.decisions.inc({ decision: "deadletter", reason: "invalid_message" });
     logger.warn(
