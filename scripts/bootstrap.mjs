@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // The one entry point behind `npm run dev` and `npm test`: it installs what a fresh machine lacks
-// (pnpm packages, nats-server), then runs the dev stack or the checks. Plain JS: it must run
-// before any dependency is installed.
+// (pnpm packages; nats-server, and for the tests promtool and prometheus: system-tools.mjs), then
+// runs the dev stack or the checks. Plain JS: it must run before any dependency is installed.
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensureSystemTools } from "./system-tools.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const mode = process.argv[2];
@@ -18,11 +18,6 @@ function run(command, args, options = {}) {
   const result = spawnSync(command, args, { cwd: root, stdio: "inherit", ...options });
   if (result.error) throw result.error;
   return result.status ?? 1;
-}
-
-function works(command, args) {
-  const result = spawnSync(command, args, { cwd: root, stdio: "ignore" });
-  return !result.error && result.status === 0;
 }
 
 function step(title) {
@@ -44,40 +39,8 @@ if (pnpmRun(["install", ...frozen]) !== 0) {
   process.exit(1);
 }
 
-function findNatsServer() {
-  if (process.env.NATS_SERVER_BIN && existsSync(process.env.NATS_SERVER_BIN)) {
-    return process.env.NATS_SERVER_BIN;
-  }
-  for (const candidate of ["nats-server", "/usr/sbin/nats-server", "/usr/bin/nats-server"]) {
-    if (works(candidate, ["--version"])) return candidate;
-  }
-  return undefined;
-}
-
-step("checking nats-server");
-let natsServer = findNatsServer();
-const needsNats = mode === "test" || !process.env.NATS_URL;
-if (!natsServer && needsNats) {
-  const isRoot = process.getuid?.() === 0;
-  if (isRoot && works("apt-get", ["--version"])) {
-    console.log("nats-server not found; installing Debian's package");
-    run("apt-get", ["update", "-qq"]);
-    run("apt-get", ["install", "-y", "-qq", "nats-server"], {
-      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-    });
-    natsServer = findNatsServer();
-  }
-  if (!natsServer) {
-    console.error(
-      "nats-server is required. Install it (Debian/Ubuntu: sudo apt-get install nats-server, or a " +
-        "release from the NATS project), or set NATS_SERVER_BIN to its path, or NATS_URL to a " +
-        "running server with JetStream.",
-    );
-    process.exit(1);
-  }
-}
-if (natsServer) console.log(`using ${natsServer}`);
-const env = { ...process.env, ...(natsServer ? { NATS_SERVER_BIN: natsServer } : {}) };
+step(mode === "test" ? "checking nats-server, promtool and prometheus" : "checking nats-server");
+const env = { ...process.env, ...ensureSystemTools(mode) };
 
 if (mode === "dev") {
   step("starting Hookline");

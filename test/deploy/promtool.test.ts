@@ -2,18 +2,15 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { repoRoot } from "@hookline/testkit";
 import { describe, expect, it } from "vitest";
+import { promtoolBin } from "../support/prometheus-bins";
 
 const prometheusDir = join(repoRoot(), "deploy", "prometheus");
 
 /** Runs promtool in deploy/prometheus; its absence is a failure, never a skip. */
 function promtool(...args: string[]): { status: number | null; output: string } {
-  const run = spawnSync("promtool", args, { cwd: prometheusDir, encoding: "utf8" });
-  if (run.error !== undefined) {
-    throw new Error(
-      `promtool is not installed (${run.error.message}). On Debian or Ubuntu: ` +
-        "apt-get install -y prometheus (it ships /usr/bin/promtool)",
-    );
-  }
+  const bin = promtoolBin();
+  const run = spawnSync(bin, args, { cwd: prometheusDir, encoding: "utf8" });
+  if (run.error !== undefined) throw new Error(`${bin}: ${run.error.message}`);
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
 }
 

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { promtoolBin } from "../../support/prometheus-bins";
 
 /** One sample line of the Prometheus text format. */
 export interface Sample {
@@ -131,13 +132,9 @@ export function expectedTable(expected: ExpectedDelta[]): Record<string, number>
 
 /** `promtool check metrics` on an exposition; its absence is a failure, never a skip. */
 export function promtoolCheckMetrics(text: string): { status: number | null; problems: string[] } {
-  const run = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
-  if (run.error !== undefined) {
-    throw new Error(
-      `promtool is not installed (${run.error.message}). On Debian or Ubuntu: ` +
-        "apt-get install -y prometheus (it ships /usr/bin/promtool)",
-    );
-  }
+  const bin = promtoolBin();
+  const run = spawnSync(bin, ["check", "metrics"], { input: text, encoding: "utf8" });
+  if (run.error !== undefined) throw new Error(`${bin}: ${run.error.message}`);
   const problems = `${run.stdout}${run.stderr}`
     .split("\n")
     .map((line) => line.trim())

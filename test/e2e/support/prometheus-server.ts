@@ -3,8 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, LineBuffer, pollUntil } from "@hookline/testkit";
-
-export const prometheusBin = process.env.PROMETHEUS_BIN ?? "/usr/bin/prometheus";
+import { prometheusBin } from "../../support/prometheus-bins";
 
 /** The `data` of a successful Prometheus HTTP API answer. */
 export interface PrometheusAnswer<T> {
@@ -31,10 +30,11 @@ export interface PrometheusServer {
 }
 
 /**
- * Runs the Prometheus server Debian ships with `config` (YAML text) on a free port, storing its
- * TSDB in a temp dir, and resolves once /-/ready answers 200.
+ * Runs the Prometheus server (PROMETHEUS_BIN, else PATH, else Debian's) with `config` (YAML
+ * text) on a free port, storing its TSDB in a temp dir, and resolves once /-/ready answers 200.
  */
 export async function startPrometheus(config: string): Promise<PrometheusServer> {
+  const bin = prometheusBin();
   const dir = await mkdtemp(join(tmpdir(), "hookline-prometheus-"));
   const configFile = join(dir, "prometheus.yml");
   await writeFile(configFile, config);
@@ -43,7 +43,7 @@ export async function startPrometheus(config: string): Promise<PrometheusServer>
   const logs = new LineBuffer(500);
 
   const child: ChildProcess = spawn(
-    prometheusBin,
+    bin,
     [
       `--config.file=${configFile}`,
       `--storage.tsdb.path=${join(dir, "data")}`,
@@ -55,7 +55,7 @@ export async function startPrometheus(config: string): Promise<PrometheusServer>
   const exited = new Promise<void>((resolve) => {
     child.once("exit", () => resolve());
     child.once("error", (error) => {
-      logs.push(`spawn ${prometheusBin}: ${error.message}`);
+      logs.push(`spawn ${bin}: ${error.message}`);
       resolve();
     });
   });
