@@ -52,6 +52,7 @@ describe("the alerting rules", () => {
       "HooklineDeadLettersGrowing",
       "HooklineRetryBacklogRising",
       "HooklineConsumerBacklogHigh",
+      "HooklineStreamNearlyFull",
       "HooklineIngestUnavailable",
       "HooklineServiceDown",
     ]) {

@@ -77,6 +77,8 @@ describe("the Grafana dashboard", () => {
       "hookline_dead_letters_stored_total",
       "hookline_circuit_breakers",
       "hookline_jetstream_consumer_pending_messages",
+      "hookline_jetstream_stream_bytes",
+      "hookline_jetstream_stream_max_bytes",
     ]) {
       expect(referenced).toContain(needed);
     }

@@ -322,6 +322,51 @@ describe("metrics in the full stack", () => {
     }
   });
 
+  it("carry every stream's usage, and DISPATCH's byte limit, from every service", async () => {
+    const streams = Object.values(names.streams);
+    const usage = ["hookline_jetstream_stream_bytes", "hookline_jetstream_stream_messages"];
+    let scraped = await scrapeAll();
+    const missing = () =>
+      services.flatMap((service) =>
+        streams.flatMap((stream) =>
+          usage
+            .filter((metric) => !scraped[service]?.has(metric, { stream }))
+            .map((metric) => `${service} ${metric} ${stream}`),
+        ),
+      );
+    // Stream info is read at start-up and then every 10 s.
+    await pollUntil(
+      async () => {
+        scraped = await scrapeAll();
+        return missing().length === 0;
+      },
+      {
+        timeoutMs: 15_000,
+        intervalMs: 500,
+        what: "stream usage gauges",
+        detail: () => missing().join(", "),
+      },
+    );
+    const stream = names.streams.dispatch;
+    for (const service of services) {
+      const exposition = scraped[service] as Exposition;
+      // DISPATCH refuses writes past DISPATCH_MAX_BYTES (1 GiB unless set), so ingest can 503.
+      const limits = exposition.samples.filter(
+        (s) => s.name === "hookline_jetstream_stream_max_bytes" && s.labels.stream === stream,
+      );
+      expect(
+        limits.map((s) => s.labels.discard),
+        service,
+      ).toEqual(["new"]);
+      const maxBytes = limits[0]?.value ?? 0;
+      expect(maxBytes, service).toBeGreaterThanOrEqual(1024 * 1024);
+      expect(maxBytes, service).toBeLessThanOrEqual(1024 ** 4);
+      const bytes = exposition.value("hookline_jetstream_stream_bytes", { stream });
+      expect(bytes, service).toBeGreaterThanOrEqual(0);
+      expect(bytes, service).toBeLessThan(maxBytes);
+    }
+  });
+
   it("show a dispatch backlog in delivery's consumer gauges", async () => {
     // Three fresh slots, each held by a request that never gets an answer while the test runs.
     await endpointAt("/hangs", "metrics.backlog", { timeoutMs: 30_000 });

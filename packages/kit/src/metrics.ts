@@ -11,6 +11,11 @@ export interface ServiceMetrics {
   httpDuration: Histogram<"method" | "route" | "status">;
   consumerPending: Gauge<"stream" | "consumer">;
   consumerAckPending: Gauge<"stream" | "consumer">;
+  /** Stream usage and limits (watchStreamUsage); no limit, no max series. */
+  streamBytes: Gauge<"stream">;
+  streamMaxBytes: Gauge<"stream" | "discard">;
+  streamMessages: Gauge<"stream">;
+  streamMaxMessages: Gauge<"stream" | "discard">;
   invalidMessages: Counter<"consumer">;
 }
 
@@ -54,6 +59,30 @@ export function createServiceMetrics(service: string): ServiceMetrics {
       name: "hookline_jetstream_consumer_ack_pending_messages",
       help: "Messages delivered to the consumer and not yet acknowledged",
       labelNames: ["stream", "consumer"],
+      registers,
+    }),
+    streamBytes: new Gauge({
+      name: "hookline_jetstream_stream_bytes",
+      help: "Bytes the stream holds",
+      labelNames: ["stream"],
+      registers,
+    }),
+    streamMaxBytes: new Gauge({
+      name: "hookline_jetstream_stream_max_bytes",
+      help: "The stream's byte limit (max_bytes) and its discard policy; absent when it has none",
+      labelNames: ["stream", "discard"],
+      registers,
+    }),
+    streamMessages: new Gauge({
+      name: "hookline_jetstream_stream_messages",
+      help: "Messages the stream holds",
+      labelNames: ["stream"],
+      registers,
+    }),
+    streamMaxMessages: new Gauge({
+      name: "hookline_jetstream_stream_max_messages",
+      help: "The stream's message limit (max_msgs) and its discard policy; absent when it has none",
+      labelNames: ["stream", "discard"],
       registers,
     }),
     invalidMessages: new Counter({

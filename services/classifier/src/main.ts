@@ -137,6 +137,8 @@ async function main(): Promise<void> {
     jsm: provisioned.jsm,
     metrics: serviceMetrics,
     consumers: classifier.consumers,
+    // Every service watches every stream's usage: kit's watchStreamUsage says why.
+    streams: Object.values(names.streams),
     logger,
   });
 }

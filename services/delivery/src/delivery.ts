@@ -76,6 +76,8 @@ export function startDelivery(options: DeliveryOptions): RunningDelivery {
       stream: names.streams.dispatch,
       consumer: consumers[lane],
     })),
+    // Every service watches every stream's usage: kit's watchStreamUsage says why.
+    streams: Object.values(names.streams),
     logger,
   });
   logger.info({ concurrency }, "delivery lanes started");

@@ -133,6 +133,8 @@ async function main(): Promise<void> {
       jsm: jetStream.jsm,
       metrics,
       consumers: [{ stream: names.streams.deadletter, consumer: names.consumers.dlqStore }],
+      // Every service watches every stream's usage: kit's watchStreamUsage says why.
+      streams: Object.values(names.streams),
       logger,
     });
     retention = startRetention({

@@ -13,6 +13,7 @@ import {
   type ReadinessChecks,
   serveHttp,
   startEndpointCache,
+  watchStreamUsage,
 } from "@hookline/kit";
 import { jetstream } from "@nats-io/jetstream";
 import { createIngestApp, createStartingApp } from "./app";
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
   let link: NatsLink | undefined;
   let provisioned = false;
   let cache: EndpointCache | undefined;
+  let stopStreamUsage: (() => void) | undefined;
   let stopping = false;
   const readiness: ReadinessChecks = {
     nats: () => link?.isConnected() ?? false,
@@ -74,6 +76,7 @@ async function main(): Promise<void> {
         },
       },
       { name: "stop endpoint cache", run: () => cache?.stop() },
+      { name: "stop stream usage", run: () => stopStreamUsage?.() },
       { name: "drain nats", run: () => drainOrClose(link) },
     ],
   });
@@ -90,6 +93,14 @@ async function main(): Promise<void> {
     // SIGTERM during start-up: shutdown has begun, so start nothing more.
     if (jetStream === undefined || stopping) return;
     provisioned = true;
+    // Every service watches every stream's usage (kit's watchStreamUsage says why); ingest
+    // writes DISPATCH, the stream its 503s come from.
+    stopStreamUsage = watchStreamUsage({
+      jsm: jetStream.jsm,
+      metrics,
+      streams: Object.values(names.streams),
+      logger,
+    });
     const kv = jetStream.endpoints;
     const endpointCache = await startEndpointCache(kv, logger);
     cache = endpointCache;
