@@ -31,15 +31,39 @@ describe("provision", () => {
     const dispatch = await jsm.streams.info("PROV_DISPATCH");
     expect(dispatch.config.retention).toBe(RetentionPolicy.Workqueue);
     expect(dispatch.config.discard).toBe("new");
-    expect(dispatch.config.subjects).toEqual(["prov.dispatch.fresh.>", "prov.dispatch.retry.>"]);
-    for (const stream of ["PROV_RETRY", "PROV_OUTCOMES", "PROV_DEADLETTER", "PROV_ADVISORIES"]) {
-      expect((await jsm.streams.info(stream)).config.name).toBe(stream);
+    expect(dispatch.config.subjects).toEqual(["prov.dispatch.fresh.>"]);
+    expect(dispatch.config.max_msgs_per_subject).toBe(defaultProvisionOptions.endpointBacklogQuota);
+    expect(dispatch.config.discard_new_per_subject).toBe(true);
+    // Every stream that can hold a task's only copy has a limit and refuses when full.
+    for (const stream of [
+      "PROV_DISPATCH",
+      "PROV_DISPATCH_RETRY",
+      "PROV_RETRY",
+      "PROV_OUTCOMES",
+      "PROV_DEADLETTER",
+    ]) {
+      const { config } = await jsm.streams.info(stream);
+      expect(config.retention, stream).toBe(RetentionPolicy.Workqueue);
+      expect(config.discard, stream).toBe("new");
+      expect(config.max_bytes, stream).toBeGreaterThan(0);
     }
+    expect((await jsm.streams.info("PROV_DISPATCH_RETRY")).config.subjects).toEqual([
+      "prov.dispatch.retry.>",
+      "prov.dispatch.overflow.>",
+    ]);
+    expect((await jsm.streams.info("PROV_OUTCOMES")).config.subjects).toEqual([
+      "prov.outcome.failed.>",
+    ]);
+    // Successes are audit only: that stream may evict.
+    const delivered = await jsm.streams.info("PROV_DELIVERED");
+    expect(delivered.config.subjects).toEqual(["prov.outcome.delivered.>"]);
+    expect(delivered.config.discard).toBe("old");
+    expect((await jsm.streams.info("PROV_ADVISORIES")).config.subjects).toHaveLength(2);
     const fresh = await jsm.consumers.info("PROV_DISPATCH", "delivery-fresh");
     expect(fresh.config.max_deliver).toBe(DISPATCH_MAX_DELIVER);
     expect(fresh.config.filter_subject).toBe("prov.dispatch.fresh.>");
     expect(
-      (await jsm.consumers.info("PROV_DISPATCH", "delivery-retry")).config.filter_subject,
+      (await jsm.consumers.info("PROV_DISPATCH_RETRY", "delivery-retry")).config.filter_subject,
     ).toBe("prov.dispatch.retry.>");
     expect((await jsm.consumers.info("PROV_OUTCOMES", "classifier")).config.filter_subject).toBe(
       "prov.outcome.failed.>",
@@ -58,12 +82,24 @@ describe("provision", () => {
     expect((await jsm.streams.info("PROV_DISPATCH")).config.max_bytes).toBe(64 * 1024 * 1024);
   });
 
+  it("refuses to keep a stream whose retention this version has changed", async () => {
+    const jsm = await jetstreamManager(nc);
+    const names = hooklineNames("oldret");
+    await jsm.streams.add({
+      name: names.streams.outcomes,
+      subjects: [names.subjects.outcomeFailedAll],
+      retention: RetentionPolicy.Limits,
+    });
+    await expect(provision(nc, jsm, { ...options, names })).rejects.toThrow(
+      /OLDRET_OUTCOMES has retention limits, this version needs workqueue/,
+    );
+  });
+
   it("keeps two prefixes apart on one server", async () => {
     const jsm = await jetstreamManager(nc);
     await provision(nc, jsm, { ...options, names: hooklineNames("other") });
     expect((await jsm.streams.info("OTHER_DISPATCH")).config.subjects).toEqual([
       "other.dispatch.fresh.>",
-      "other.dispatch.retry.>",
     ]);
   });
 });

@@ -21,22 +21,113 @@ export const retryScheduleSchema = z
   .min(1)
   .max(20);
 
-/** Header names an endpoint may not override, because signing and routing depend on them. */
-const reservedHeader =
+export const MAX_ENDPOINT_HEADERS = 20;
+const MAX_HEADER_NAME_LENGTH = 64;
+const MAX_HEADER_VALUE_LENGTH = 1024;
+
+/** RFC 9110 token characters: what undici's isValidHTTPToken takes as a header name. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/**
+ * Visible ASCII with spaces and tabs inside. undici refuses control characters and DEL; it would
+ * send latin-1 bytes but refuses the rest of Unicode, so non-ASCII is refused as a whole. Leading
+ * or trailing whitespace is refused rather than trimmed, so what is stored is what is sent.
+ */
+const HEADER_VALUE = /^(?:[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?$/;
+
+/**
+ * Headers the sender owns. Signing depends on webhook-* and content-type. The rest are hop-by-hop
+ * or framing headers: undici refuses transfer-encoding, keep-alive, upgrade and expect outright,
+ * and host, content-length, connection, te, trailer and proxy-connection would change how the
+ * request is framed, routed or kept alive.
+ */
+const SENDER_HEADERS = new Set([
+  "connection",
+  "content-length",
+  "content-type",
+  "expect",
+  "host",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/** Why a header cannot be sent with every delivery, or undefined when it can. */
+export function endpointHeaderProblem(name: string, value: string): string | undefined {
+  const quoted = JSON.stringify(name);
+  if (name.length === 0 || name.length > MAX_HEADER_NAME_LENGTH || !HEADER_NAME.test(name)) {
+    return `${quoted} is not a header name: 1-${MAX_HEADER_NAME_LENGTH} letters, digits or !#$%&'*+-.^_\`|~`;
+  }
+  const lower = name.toLowerCase();
+  if (SENDER_HEADERS.has(lower) || lower.startsWith("webhook-")) {
+    return `${quoted} is set by Hookline for each delivery and cannot be configured`;
+  }
+  if (value.length > MAX_HEADER_VALUE_LENGTH) {
+    return `the value of ${quoted} is longer than ${MAX_HEADER_VALUE_LENGTH} characters`;
+  }
+  if (!HEADER_VALUE.test(value)) {
+    return (
+      `the value of ${quoted} must be printable ASCII (spaces and tabs only inside it), ` +
+      "without control characters, line breaks or non-ASCII characters"
+    );
+  }
+  return undefined;
+}
+
+function checkHeaders(headers: Record<string, string>, context: z.RefinementCtx) {
+  const names = Object.keys(headers);
+  if (names.length > MAX_ENDPOINT_HEADERS) {
+    context.addIssue({
+      code: "custom",
+      message: `at most ${MAX_ENDPOINT_HEADERS} headers`,
+      path: [],
+    });
+  }
+  const seen = new Map<string, string>();
+  for (const name of names) {
+    const problem = endpointHeaderProblem(name, headers[name] ?? "");
+    if (problem !== undefined) context.addIssue({ code: "custom", message: problem, path: [name] });
+    const earlier = seen.get(name.toLowerCase());
+    if (earlier !== undefined) {
+      const message = `${JSON.stringify(earlier)} and ${JSON.stringify(name)} are the same header`;
+      context.addIssue({ code: "custom", message, path: [name] });
+    }
+    seen.set(name.toLowerCase(), name);
+  }
+}
+
+/**
+ * Headers an endpoint sends with every delivery, as the API takes them: only what undici will
+ * send unchanged, and nothing the sender owns. Each issue's path is the header's name.
+ */
+export const endpointHeadersSchema = z
+  .record(z.string(), z.string())
+  .superRefine((headers, context) => checkHeaders(headers, context));
+
+/** What endpointHeadersSchema reserved before it followed undici's rules. */
+const formerlyReservedHeader =
   /^(webhook-|content-length$|content-type$|host$|connection$|transfer-encoding$)/i;
 
-export const endpointHeadersSchema = z
+/**
+ * Headers as stored records may hold them: the rules before endpointHeadersSchema followed
+ * undici's, so that records written then still load, keep delivering and can be edited.
+ */
+export const storedEndpointHeadersSchema = z
   .record(
     z
       .string()
       .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, "a header name")
-      .refine((name) => !reservedHeader.test(name), { message: "a reserved header name" }),
+      .refine((name) => !formerlyReservedHeader.test(name), { message: "a reserved header name" }),
     z
       .string()
-      .max(1024)
+      .max(MAX_HEADER_VALUE_LENGTH)
       .regex(/^[^\r\n]*$/, "a header value without line breaks"),
   )
-  .refine((headers) => Object.keys(headers).length <= 20, { message: "at most 20 headers" });
+  .refine((headers) => Object.keys(headers).length <= MAX_ENDPOINT_HEADERS, {
+    message: `at most ${MAX_ENDPOINT_HEADERS} headers`,
+  });
 
 /** The endpoint as stored in the KV bucket, secrets included. */
 export const endpointRecordSchema = z.object({
@@ -45,12 +136,14 @@ export const endpointRecordSchema = z.object({
   description: z.string().max(500).optional(),
   eventTypes: z.array(eventTypeSchema).max(100),
   secrets: z.array(endpointSecretSchema).min(1),
-  headers: endpointHeadersSchema.optional(),
+  headers: storedEndpointHeadersSchema.optional(),
   disabled: z.boolean(),
   disabledReason: z.string().max(200).optional(),
   rateLimitPerSecond: z.number().int().min(1).max(100_000).optional(),
   timeoutMs: z.number().int().min(100).max(MAX_ENDPOINT_TIMEOUT_MS).optional(),
   retrySchedule: retryScheduleSchema.optional(),
+  /** Tasks of this endpoint sent at once per delivery instance; DELIVERY_ENDPOINT_MAX_IN_FLIGHT. */
+  maxInFlight: z.number().int().min(1).max(1_000).optional(),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
 });

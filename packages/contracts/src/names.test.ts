@@ -9,9 +9,10 @@ describe("hooklineNames", () => {
     expect(names.subjects.retry("5s", "ep_X")).toBe("t1.retry.5s.ep_X");
     expect(names.subjects.deadletterInvalid).toBe("t1.deadletter.invalid");
     expect(names.kv.endpoints).toBe("t1_endpoints");
-    expect(names.subjects.maxDeliveriesAdvisories).toBe(
+    expect(names.subjects.maxDeliveriesAdvisories).toEqual([
       "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.T1_DISPATCH.*",
-    );
+      "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.T1_DISPATCH_RETRY.*",
+    ]);
   });
 
   it("accepts only prefixes that are valid subject tokens and stream names", () => {

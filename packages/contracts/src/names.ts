@@ -14,9 +14,15 @@ export function hooklineNames(prefix = "hookline") {
   const names = {
     prefix,
     streams: {
+      /** Fresh tasks only, so retries and replays never use up the budget of new events. */
       dispatch: `${stream}_DISPATCH`,
+      /** Released retries, replays and tasks moved off a busy endpoint's way. */
+      dispatchRetry: `${stream}_DISPATCH_RETRY`,
       retry: `${stream}_RETRY`,
+      /** Failed attempts waiting for the classifier: a task's only copy. */
       outcomes: `${stream}_OUTCOMES`,
+      /** Successes, for the audit trail: never a task's only copy, so it may evict. */
+      delivered: `${stream}_DELIVERED`,
       deadletter: `${stream}_DEADLETTER`,
       advisories: `${stream}_ADVISORIES`,
     },
@@ -26,26 +32,33 @@ export function hooklineNames(prefix = "hookline") {
       classifier: "classifier",
       classifierPoison: "classifier-poison",
       dlqStore: "dlq-store",
+      /** A busy endpoint's own consumer of its moved tasks, shared by every delivery instance. */
+      deliveryOverflow: (endpointId: string) => `delivery-overflow-${endpointId}`,
       retryTier: (tier: string) => `retry-${tier}`,
     },
     kv: { endpoints: `${prefix}_endpoints` },
     subjects: {
       dispatchFresh: (endpointId: string) => `${prefix}.dispatch.fresh.${endpointId}`,
       dispatchRetry: (endpointId: string) => `${prefix}.dispatch.retry.${endpointId}`,
+      dispatchOverflow: (endpointId: string) => `${prefix}.dispatch.overflow.${endpointId}`,
       dispatchFreshAll: `${prefix}.dispatch.fresh.>`,
       dispatchRetryAll: `${prefix}.dispatch.retry.>`,
+      dispatchOverflowAll: `${prefix}.dispatch.overflow.>`,
       retry: (tier: string, endpointId: string) => `${prefix}.retry.${tier}.${endpointId}`,
       retryTierAll: (tier: string) => `${prefix}.retry.${tier}.>`,
       retryAll: `${prefix}.retry.>`,
       outcomeFailed: (endpointId: string) => `${prefix}.outcome.failed.${endpointId}`,
       outcomeDelivered: (endpointId: string) => `${prefix}.outcome.delivered.${endpointId}`,
       outcomeFailedAll: `${prefix}.outcome.failed.>`,
-      outcomeAll: `${prefix}.outcome.>`,
+      outcomeDeliveredAll: `${prefix}.outcome.delivered.>`,
       deadletter: (endpointId: string) => `${prefix}.deadletter.${endpointId}`,
       /** Where a consumer puts a message it cannot decode. */
       deadletterInvalid: `${prefix}.deadletter.invalid`,
       deadletterAll: `${prefix}.deadletter.>`,
-      maxDeliveriesAdvisories: `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}_DISPATCH.*`,
+      maxDeliveriesAdvisories: [
+        `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}_DISPATCH.*`,
+        `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}_DISPATCH_RETRY.*`,
+      ],
     },
   };
   return names;

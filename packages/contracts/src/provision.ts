@@ -18,19 +18,39 @@ export interface ProvisionOptions {
   names: HooklineNames;
   /** JetStream's duplicate window on DISPATCH: a retried ingest POST within it is harmless. */
   dedupeWindowMs: number;
-  /** DISPATCH refuses new messages (`discard: new`) beyond this, so ingest can answer 503. */
+  /**
+   * Byte budgets. Every stream that can hold a task's only copy refuses new messages beyond its
+   * budget (`discard: new`) instead of evicting old ones, and its writer reacts: ingest answers
+   * 503, delivery and the classifier nak and try again later, the dlq answers 503 to a replay.
+   * Fresh tasks (DISPATCH) and everything else (DISPATCH_RETRY) have separate budgets, so
+   * retries and replays can never make ingest refuse new events.
+   */
   dispatchMaxBytes: number;
+  dispatchRetryMaxBytes: number;
+  retryMaxBytes: number;
   outcomesMaxBytes: number;
+  deadletterMaxBytes: number;
+  /** The audit stream of successes; the only one that evicts (old first, or after 24 h). */
+  deliveredMaxBytes: number;
+  /** Fresh tasks one endpoint may have queued; past it ingest dead-letters as backlog_full. */
+  endpointBacklogQuota: number;
   replicas: number;
-  /** ack_wait of the delivery consumers; delivery calls working() on calls longer than half. */
+  /** ack_wait of the delivery consumers; delivery calls working() on tasks it holds. */
   deliveryAckWaitMs: number;
   deliveryMaxAckPending: number;
 }
 
+const GIB = 1024 ** 3;
+
 export const defaultProvisionOptions: Omit<ProvisionOptions, "names"> = {
   dedupeWindowMs: 10 * 60_000,
-  dispatchMaxBytes: 1024 ** 3,
-  outcomesMaxBytes: 1024 ** 3,
+  dispatchMaxBytes: GIB,
+  dispatchRetryMaxBytes: GIB,
+  retryMaxBytes: GIB,
+  outcomesMaxBytes: GIB,
+  deadletterMaxBytes: GIB,
+  deliveredMaxBytes: GIB,
+  endpointBacklogQuota: 100_000,
   replicas: 1,
   deliveryAckWaitMs: 30_000,
   deliveryMaxAckPending: 2_000,
@@ -46,62 +66,85 @@ type NamedStreamConfig = Partial<StreamConfig> & { name: string };
 export function streamConfigs(options: ProvisionOptions): NamedStreamConfig[] {
   const { names, replicas } = options;
   const file = { storage: StorageType.File, num_replicas: replicas };
+  // Holds tasks: removed once acked, and full means "refuse", never "evict".
+  const taskQueue = {
+    ...file,
+    retention: RetentionPolicy.Workqueue,
+    discard: DiscardPolicy.New,
+    duplicate_window: nanos(options.dedupeWindowMs),
+  };
   return [
     {
-      ...file,
+      ...taskQueue,
       name: names.streams.dispatch,
-      subjects: [names.subjects.dispatchFreshAll, names.subjects.dispatchRetryAll],
-      retention: RetentionPolicy.Workqueue,
-      discard: DiscardPolicy.New,
+      subjects: [names.subjects.dispatchFreshAll],
       max_bytes: options.dispatchMaxBytes,
-      duplicate_window: nanos(options.dedupeWindowMs),
+      // One subject per endpoint: the server itself enforces each endpoint's backlog quota.
+      max_msgs_per_subject: options.endpointBacklogQuota,
+      discard_new_per_subject: true,
     },
     {
-      ...file,
+      ...taskQueue,
+      name: names.streams.dispatchRetry,
+      subjects: [names.subjects.dispatchRetryAll, names.subjects.dispatchOverflowAll],
+      max_bytes: options.dispatchRetryMaxBytes,
+    },
+    {
+      ...taskQueue,
       name: names.streams.retry,
       subjects: [names.subjects.retryAll],
-      retention: RetentionPolicy.Workqueue,
-      duplicate_window: nanos(options.dedupeWindowMs),
+      max_bytes: options.retryMaxBytes,
     },
     {
-      ...file,
+      ...taskQueue,
       name: names.streams.outcomes,
-      subjects: [names.subjects.outcomeAll],
-      retention: RetentionPolicy.Limits,
-      max_age: nanos(DAY_MS),
+      subjects: [names.subjects.outcomeFailedAll],
       max_bytes: options.outcomesMaxBytes,
-      duplicate_window: nanos(options.dedupeWindowMs),
     },
     {
       ...file,
+      name: names.streams.delivered,
+      subjects: [names.subjects.outcomeDeliveredAll],
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(DAY_MS),
+      max_bytes: options.deliveredMaxBytes,
+    },
+    {
+      ...taskQueue,
       name: names.streams.deadletter,
       subjects: [names.subjects.deadletterAll],
-      retention: RetentionPolicy.Workqueue,
-      duplicate_window: nanos(options.dedupeWindowMs),
+      max_bytes: options.deadletterMaxBytes,
     },
     {
       ...file,
       name: names.streams.advisories,
-      subjects: [names.subjects.maxDeliveriesAdvisories],
+      subjects: names.subjects.maxDeliveriesAdvisories,
       retention: RetentionPolicy.Limits,
       max_age: nanos(7 * DAY_MS),
+      max_msgs: 1_000_000,
     },
   ];
 }
 
 type DurableConfig = Partial<ConsumerConfig> & { durable_name: string };
 
+function deliveryConsumerConfig(options: ProvisionOptions) {
+  return {
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(options.deliveryAckWaitMs),
+    max_deliver: DISPATCH_MAX_DELIVER,
+    max_ack_pending: options.deliveryMaxAckPending,
+  };
+}
+
 export function consumerConfigs(
   options: ProvisionOptions,
 ): { stream: string; config: DurableConfig }[] {
   const { names } = options;
   const pull = { ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All };
-  const delivery = {
-    ...pull,
-    ack_wait: nanos(options.deliveryAckWaitMs),
-    max_deliver: DISPATCH_MAX_DELIVER,
-    max_ack_pending: options.deliveryMaxAckPending,
-  };
+  const delivery = deliveryConsumerConfig(options);
   return [
     {
       stream: names.streams.dispatch,
@@ -112,7 +155,7 @@ export function consumerConfigs(
       },
     },
     {
-      stream: names.streams.dispatch,
+      stream: names.streams.dispatchRetry,
       config: {
         ...delivery,
         durable_name: names.consumers.deliveryRetry,
@@ -144,6 +187,28 @@ export function consumerConfigs(
   ];
 }
 
+/**
+ * The consumer of one busy endpoint's moved tasks. Its max_ack_pending is the endpoint's
+ * in-flight cap, so however many delivery instances pull from it, the server hands out no more
+ * than that at once.
+ */
+export function overflowConsumerConfig(
+  options: ProvisionOptions,
+  endpointId: string,
+  maxInFlight: number,
+): { stream: string; config: DurableConfig } {
+  const { names } = options;
+  return {
+    stream: names.streams.dispatchRetry,
+    config: {
+      ...deliveryConsumerConfig(options),
+      durable_name: names.consumers.deliveryOverflow(endpointId),
+      filter_subject: names.subjects.dispatchOverflow(endpointId),
+      max_ack_pending: maxInFlight,
+    },
+  };
+}
+
 function isApiError(error: unknown, code: number): boolean {
   return error instanceof JetStreamApiError && error.code === code;
 }
@@ -153,6 +218,14 @@ export async function ensureStream(jsm: JetStreamManager, config: NamedStreamCon
   const name = config.name;
   try {
     const info = await jsm.streams.info(name);
+    if (config.retention !== undefined && info.config.retention !== config.retention) {
+      // JetStream cannot change a stream's retention in place; silently keeping the old one
+      // would keep its old eviction rules.
+      throw new Error(
+        `stream ${name} has retention ${info.config.retention}, this version needs ` +
+          `${config.retention}: let its consumers drain it, then delete it (nats stream rm ${name})`,
+      );
+    }
     const { retention: _retention, storage: _storage, ...changeable } = config;
     await jsm.streams.update(name, { ...info.config, ...changeable });
   } catch (error) {

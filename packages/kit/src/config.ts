@@ -57,6 +57,12 @@ export const tokenPairsEnv = z.string().transform((text, ctx) => {
   return [...pairs].map(([token, name]) => ({ name, token }));
 });
 
+const streamBytesEnv = z.coerce
+  .number()
+  .int()
+  .min(4_096)
+  .default(1024 ** 3);
+
 /** Variables every service reads. */
 export const commonEnvShape = {
   NATS_URL: z.string().default("nats://127.0.0.1:4222"),
@@ -67,11 +73,15 @@ export const commonEnvShape = {
   SHUTDOWN_TIMEOUT: durationEnv.default(25_000),
   /** Provisioning: every service applies the same stream settings, so they must agree. */
   INGEST_DEDUPE_WINDOW: durationEnv.default(600_000),
-  DISPATCH_MAX_BYTES: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(1024 ** 3),
+  /** Byte budgets of the streams; each refuses new messages when full (see provision). */
+  DISPATCH_MAX_BYTES: streamBytesEnv,
+  DISPATCH_RETRY_MAX_BYTES: streamBytesEnv,
+  RETRY_MAX_BYTES: streamBytesEnv,
+  OUTCOMES_MAX_BYTES: streamBytesEnv,
+  DEADLETTER_MAX_BYTES: streamBytesEnv,
+  DELIVERED_MAX_BYTES: streamBytesEnv,
+  /** Fresh tasks one endpoint may have waiting; beyond it they dead-letter as backlog_full. */
+  ENDPOINT_BACKLOG_QUOTA: z.coerce.number().int().min(1).max(100_000_000).default(100_000),
   JETSTREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
 };
 

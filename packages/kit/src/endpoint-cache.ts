@@ -15,6 +15,12 @@ export interface CachedEndpoint {
 export interface EndpointCache {
   get(id: string): CachedEndpoint | undefined;
   /**
+   * Like get(), but a miss is not final at once: the watch may lag behind a write (after a
+   * reconnect, say), so for an id the cache has never seen deleted it reads the key's latest
+   * revision and waits up to `timeoutMs` for the watch to catch up. Only misses pay for this.
+   */
+  lookup(id: string, timeoutMs: number): Promise<CachedEndpoint | undefined>;
+  /**
    * Endpoints subscribed to an event type (an empty `eventTypes` means every type), disabled ones
    * included: their tasks dead-letter as `endpoint_disabled`, so nothing is lost while one is off.
    */
@@ -28,8 +34,21 @@ export interface EndpointCache {
   stop(): void;
 }
 
-export async function startEndpointCache(kv: KV, logger: Logger): Promise<EndpointCache> {
+export interface EndpointCacheOptions {
+  /** For tests: each watched change is applied this much later, as a lagging watch would. */
+  applyDelayMs?: number;
+}
+
+/** Deleted ids remembered, so tasks of a deleted endpoint don't each read KV on their miss. */
+const TOMBSTONES = 10_000;
+
+export async function startEndpointCache(
+  kv: KV,
+  logger: Logger,
+  options: EndpointCacheOptions = {},
+): Promise<EndpointCache> {
   const byId = new Map<string, CachedEndpoint>();
+  const deleted = new Set<string>();
   const byType = new Map<string, Set<string>>();
   const everyType = new Set<string>();
   let lastRevision = 0;
@@ -59,14 +78,18 @@ export async function startEndpointCache(kv: KV, logger: Logger): Promise<Endpoi
   const watcher = await kv.watch();
   void (async () => {
     for await (const entry of watcher) {
+      if (options.applyDelayMs) await new Promise((r) => setTimeout(r, options.applyDelayMs));
       unindex(entry.key);
       if (entry.operation === "PUT") {
+        deleted.delete(entry.key);
         const parsed = endpointRecordSchema.safeParse(entry.json());
         if (parsed.success) {
           byId.set(entry.key, { record: parsed.data, revision: entry.revision });
           index(parsed.data);
         } else {
           byId.delete(entry.key);
+          // Known and unusable: its tasks need not wait for the watch.
+          deleted.add(entry.key);
           logger.error(
             { endpointId: entry.key, error: parsed.error.message },
             "endpoint record is invalid; ignored",
@@ -74,6 +97,9 @@ export async function startEndpointCache(kv: KV, logger: Logger): Promise<Endpoi
         }
       } else {
         byId.delete(entry.key);
+        deleted.add(entry.key);
+        // A Set iterates in insertion order: drop the oldest tombstone.
+        if (deleted.size > TOMBSTONES) deleted.delete(deleted.values().next().value as string);
       }
       lastRevision = Math.max(lastRevision, entry.revision);
       if (!readyNow && (entry.revision >= startSeq || entry.isUpdate)) {
@@ -84,8 +110,40 @@ export async function startEndpointCache(kv: KV, logger: Logger): Promise<Endpoi
     }
   })().catch((error: unknown) => logger.error({ err: error }, "endpoint watch ended"));
 
+  const waitForRevision = (revision: number, timeoutMs = 5_000): Promise<boolean> => {
+    if (lastRevision >= revision) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        revisionWaiters.delete(check);
+        resolve(false);
+      }, timeoutMs);
+      const check = () => {
+        if (lastRevision < revision) return;
+        clearTimeout(timer);
+        revisionWaiters.delete(check);
+        resolve(true);
+      };
+      revisionWaiters.add(check);
+    });
+  };
+
   return {
     get: (id) => byId.get(id),
+    async lookup(id, timeoutMs) {
+      const cached = byId.get(id);
+      if (cached || deleted.has(id)) return cached;
+      let latest: Awaited<ReturnType<KV["get"]>>;
+      try {
+        latest = await kv.get(id);
+      } catch (error) {
+        // An invalid key or an outage: the cache is all there is.
+        logger.debug({ err: error, endpointId: id }, "endpoint lookup failed");
+        return undefined;
+      }
+      if (latest?.operation !== "PUT") return undefined;
+      await waitForRevision(latest.revision, timeoutMs);
+      return byId.get(id);
+    },
     all: () => [...byId.values()],
     subscribedTo(eventType) {
       const result: EndpointRecord[] = [];
@@ -101,22 +159,7 @@ export async function startEndpointCache(kv: KV, logger: Logger): Promise<Endpoi
     },
     ready,
     isReady: () => readyNow,
-    waitForRevision(revision, timeoutMs = 5_000) {
-      if (lastRevision >= revision) return Promise.resolve(true);
-      return new Promise((resolve) => {
-        const timer = setTimeout(() => {
-          revisionWaiters.delete(check);
-          resolve(false);
-        }, timeoutMs);
-        const check = () => {
-          if (lastRevision < revision) return;
-          clearTimeout(timer);
-          revisionWaiters.delete(check);
-          resolve(true);
-        };
-        revisionWaiters.add(check);
-      });
-    },
+    waitForRevision,
     stop: () => watcher.stop(),
   };
 }

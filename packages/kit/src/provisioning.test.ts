@@ -9,17 +9,29 @@ import { provisionOptionsFromEnv, provisionUntilDone } from "./provisioning";
 const logger = createLogger({ service: "test", level: "silent", pretty: false });
 
 describe("provisionOptionsFromEnv", () => {
-  it("takes the dedupe window, dispatch cap and replicas from the common env", () => {
+  it("takes the dedupe window, stream budgets, quota and replicas from the common env", () => {
     const env = parseEnv(commonEnvShape, {
       INGEST_DEDUPE_WINDOW: "2m",
-      DISPATCH_MAX_BYTES: "1000",
+      DISPATCH_MAX_BYTES: "10000",
+      DISPATCH_RETRY_MAX_BYTES: "20000",
+      RETRY_MAX_BYTES: "30000",
+      OUTCOMES_MAX_BYTES: "40000",
+      DEADLETTER_MAX_BYTES: "50000",
+      DELIVERED_MAX_BYTES: "60000",
+      ENDPOINT_BACKLOG_QUOTA: "70",
       JETSTREAM_REPLICAS: "3",
     });
     const names = hooklineNames("prov");
     expect(provisionOptionsFromEnv(env, names)).toMatchObject({
       names,
       dedupeWindowMs: 120_000,
-      dispatchMaxBytes: 1000,
+      dispatchMaxBytes: 10_000,
+      dispatchRetryMaxBytes: 20_000,
+      retryMaxBytes: 30_000,
+      outcomesMaxBytes: 40_000,
+      deadletterMaxBytes: 50_000,
+      deliveredMaxBytes: 60_000,
+      endpointBacklogQuota: 70,
       replicas: 3,
     });
   });

@@ -16,6 +16,12 @@ const MAX_DELAY_MS = 10_000;
 export interface ProvisionEnv {
   INGEST_DEDUPE_WINDOW: number;
   DISPATCH_MAX_BYTES: number;
+  DISPATCH_RETRY_MAX_BYTES: number;
+  RETRY_MAX_BYTES: number;
+  OUTCOMES_MAX_BYTES: number;
+  DEADLETTER_MAX_BYTES: number;
+  DELIVERED_MAX_BYTES: number;
+  ENDPOINT_BACKLOG_QUOTA: number;
   JETSTREAM_REPLICAS: number;
 }
 
@@ -26,6 +32,12 @@ export function provisionOptionsFromEnv(env: ProvisionEnv, names: HooklineNames)
     names,
     dedupeWindowMs: env.INGEST_DEDUPE_WINDOW,
     dispatchMaxBytes: env.DISPATCH_MAX_BYTES,
+    dispatchRetryMaxBytes: env.DISPATCH_RETRY_MAX_BYTES,
+    retryMaxBytes: env.RETRY_MAX_BYTES,
+    outcomesMaxBytes: env.OUTCOMES_MAX_BYTES,
+    deadletterMaxBytes: env.DEADLETTER_MAX_BYTES,
+    deliveredMaxBytes: env.DELIVERED_MAX_BYTES,
+    endpointBacklogQuota: env.ENDPOINT_BACKLOG_QUOTA,
     replicas: env.JETSTREAM_REPLICAS,
   };
 }

@@ -21,6 +21,14 @@ export const deliveryEnvShape = {
   DELIVERY_BREAKER_RESET_TIMEOUT: durationEnv
     .pipe(z.number().min(1, "at least 1ms"))
     .default(30_000),
+  /** An endpoint's tasks sent at once per instance, unless the endpoint sets maxInFlight. */
+  DELIVERY_ENDPOINT_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1_000).default(16),
+  /** An endpoint's tasks waiting in an instance before more move to its own consumer. */
+  DELIVERY_ENDPOINT_MAX_HELD: z.coerce.number().int().min(0).max(100_000).default(64),
+  /** Tasks of all endpoints waiting in an instance before more are moved. */
+  DELIVERY_MAX_HELD: z.coerce.number().int().min(0).max(1_000_000).default(1_000),
+  /** How long a task waits for an endpoint the cache doesn't know yet (a lagging KV watch). */
+  DELIVERY_ENDPOINT_LOOKUP_TIMEOUT: durationEnv.default(5_000),
   /** The rolling window the failure rate is taken over. */
   DELIVERY_BREAKER_WINDOW: durationEnv.pipe(z.number().min(100, "at least 100ms")).default(10_000),
 };

@@ -1,26 +1,57 @@
-import { type DeliveryLane, deliveryLanes, type HooklineNames } from "@hookline/contracts";
 import {
-  type ConsumerPump,
+  type DeliveryLane,
+  deliveryLanes,
+  type EndpointRecord,
+  type HooklineNames,
+  type ProvisionOptions,
+} from "@hookline/contracts";
+import {
   type EndpointCache,
   type Logger,
   type ServiceMetrics,
-  startConsumerPump,
   watchConsumerBacklog,
 } from "@hookline/kit";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { EndpointGuards } from "./guards/endpoint-guards";
+import {
+  type DeliveryLane as Lane,
+  startDeliveryLane,
+  type WaitingTask,
+} from "./lanes/delivery-lane";
+import { createEndpointSlots } from "./lanes/endpoint-slots";
 import { laneConcurrency } from "./lanes/lane-concurrency";
-import { createTaskHandler } from "./lanes/task-handler";
+import { type Overflow, startOverflow } from "./lanes/overflow";
+import { createTaskRunner } from "./lanes/task-runner";
 import { createWriteCoalescer } from "./lanes/write-coalescer";
 import { type DeliveryMetrics, laneRecorder } from "./metrics";
+
+export interface FairnessLimits {
+  /** DELIVERY_ENDPOINT_MAX_IN_FLIGHT: an endpoint's tasks sent at once, unless it overrides. */
+  endpointMaxInFlight: number;
+  /** DELIVERY_ENDPOINT_MAX_HELD: an endpoint's tasks waiting here before more are moved. */
+  endpointMaxHeld: number;
+  /** DELIVERY_MAX_HELD: tasks of all endpoints waiting here before more are moved. */
+  maxHeld: number;
+  /** DELIVERY_ENDPOINT_LOOKUP_TIMEOUT: how long a task waits for an endpoint the cache lacks. */
+  endpointLookupTimeoutMs: number;
+}
+
+export const defaultFairnessLimits: FairnessLimits = {
+  endpointMaxInFlight: 16,
+  endpointMaxHeld: 64,
+  maxHeld: 1_000,
+  endpointLookupTimeoutMs: 5_000,
+};
 
 export interface DeliveryOptions {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
   names: HooklineNames;
-  endpoints: Pick<EndpointCache, "get">;
+  /** The stream settings, for the per-endpoint overflow consumers. */
+  provision: ProvisionOptions;
+  endpoints: Pick<EndpointCache, "lookup">;
   /** Rate limits and circuit breakers around the HTTP client's send. */
   guards: EndpointGuards;
   serviceMetrics: ServiceMetrics;
@@ -32,61 +63,124 @@ export interface DeliveryOptions {
   retryShare: number;
   /** ack_wait of the delivery consumers (provision's deliveryAckWaitMs). */
   ackWaitMs: number;
+  fairness?: FairnessLimits;
+  /** How often overflow consumers are discovered and retired (tests shorten it). */
+  overflowSweepMs?: number;
 }
 
 export interface RunningDelivery {
   concurrency: Record<DeliveryLane, number>;
   inFlight(): Record<DeliveryLane, number>;
-  /** Stops pulling on both lanes and waits for the tasks in flight to finish. */
+  /** Tasks waiting in this instance for their endpoint's turn or a lane slot. */
+  held(): number;
+  /** Endpoints whose overflow consumer this instance reads. */
+  overflowing(): string[];
+  /** Stops pulling, gives waiting tasks back and waits for the tasks in flight to finish. */
   stop(): Promise<void>;
 }
 
-/** Starts the fresh and retry lanes, each a consumer pump with its own share of slots. */
+/**
+ * Starts the fresh and retry lanes. Each has its own share of slots, so retries and replays
+ * never take the slots of new traffic; within both, no endpoint sends more than its cap at once,
+ * and its further tasks wait without holding a slot, or are moved to its own consumer.
+ */
 export function startDelivery(options: DeliveryOptions): RunningDelivery {
   const { names, logger, metrics } = options;
+  const fairness = options.fairness ?? defaultFairnessLimits;
   const writes = createWriteCoalescer((error) =>
     logger.warn({ err: error }, "ack or audit publish failed; the task may be redelivered"),
   );
   const concurrency = laneConcurrency(options.maxInFlight, options.retryShare);
-  const consumers: Record<DeliveryLane, string> = {
-    fresh: names.consumers.deliveryFresh,
-    retry: names.consumers.deliveryRetry,
+  const consumers: Record<DeliveryLane, { stream: string; consumer: string }> = {
+    fresh: { stream: names.streams.dispatch, consumer: names.consumers.deliveryFresh },
+    retry: { stream: names.streams.dispatchRetry, consumer: names.consumers.deliveryRetry },
   };
-  const startLane = (lane: DeliveryLane): ConsumerPump => {
+  const slots = createEndpointSlots<WaitingTask>({
+    maxHeldPerEndpoint: fairness.endpointMaxHeld,
+    maxHeld: fairness.maxHeld,
+    start: (waiting) => waiting.resume(),
+  });
+  const capOf = (endpoint: EndpointRecord) => endpoint.maxInFlight ?? fairness.endpointMaxInFlight;
+
+  let overflow: Overflow | undefined;
+  const startLane = (lane: DeliveryLane): Lane => {
     const record = laneRecorder(metrics, lane);
     record.inFlight(0);
-    return startConsumerPump({
+    const runner = createTaskRunner(
+      { ...options, writes, endpointLookupTimeoutMs: fairness.endpointLookupTimeoutMs },
+      lane,
+      record,
+    );
+    return startDeliveryLane({
       js: options.js,
-      stream: names.streams.dispatch,
-      consumer: consumers[lane],
+      ...consumers[lane],
       concurrency: concurrency[lane],
-      handle: createTaskHandler({ ...options, writes }, lane, record),
+      runner,
+      slots,
+      capOf,
+      breakerOpen: (endpointId) => options.guards.stateOf(endpointId) === "open",
+      move: async (msg, task, endpoint) => {
+        record.moved();
+        await overflow?.move(msg, task, capOf(endpoint), lane === "fresh" ? "f" : "r");
+      },
       logger,
-      onInFlightChange: record.inFlight,
+      onActiveChange: record.inFlight,
     });
   };
-  const pumps: Record<DeliveryLane, ConsumerPump> = {
+  const lanes: Record<DeliveryLane, Lane> = {
     fresh: startLane("fresh"),
     retry: startLane("retry"),
   };
+  overflow = startOverflow({
+    js: options.js,
+    jsm: options.jsm,
+    provision: options.provision,
+    take: (msg) => lanes.retry.take(msg),
+    logger,
+    sweepIntervalMs: options.overflowSweepMs,
+  });
+
+  // Waiting tasks stay ours on the server: ack_wait is renewed well before it runs out.
+  const heldGauge = metrics.heldTasks;
+  const keepAlive = setInterval(
+    () => {
+      for (const waiting of slots.held()) waiting.msg.working();
+      for (const lane of deliveryLanes) {
+        for (const waiting of lanes[lane].waiting()) waiting.msg.working();
+      }
+      heldGauge.set(slots.heldCount());
+    },
+    Math.max(100, Math.floor(options.ackWaitMs / 3)),
+  );
+  keepAlive.unref();
+
   const stopBacklog = watchConsumerBacklog({
     jsm: options.jsm,
     metrics: options.serviceMetrics,
-    consumers: deliveryLanes.map((lane) => ({
-      stream: names.streams.dispatch,
-      consumer: consumers[lane],
-    })),
+    consumers: deliveryLanes.map((lane) => consumers[lane]),
     // Every service watches every stream's usage: kit's watchStreamUsage says why.
     streams: Object.values(names.streams),
     logger,
   });
-  logger.info({ concurrency }, "delivery lanes started");
+  logger.info({ concurrency, fairness }, "delivery lanes started");
   return {
     concurrency,
-    inFlight: () => ({ fresh: pumps.fresh.inFlight(), retry: pumps.retry.inFlight() }),
+    inFlight: () => ({ fresh: lanes.fresh.active(), retry: lanes.retry.active() }),
+    held: () => slots.heldCount(),
+    overflowing: () => overflow?.consuming() ?? [],
     async stop() {
       stopBacklog();
-      await Promise.all(deliveryLanes.map((lane) => pumps[lane].stop()));
+      // No pull of ours may be left open when tasks go back, or the server hands them to it.
+      await Promise.all([
+        overflow?.stop(),
+        ...deliveryLanes.map((lane) => lanes[lane].stopPulling()),
+      ]);
+      // Tasks waiting for their endpoint go back to the server at once, for another instance.
+      for (const waiting of slots.takeAllHeld()) waiting.msg.nak();
+      await Promise.all(deliveryLanes.map((lane) => lanes[lane].stop()));
+      clearInterval(keepAlive);
+      slots.close();
+      heldGauge.set(0);
       await writes.flushed();
     },
   };

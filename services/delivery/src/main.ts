@@ -120,6 +120,7 @@ async function main(): Promise<void> {
         js: jetstream(link.nc),
         jsm: provisioned.jsm,
         names,
+        provision: provisionOptions,
         endpoints,
         guards,
         serviceMetrics,
@@ -128,6 +129,12 @@ async function main(): Promise<void> {
         maxInFlight: env.DELIVERY_MAX_IN_FLIGHT,
         retryShare: env.DELIVERY_RETRY_SHARE,
         ackWaitMs: provisionOptions.deliveryAckWaitMs,
+        fairness: {
+          endpointMaxInFlight: env.DELIVERY_ENDPOINT_MAX_IN_FLIGHT,
+          endpointMaxHeld: env.DELIVERY_ENDPOINT_MAX_HELD,
+          maxHeld: env.DELIVERY_MAX_HELD,
+          endpointLookupTimeoutMs: env.DELIVERY_ENDPOINT_LOOKUP_TIMEOUT,
+        },
       });
     }
   }

@@ -13,6 +13,10 @@ export interface DeliveryMetrics {
   /** Breakers kept (LRU), by state; moved on each transition, never counted per scrape. */
   circuitBreakers: Gauge<"state">;
   circuitBreakerTransitions: Counter<"to">;
+  /** Tasks waiting in this instance for their endpoint's turn (in-flight cap or rate limit). */
+  heldTasks: Gauge;
+  /** Tasks moved to their endpoint's own overflow consumer because it had too many waiting. */
+  moved: Counter<"lane">;
 }
 
 export function createDeliveryMetrics(service: ServiceMetrics): DeliveryMetrics {
@@ -60,6 +64,17 @@ export function createDeliveryMetrics(service: ServiceMetrics): DeliveryMetrics 
       labelNames: ["to"],
       registers,
     }),
+    heldTasks: new Gauge({
+      name: "hookline_delivery_held_tasks",
+      help: "Tasks waiting in this instance for their endpoint's in-flight cap or rate limit",
+      registers,
+    }),
+    moved: new Counter({
+      name: "hookline_delivery_moved_total",
+      help: "Tasks moved to their endpoint's own overflow consumer, by the lane they came from",
+      labelNames: ["lane"],
+      registers,
+    }),
   };
 }
 
@@ -70,6 +85,7 @@ export interface LaneRecorder {
   attemptSeconds(result: AttemptResult, seconds: number): void;
   endToEndSeconds(seconds: number): void;
   inFlight(count: number): void;
+  moved(): void;
 }
 
 export function laneRecorder(metrics: DeliveryMetrics, lane: DeliveryLane): LaneRecorder {
@@ -77,6 +93,8 @@ export function laneRecorder(metrics: DeliveryMetrics, lane: DeliveryLane): Lane
   const durations = new Map<AttemptResult, Histogram.Internal<"result">>();
   const endToEnd = metrics.endToEnd.labels({ lane });
   const inFlight = metrics.inFlight.labels({ lane });
+  const moved = metrics.moved.labels({ lane });
+  moved.inc(0);
   return {
     handled(result, statusClass) {
       const key = `${result}/${statusClass}`;
@@ -97,5 +115,6 @@ export function laneRecorder(metrics: DeliveryMetrics, lane: DeliveryLane): Lane
     },
     endToEndSeconds: (seconds) => endToEnd.observe(seconds),
     inFlight: (count) => inFlight.set(count),
+    moved: () => moved.inc(),
   };
 }

@@ -36,7 +36,7 @@ afterAll(async () => {
 });
 
 const advisorySubject = () =>
-  h.names.subjects.maxDeliveriesAdvisories.replace("*", h.names.consumers.deliveryFresh);
+  `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${h.names.streams.dispatch}.${h.names.consumers.deliveryFresh}`;
 
 async function advisoriesSettled() {
   await waitUntil("advisories acked", async () => {

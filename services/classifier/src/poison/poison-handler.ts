@@ -138,7 +138,10 @@ export function createPoisonHandler(deps: PoisonHandlerDeps): (msg: JsMsg) => Pr
       return;
     }
     const advisory = parsed.value;
-    if (advisory.stream !== names.streams.dispatch) {
+    if (
+      advisory.stream !== names.streams.dispatch &&
+      advisory.stream !== names.streams.dispatchRetry
+    ) {
       logger.warn({ advisory }, "max-deliveries advisory for a stream we don't own; ignored");
       msg.ack();
       return;

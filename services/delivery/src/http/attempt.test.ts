@@ -110,7 +110,7 @@ describe("isAttempt", () => {
     expect(isAttempt("blocked_destination")).toBe(true);
     expect(isAttempt("endpoint_missing")).toBe(false);
     expect(isAttempt("endpoint_disabled")).toBe(false);
-    expect(isAttempt("circuit_open")).toBe(false);
+    expect(isAttempt("circuit_open")).toBe(true);
     expect(isAttempt("rate_limited")).toBe(false);
   });
 });

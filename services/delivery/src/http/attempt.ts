@@ -82,11 +82,14 @@ export function reportForError(error: unknown): AttemptReport {
   return { result: "network_error", error: describe(coded, String(error)) };
 }
 
-/** Results where no request was made: they leave `Hookline-Attempt` unchanged. */
+/**
+ * Results that leave `Hookline-Attempt` unchanged. `circuit_open` is not among them: an attempt
+ * that comes due while the breaker is open counts without a request, so a dead endpoint's tasks
+ * reach `exhausted` on their schedule instead of looping until their deadline.
+ */
 const notAttempts = new Set<AttemptResult>([
   "endpoint_missing",
   "endpoint_disabled",
-  "circuit_open",
   "rate_limited",
 ]);
 

@@ -13,6 +13,7 @@ export interface NewEndpoint {
   rateLimitPerSecond?: number | undefined;
   timeoutMs?: number | undefined;
   retrySchedule?: string[] | undefined;
+  maxInFlight?: number | undefined;
   /** A `whsec_` secret to use; one is generated when absent. */
   secret?: string | undefined;
 }
@@ -26,6 +27,7 @@ export interface EndpointChanges {
   rateLimitPerSecond?: number | null | undefined;
   timeoutMs?: number | null | undefined;
   retrySchedule?: string[] | null | undefined;
+  maxInFlight?: number | null | undefined;
   disabled?: boolean | undefined;
   /** Becomes the newest secret; older ones stay valid for the rotation grace period. */
   secret?: string | undefined;
@@ -97,7 +99,8 @@ type ClearableField =
   | "headers"
   | "rateLimitPerSecond"
   | "timeoutMs"
-  | "retrySchedule";
+  | "retrySchedule"
+  | "maxInFlight";
 
 function setOrClear<K extends ClearableField>(
   record: EndpointRecord,
@@ -126,6 +129,7 @@ export function applyChanges(
   setOrClear(next, "rateLimitPerSecond", changes.rateLimitPerSecond);
   setOrClear(next, "timeoutMs", changes.timeoutMs);
   setOrClear(next, "retrySchedule", changes.retrySchedule);
+  setOrClear(next, "maxInFlight", changes.maxInFlight);
   if (changes.disabled === false) {
     next.disabled = false;
     delete next.disabledReason;

@@ -1,5 +1,9 @@
 import { z } from "@hono/zod-openapi";
-import { type EndpointRecord, endpointRecordSchema } from "@hookline/contracts";
+import {
+  type EndpointRecord,
+  endpointHeadersSchema,
+  endpointRecordSchema,
+} from "@hookline/contracts";
 import { SECRET_MAX_BYTES, SECRET_MIN_BYTES, secretKeyBytes } from "../endpoints/secrets";
 
 const record = endpointRecordSchema.shape;
@@ -26,6 +30,10 @@ export const endpointSchema = z
       .array(z.string())
       .nullable()
       .openapi({ example: ["5s", "1m", "10m"] }),
+    maxInFlight: z.number().int().nullable().openapi({
+      example: 16,
+      description: "Tasks sent to it at once per delivery instance; null: the default",
+    }),
     createdAt: z.string().openapi({ example: "2025-01-01T12:00:00.000Z" }),
     updatedAt: z.string().openapi({ example: "2025-01-01T12:00:00.000Z" }),
   })
@@ -44,10 +52,16 @@ export function publicEndpoint(endpoint: EndpointRecord): PublicEndpoint {
     rateLimitPerSecond: endpoint.rateLimitPerSecond ?? null,
     timeoutMs: endpoint.timeoutMs ?? null,
     retrySchedule: endpoint.retrySchedule ?? null,
+    maxInFlight: endpoint.maxInFlight ?? null,
     createdAt: endpoint.createdAt,
     updatedAt: endpoint.updatedAt,
   };
 }
+
+const headersDescription =
+  "Sent with every delivery, at most 20. Names are HTTP tokens; values printable ASCII. " +
+  "Headers Hookline sets are refused: webhook-*, content-type, content-length, host, " +
+  "connection, keep-alive, proxy-connection, transfer-encoding, upgrade, te, trailer, expect.";
 
 const secretExample = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -69,10 +83,13 @@ export const createEndpointBodySchema = z
       .default([])
       .meta({ example: ["order.created"], description: "Empty or absent: every event type" }),
     description: record.description,
-    headers: record.headers.meta({ description: "Sent with every delivery" }),
+    headers: endpointHeadersSchema.optional().meta({ description: headersDescription }),
     rateLimitPerSecond: record.rateLimitPerSecond,
     timeoutMs: record.timeoutMs,
     retrySchedule: record.retrySchedule.meta({ example: ["5s", "1m", "10m"] }),
+    maxInFlight: record.maxInFlight.meta({
+      description: "Tasks sent to it at once per delivery instance (1–1000)",
+    }),
     secret: secretInputSchema
       .optional()
       .openapi({ description: "Generated (whsec_ + 24 random bytes) when absent" }),
@@ -84,10 +101,11 @@ export const updateEndpointBodySchema = z
     url: record.url.optional(),
     eventTypes: record.eventTypes.optional(),
     description: record.description.unwrap().nullable().optional(),
-    headers: record.headers.unwrap().nullable().optional(),
+    headers: endpointHeadersSchema.nullable().optional().meta({ description: headersDescription }),
     rateLimitPerSecond: record.rateLimitPerSecond.unwrap().nullable().optional(),
     timeoutMs: record.timeoutMs.unwrap().nullable().optional(),
     retrySchedule: record.retrySchedule.unwrap().nullable().optional(),
+    maxInFlight: record.maxInFlight.unwrap().nullable().optional(),
     disabled: z.boolean().optional().openapi({ description: "false also clears disabledReason" }),
     secret: secretInputSchema.optional().openapi({
       description: "Becomes the newest secret; the previous one stays valid for 24 hours",

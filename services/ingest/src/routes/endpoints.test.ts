@@ -39,6 +39,7 @@ describe("POST /v1/endpoints", () => {
       rateLimitPerSecond: 5,
       timeoutMs: 2_000,
       retrySchedule: ["1s", "10s"],
+      maxInFlight: 4,
     });
     expect(created).toMatchObject({
       url: "https://example.com/hook",
@@ -50,6 +51,7 @@ describe("POST /v1/endpoints", () => {
       rateLimitPerSecond: 5,
       timeoutMs: 2_000,
       retrySchedule: ["1s", "10s"],
+      maxInFlight: 4,
     });
     expect(created.id).toMatch(/^ep_[0-9A-HJKMNP-TV-Z]{26}$/);
     expect(created.secret).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
@@ -67,6 +69,7 @@ describe("POST /v1/endpoints", () => {
       rateLimitPerSecond: null,
       timeoutMs: null,
       retrySchedule: null,
+      maxInFlight: null,
       disabledReason: null,
     });
   });
@@ -83,6 +86,7 @@ describe("POST /v1/endpoints", () => {
     [{ url: "https://example.com", secret: "whsec_c2hvcnQ=" }, "secret"],
     [{ url: "https://example.com", timeoutMs: 60_000 }, "timeoutMs"],
     [{ url: "https://example.com", retrySchedule: ["soon"] }, "retrySchedule.0"],
+    [{ url: "https://example.com", maxInFlight: 0 }, "maxInFlight"],
     [{ url: "https://example.com", headers: { "webhook-id": "x" } }, "headers.webhook-id"],
     [{ url: "https://example.com", surprise: true }, "surprise"],
   ])("rejects %j naming %s", async (body, field) => {
@@ -92,6 +96,59 @@ describe("POST /v1/endpoints", () => {
     const problem = await json(response);
     expect(problem.code).toBe("invalid_request");
     expect(JSON.stringify(problem.errors)).toContain(field);
+  });
+});
+
+describe("custom headers", () => {
+  it.each([
+    ["Connection", "close"],
+    ["keep-alive", "timeout=5"],
+    ["proxy-connection", "keep-alive"],
+    ["transfer-encoding", "chunked"],
+    ["upgrade", "h2c"],
+    ["te", "trailers"],
+    ["trailer", "x-sum"],
+    ["expect", "100-continue"],
+    ["host", "example.org"],
+    ["content-length", "1"],
+    ["x bad", "v"],
+    ["x-ctl", "a\u0001b"],
+    ["x-crlf", "a\r\nx-evil: 1"],
+    ["x-non-ascii", "café"],
+  ])("answers 400 naming %j on create and on update", async (name, value) => {
+    const expectNamed = async (response: Response) => {
+      expect(response.status).toBe(400);
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+      const problem = await json(response);
+      expect(problem.errors).toEqual([
+        { path: `headers.${name}`, message: expect.stringContaining(JSON.stringify(name)) },
+      ]);
+    };
+    await expectNamed(
+      await h.call("POST", "/v1/endpoints", {
+        url: "https://example.com/hook",
+        headers: { "x-fine": "yes", [name]: value },
+      }),
+    );
+    const created = await createEndpoint({ headers: { "x-fine": "yes" } });
+    await expectNamed(
+      await h.call("PATCH", `/v1/endpoints/${created.id}`, { headers: { [name]: value } }),
+    );
+    expect((await storedRecord(String(created.id))).headers).toEqual({ "x-fine": "yes" });
+  });
+
+  it("keeps serving and editing a record stored with a header the API now refuses", async () => {
+    const created = await createEndpoint({ headers: { "x-fine": "yes" } });
+    const id = String(created.id);
+    const record = await storedRecord(id);
+    await h.kv.put(id, JSON.stringify({ ...record, headers: { te: "trailers" } }));
+    const shown = await h.call("GET", `/v1/endpoints/${id}`);
+    expect(shown.status).toBe(200);
+    expect((await json(shown)).headers).toEqual({ te: "trailers" });
+    const edited = await h.call("PATCH", `/v1/endpoints/${id}`, { description: "legacy" });
+    expect(edited.status).toBe(200);
+    const cleared = await h.call("PATCH", `/v1/endpoints/${id}`, { headers: null });
+    expect((await json(cleared)).headers).toBeNull();
   });
 });
 

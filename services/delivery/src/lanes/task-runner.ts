@@ -1,6 +1,7 @@
 import {
   type DeliveryLane,
   decodeTask,
+  type EndpointRecord,
   encodeOutcome,
   type HooklineNames,
   type TaskMeta,
@@ -25,43 +26,57 @@ import type { WriteCoalescer } from "./write-coalescer";
 export const OUTCOME_UNAVAILABLE_NAK_MS = 5_000;
 const EMPTY = new Uint8Array(0);
 
-export interface TaskHandlerDeps {
+export interface TaskRunnerDeps {
   nc: NatsConnection;
   js: JetStreamClient;
   names: HooklineNames;
-  endpoints: Pick<EndpointCache, "get">;
+  endpoints: Pick<EndpointCache, "lookup">;
   /** The send path: per-endpoint rate limit and circuit breaker around the HTTP client. */
   guards: EndpointGuards;
   serviceMetrics: ServiceMetrics;
   logger: Logger;
   /** ack_wait of the delivery consumers; longer calls keep the task with working(). */
   ackWaitMs: number;
+  /** How long a task for an endpoint the cache doesn't know waits for the cache to catch up. */
+  endpointLookupTimeoutMs: number;
   /** Batches the acks and audit publishes of one event-loop turn into one socket write. */
   writes: WriteCoalescer;
 }
 
+/** The steps of one task, which the lane runs in order with its own waiting in between. */
+export interface TaskRunner {
+  /** The task's metadata; undefined when it doesn't decode (then it is dead-lettered raw). */
+  decode(msg: JsMsg): Promise<TaskMeta | undefined>;
+  /** The endpoint, waiting a bounded time when the cache doesn't know it yet. */
+  lookup(task: TaskMeta): Promise<EndpointRecord | undefined>;
+  /** A pass that needs no request (endpoint missing or disabled); undefined when it does. */
+  withoutRequest(endpoint: EndpointRecord | undefined): AttemptSummary | undefined;
+  /** Sends through the guards. `rate_limited` means: not sent, wait retryAfterMs and resend. */
+  attempt(msg: JsMsg, task: TaskMeta, endpoint: EndpointRecord): Promise<AttemptSummary>;
+  /** Stores the outcome and settles the task (a failure's outcome is stored before the ack). */
+  record(msg: JsMsg, task: TaskMeta, summary: AttemptSummary): Promise<void>;
+}
+
 /**
- * Handles one task from a lane: decode, look the endpoint up in memory, sign and send, then
- * record the outcome. A failure's outcome is stored (PubAck awaited) before the task is acked,
- * so the classifier always sees it; a success's outcome is audit only and not awaited.
+ * One lane's task steps: decode, look the endpoint up in memory, sign and send, then record the
+ * outcome. A failure's outcome is stored (PubAck awaited) before the task is acked, so the
+ * classifier always sees it; a success's outcome is audit only and not awaited.
  */
-export function createTaskHandler(
-  deps: TaskHandlerDeps,
+export function createTaskRunner(
+  deps: TaskRunnerDeps,
   lane: DeliveryLane,
   record: LaneRecorder,
-): (msg: JsMsg) => Promise<void> {
+): TaskRunner {
   const { nc, js, names, logger, writes } = deps;
   const consumer = lane === "fresh" ? names.consumers.deliveryFresh : names.consumers.deliveryRetry;
   const warnOutage = createOutageWarning(logger.child({ lane }));
 
-  const attempt = async (msg: JsMsg, task: TaskMeta): Promise<AttemptSummary> => {
+  const attempt = async (
+    msg: JsMsg,
+    task: TaskMeta,
+    endpoint: EndpointRecord,
+  ): Promise<AttemptSummary> => {
     const at = Date.now();
-    const cached = deps.endpoints.get(task.endpointId);
-    if (!cached) return { result: "endpoint_missing", at, ms: 0 };
-    const endpoint = cached.record;
-    if (endpoint.disabled) {
-      return { result: "endpoint_disabled", at, ms: 0, error: endpoint.disabledReason };
-    }
     // Past half of ack_wait the server would hand the task to another worker mid-call.
     const keepAlive =
       endpointTimeoutMs(endpoint) > deps.ackWaitMs / 2
@@ -73,7 +88,12 @@ export function createTaskHandler(
         webhookRequestFor(endpoint, task, msg.data, at),
       );
       if (guarded.outcome !== "sent") {
-        return { result: guarded.outcome, at, ms: 0, retryAfterMs: guarded.retryAfterMs };
+        if (guarded.outcome === "rate_limited") {
+          return { result: "rate_limited", at, ms: 0, retryAfterMs: guarded.retryAfterMs };
+        }
+        // An open breaker spends the attempt without a request, and the task follows its
+        // schedule: no Retry-After, so it is not stretched to the breaker's reset time.
+        return { result: "circuit_open", at, ms: 0 };
       }
       const { sent } = guarded;
       record.attemptSeconds(sent.result, sent.ms / 1_000);
@@ -96,6 +116,7 @@ export function createTaskHandler(
       // The classifier retries from these bytes, so the outcome carries the body unchanged.
       await js.publish(names.subjects.outcomeFailed(task.endpointId), msg.data, { headers });
     } catch (error) {
+      // NATS is down or OUTCOMES is full: the task stays ours to retry, nothing is lost.
       warnOutage(error, "cannot store outcomes; tasks will be retried");
       msg.nak(OUTCOME_UNAVAILABLE_NAK_MS);
       return;
@@ -110,8 +131,7 @@ export function createTaskHandler(
     );
     writes.defer(() => {
       // Audit only, so a core publish: the stream stores it, and neither side spends a PubAck
-      // on it. Headers tell the story; leaving out the body keeps successes from filling the
-      // OUTCOMES byte cap that unread failures share.
+      // on it. Headers tell the story; leaving out the body keeps the audit stream small.
       try {
         nc.publish(names.subjects.outcomeDelivered(task.endpointId), EMPTY, { headers });
       } catch (error) {
@@ -125,9 +145,10 @@ export function createTaskHandler(
     record.endToEndSeconds(Math.max(0, Date.now() - task.createdAt) / 1_000);
   };
 
-  return async (msg) => {
-    const decoded = decodeTask(msg.headers);
-    if (!decoded.ok) {
+  return {
+    async decode(msg) {
+      const decoded = decodeTask(msg.headers);
+      if (decoded.ok) return decoded.value;
       await deadLetterInvalid({
         js,
         names,
@@ -136,26 +157,39 @@ export function createTaskHandler(
         msg,
         error: decoded.error,
       });
-      return;
-    }
-    const task = decoded.value;
-    const summary = await attempt(msg, task);
-    record.handled(summary.result, statusClass(summary.status));
-    if (logger.isLevelEnabled("debug")) {
-      logger.debug(
-        {
-          taskId: task.taskId,
-          eventId: task.eventId,
-          endpointId: task.endpointId,
-          lane,
-          result: summary.result,
-          status: summary.status,
-          attempt: isAttempt(summary.result) ? task.attempt + 1 : task.attempt,
-        },
-        "task handled",
-      );
-    }
-    if (summary.result === "delivered") recordSuccess(msg, task, summary);
-    else await storeFailure(msg, task, summary);
+      return undefined;
+    },
+    async lookup(task) {
+      const cached = await deps.endpoints.lookup(task.endpointId, deps.endpointLookupTimeoutMs);
+      return cached?.record;
+    },
+    withoutRequest(endpoint) {
+      const at = Date.now();
+      if (!endpoint) return { result: "endpoint_missing", at, ms: 0 };
+      if (endpoint.disabled) {
+        return { result: "endpoint_disabled", at, ms: 0, error: endpoint.disabledReason };
+      }
+      return undefined;
+    },
+    attempt,
+    async record(msg, task, summary) {
+      record.handled(summary.result, statusClass(summary.status));
+      if (logger.isLevelEnabled("debug")) {
+        logger.debug(
+          {
+            taskId: task.taskId,
+            eventId: task.eventId,
+            endpointId: task.endpointId,
+            lane,
+            result: summary.result,
+            status: summary.status,
+            attempt: isAttempt(summary.result) ? task.attempt + 1 : task.attempt,
+          },
+          "task handled",
+        );
+      }
+      if (summary.result === "delivered") recordSuccess(msg, task, summary);
+      else await storeFailure(msg, task, summary);
+    },
   };
 }
