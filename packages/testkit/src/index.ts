@@ -1,5 +1,12 @@
 export { freePort, preferredOrFreePort } from "./free-port";
 export { LineBuffer } from "./line-buffer";
+export type { Exit } from "./managed-process";
+export {
+  type NatsClusterHandle,
+  type NatsClusterNode,
+  type StartNatsClusterOptions,
+  startNatsCluster,
+} from "./nats-cluster";
 export {
   type NatsServerHandle,
   natsServerBin,
@@ -8,7 +15,19 @@ export {
 } from "./nats-server";
 export { type PostgresHandle, startPostgres } from "./postgres";
 /** Embedded even when TEST_DATABASE_URL is set: for tests that pause() and resume() Postgres. */
-export { type EmbeddedPostgresOptions, startEmbeddedPostgres } from "./postgres-embedded";
+export {
+  type EmbeddedPostgresHandle,
+  type EmbeddedPostgresOptions,
+  startEmbeddedPostgres,
+} from "./postgres-embedded";
+export {
+  type PathStats,
+  type ReceivedRequest,
+  type Receiver,
+  type ReceiverBehaviour,
+  type StartReceiverOptions,
+  startReceiver,
+} from "./receiver";
 export { repoRoot } from "./repo-root";
 export { runService, type ServiceProcess } from "./service-process";
 export {

