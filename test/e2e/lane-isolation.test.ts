@@ -70,7 +70,7 @@ async function queueRetries(endpointId: string, count: number): Promise<void> {
 }
 
 async function retryLaneBacklog(): Promise<number> {
-  const info = await jsm.consumers.info(names.streams.dispatch, names.consumers.deliveryRetry);
+  const info = await jsm.consumers.info(names.streams.dispatchRetry, names.consumers.deliveryRetry);
   return info.num_pending + info.num_ack_pending;
 }
 

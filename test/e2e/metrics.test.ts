@@ -303,7 +303,8 @@ describe("metrics in the full stack", () => {
     }
     const { streams, consumers: named } = names;
     const watched: [string, string, string[]][] = [
-      ["delivery", streams.dispatch, [named.deliveryFresh, named.deliveryRetry]],
+      ["delivery", streams.dispatch, [named.deliveryFresh]],
+      ["delivery", streams.dispatchRetry, [named.deliveryRetry]],
       ["classifier", streams.retry, ["200ms", "1s", "3s"].map(named.retryTier)],
       ["classifier", streams.outcomes, [named.classifier]],
       ["dlq", streams.deadletter, [named.dlqStore]],

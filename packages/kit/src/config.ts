@@ -108,13 +108,19 @@ export function parseEnv<S extends z.ZodRawShape>(
   throw new ConfigError(problems);
 }
 
-/** For a composition root: parse, or print one clear message and exit non-zero. */
+/**
+ * For a composition root: parse, or print one clear message and exit non-zero. `check` adds
+ * rules across variables; it throws a ConfigError naming them.
+ */
 export function loadEnvOrExit<S extends z.ZodRawShape>(
   service: string,
   shape: S,
+  check?: (env: z.infer<z.ZodObject<S>>) => void,
 ): z.infer<z.ZodObject<S>> {
   try {
-    return parseEnv(shape);
+    const env = parseEnv(shape);
+    check?.(env);
+    return env;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`${service}: ${error.message}\n`);

@@ -40,7 +40,7 @@ describe("classifier, outcome to retry to dispatch and back", () => {
 
     // Stands in for delivery: every retry fails with a 503 and its outcome goes back.
     const consumer = await h.js.consumers.get(
-      h.names.streams.dispatch,
+      h.names.streams.dispatchRetry,
       h.names.consumers.deliveryRetry,
     );
     failingDelivery = await consumer.consume({ max_messages: 10 });

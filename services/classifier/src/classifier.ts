@@ -12,6 +12,7 @@ import type { EndpointDisabler } from "./outcomes/endpoint-disabler";
 import { createOutcomeHandler } from "./outcomes/outcome-handler";
 import { createPoisonHandler } from "./poison/poison-handler";
 import type { RandomSource, RetryPolicy } from "./scheduling/retry-plan";
+import { parseRetryTiers } from "./scheduling/retry-tiers";
 import { createTierReleaseHandler } from "./tiers/tier-release";
 
 /** Advisories are rare; a few at once is plenty. */
@@ -76,12 +77,15 @@ export function startClassifier(options: ClassifierOptions): RunningClassifier {
     }),
   );
 
-  const tierNames = [
-    ...options.policy.tiers.map((tier) => tier.name),
-    ...(options.formerTiers ?? []),
-  ];
-  for (const tier of tierNames) {
-    const tierConsumer = { stream: names.streams.retry, consumer: names.consumers.retryTier(tier) };
+  const former = (options.formerTiers ?? []).flatMap((name) => {
+    const parsed = parseRetryTiers(name);
+    return parsed.ok ? parsed.tiers : [];
+  });
+  for (const tier of [...options.policy.tiers, ...former]) {
+    const tierConsumer = {
+      stream: names.streams.retry,
+      consumer: names.consumers.retryTier(tier.name),
+    };
     consumers.push(tierConsumer);
     pumps.push(
       startConsumerPump({
@@ -94,6 +98,7 @@ export function startClassifier(options: ClassifierOptions): RunningClassifier {
         handle: createTierReleaseHandler({
           ...shared,
           tier,
+          tiers: options.policy.tiers,
           consumer: tierConsumer.consumer,
           now: options.now,
         }),

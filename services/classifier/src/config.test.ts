@@ -1,6 +1,6 @@
 import { ConfigError, parseEnv } from "@hookline/kit";
 import { describe, expect, it } from "vitest";
-import { classifierEnvShape } from "./config";
+import { classifierEnvShape, retryPolicyFromEnv } from "./config";
 
 describe("classifier env", () => {
   it("has the documented defaults", () => {
@@ -22,7 +22,8 @@ describe("classifier env", () => {
     expect(env.RETRY_JITTER).toBe(0.2);
     expect(env.RETRY_OVERLOAD_MIN_DELAY).toBe(60_000);
     expect(env.DEFERRAL_MIN_DELAY).toBe(1_000);
-    expect(env.DEFERRAL_MAX_DELAY).toBe(600_000);
+    expect(env.DEFERRAL_MAX_DELAY).toBeUndefined();
+    expect(retryPolicyFromEnv(env).deferralMaxDelayMs).toBe(600_000);
     expect(env.RETRY_TIER_MAX_ACK_PENDING).toBe(50);
     expect(env.CLASSIFIER_CONCURRENCY).toBe(64);
   });
@@ -53,5 +54,16 @@ describe("classifier env", () => {
       expect(problems).toContain("RETRY_SCHEDULE");
       expect(problems).toContain("RETRY_JITTER");
     }
+  });
+
+  it("refuses a deferral maximum above the longest tier, and defaults below it", () => {
+    const short = parseEnv(classifierEnvShape, { RETRY_TIERS: "200ms,1s,3s" });
+    expect(retryPolicyFromEnv(short).deferralMaxDelayMs).toBe(3_000);
+    const tooLong = parseEnv(classifierEnvShape, {
+      RETRY_TIERS: "200ms,1s,3s",
+      DEFERRAL_MAX_DELAY: "10s",
+    });
+    expect(() => retryPolicyFromEnv(tooLong)).toThrow(ConfigError);
+    expect(() => retryPolicyFromEnv(tooLong)).toThrow(/DEFERRAL_MAX_DELAY.*longest of RETRY_TIERS/);
   });
 });

@@ -17,28 +17,20 @@ import {
 } from "@hookline/kit";
 import { jetstream } from "@nats-io/jetstream";
 import { type RunningClassifier, startClassifier } from "./classifier";
-import { classifierEnvShape } from "./config";
+import { classifierEnvShape, retryPolicyFromEnv } from "./config";
 import { createClassifierMetrics } from "./metrics";
 import { createEndpointDisabler } from "./outcomes/endpoint-disabler";
-import type { RetryPolicy } from "./scheduling/retry-plan";
 import { ensureTierConsumers, formerTierConsumers } from "./tiers/tier-consumers";
 
 const SERVICE = "classifier";
 
 async function main(): Promise<void> {
-  const env = loadEnvOrExit(SERVICE, classifierEnvShape);
+  const env = loadEnvOrExit(SERVICE, classifierEnvShape, retryPolicyFromEnv);
   const logger = createLogger({ service: SERVICE, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
   const serviceMetrics = createServiceMetrics(SERVICE);
   const metrics = createClassifierMetrics(serviceMetrics);
   const names = hooklineNames(env.HOOKLINE_PREFIX);
-  const policy: RetryPolicy = {
-    schedule: env.RETRY_SCHEDULE,
-    tiers: env.RETRY_TIERS,
-    jitter: env.RETRY_JITTER,
-    overloadMinDelayMs: env.RETRY_OVERLOAD_MIN_DELAY,
-    deferralMinDelayMs: env.DEFERRAL_MIN_DELAY,
-    deferralMaxDelayMs: env.DEFERRAL_MAX_DELAY,
-  };
+  const policy = retryPolicyFromEnv(env);
 
   // Filled in as start-up progresses; readiness and shutdown look at what exists so far, so
   // /healthz answers and SIGTERM works even while NATS is not there yet.

@@ -46,7 +46,7 @@ describe("classifyAttempt", () => {
       http_error: { decision: "retry", overload: false }, // with status 500, below
       timeout: { decision: "retry", overload: true },
       network_error: { decision: "retry", overload: false },
-      circuit_open: { decision: "defer" },
+      circuit_open: { decision: "retry", overload: false },
       rate_limited: { decision: "defer" },
       endpoint_disabled: { decision: "deadletter", reason: "endpoint_disabled" },
       endpoint_missing: { decision: "deadletter", reason: "endpoint_deleted" },
@@ -63,6 +63,10 @@ describe("classifyAttempt", () => {
       decision: "retry",
       overload: true,
     });
-    expect(classifyAttempt({ result: "circuit_open", status: 400 })).toEqual({ decision: "defer" });
+    expect(classifyAttempt({ result: "circuit_open", status: 400 })).toEqual({
+      decision: "retry",
+      overload: false,
+    });
+    expect(classifyAttempt({ result: "rate_limited", status: 400 })).toEqual({ decision: "defer" });
   });
 });

@@ -4,7 +4,10 @@ import type { AttemptResult, DeadLetterReason } from "@hookline/contracts";
 export type AttemptClassification =
   /** Worth another attempt. `overload` (429, 503, timeout) waits at least the overload minimum. */
   | { decision: "retry"; overload: boolean }
-  /** No request was made (circuit open, rate limited): put off without using an attempt. */
+  /**
+   * Rate limited without a request: put off without using an attempt. Delivery now paces rate
+   * limits itself; this is for outcomes an older delivery stored.
+   */
   | { decision: "defer" }
   | { decision: "deadletter"; reason: ImmediateDeadLetterReason }
   /** 410: dead-letter as `endpoint_gone` and disable the endpoint (Standard Webhooks). */
@@ -47,6 +50,9 @@ export function classifyAttempt(outcome: {
       return { decision: "retry", overload: overloadStatuses.has(status) };
     }
     case "circuit_open":
+      // The attempt came due while the breaker was open: it counts, and the schedule goes on,
+      // so a dead endpoint's tasks reach `exhausted` instead of looping until their deadline.
+      return { decision: "retry", overload: false };
     case "rate_limited":
       return { decision: "defer" };
     case "blocked_destination":

@@ -64,19 +64,37 @@ describe("decideOutcome", () => {
     });
   });
 
-  it("defers circuit_open and rate_limited: deferrals + 1, attempt unchanged", () => {
-    for (const result of ["circuit_open", "rate_limited"] as const) {
-      const decision = decide(
-        outcome({ result, status: undefined, attempt: 3, deferrals: 2, retryAfterMs: 1_500 }),
-      );
-      expect(decision).toMatchObject({
-        action: "retry",
-        kind: "deferral",
-        delayMs: 6_000,
-        tier: { name: "30s" },
-        task: { attempt: 3, deferrals: 3, notBefore: now + 6_000 },
-      });
-    }
+  it("defers rate_limited (from an older delivery): deferrals + 1, attempt unchanged", () => {
+    const decision = decide(
+      outcome({
+        result: "rate_limited",
+        status: undefined,
+        attempt: 3,
+        deferrals: 2,
+        retryAfterMs: 1_500,
+      }),
+    );
+    expect(decision).toMatchObject({
+      action: "retry",
+      kind: "deferral",
+      delayMs: 6_000,
+      tier: { name: "30s" },
+      task: { attempt: 3, deferrals: 3, notBefore: now + 6_000 },
+    });
+  });
+
+  it("counts circuit_open as an attempt on the schedule, and exhausts it", () => {
+    const open = { result: "circuit_open" as const, status: undefined };
+    expect(decide(outcome({ ...open, attempt: 2 }))).toMatchObject({
+      action: "retry",
+      kind: "attempt",
+      delayMs: 60_000,
+      task: { attempt: 2, deferrals: 0, notBefore: now + 60_000 },
+    });
+    expect(decide(outcome({ ...open, attempt: 3 }))).toEqual({
+      action: "deadletter",
+      reason: "exhausted",
+    });
   });
 
   it("dead-letters exhausted and expired retries", () => {

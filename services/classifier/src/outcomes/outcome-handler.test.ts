@@ -132,18 +132,18 @@ describe("outcome consumer", () => {
     expect(meta).toMatchObject({ reason: "exhausted", attempt: 4 });
   });
 
-  it("defers circuit_open without using an attempt, after the breaker's reset", async () => {
+  it("defers rate_limited without using an attempt, after the limiter's wait", async () => {
     const endpointId = randomEndpointId();
     const outcome = failedOutcome({
       endpointId,
       attempt: 2,
       deferrals: 1,
-      result: "circuit_open",
+      result: "rate_limited",
       retryAfterMs: 20_000,
     });
     const before = Date.now();
     const seq = await publishOutcome(outcome);
-    // reset 20 s × 2^1 = 40 s: the 2m tier.
+    // wait 20 s × 2^1 = 40 s: the 2m tier.
     const stored = await waitForLastOn(
       h.jsm,
       h.names.streams.retry,

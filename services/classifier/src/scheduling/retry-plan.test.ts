@@ -154,7 +154,27 @@ describe("planAttemptRetry", () => {
     expect(tierOf(middle)).toBe("5s"); // 5 s
     expect(tierOf(highest)).toBe("30s"); // 6 s
     expect(tierOf(middle, 2)).toBe("5m");
-    expect(tierOf(highest, 7)).toBe("10h"); // 12 h: beyond every tier
+    expect(tierOf(highest, 7)).toBe("10h"); // 12 h: beyond every tier, shortened to 10 h
+    expect(delayOf(retryAfter(7, {}, highest))).toBe(10 * HOUR);
+  });
+
+  it("never waits longer than the longest tier, whatever the schedule or floor asks", () => {
+    const shortTiers = parseRetryTiers("200ms,1s,3s");
+    if (!shortTiers.ok) throw new Error(shortTiers.error);
+    const short = { ...policy, tiers: shortTiers.tiers };
+    const plan = planAttemptRetry(
+      { attempt: 2, deadline: farDeadline, overload: true },
+      DEFAULT_SCHEDULE,
+      short,
+      now,
+      middle,
+    );
+    expect(plan).toEqual({
+      outcome: "scheduled",
+      delayMs: 3 * SECOND,
+      notBefore: now + 3 * SECOND,
+      tier: { name: "3s", ms: 3 * SECOND },
+    });
   });
 });
 

@@ -34,12 +34,20 @@ function atLeastSpread(minimumMs: number, fraction: number, random: RandomSource
   return Math.round(minimumMs * (1 + fraction * random()));
 }
 
+/** The longest tier: nothing may wait longer than it, or it would hold that tier's slots. */
+export function longestTierMs(policy: Pick<RetryPolicy, "tiers">): number {
+  return retryTierFor(policy.tiers, Number.POSITIVE_INFINITY).ms;
+}
+
 function scheduleAt(
-  delayMs: number,
+  wantedMs: number,
   deadline: number,
   policy: RetryPolicy,
   now: number,
 ): RetryPlan {
+  // A delay past the longest tier (an endpoint's own schedule, an overload floor) is shortened
+  // to it: a retry never waits in a tier longer than that tier's length.
+  const delayMs = Math.min(wantedMs, longestTierMs(policy));
   const notBefore = now + delayMs;
   if (notBefore > deadline) return { outcome: "expired" };
   return { outcome: "scheduled", delayMs, notBefore, tier: retryTierFor(policy.tiers, delayMs) };
@@ -47,8 +55,8 @@ function scheduleAt(
 
 /**
  * When to retry after a failed attempt. `attempt` counts attempts made, this one included.
- * The delay is `schedule[attempt-1]` ± jitter, at least the endpoint's Retry-After (capped at
- * the longest tier) and, for overload answers, at least the overload minimum.
+ * The delay is `schedule[attempt-1]` ± jitter, at least the endpoint's Retry-After and, for
+ * overload answers, at least the overload minimum; never more than the longest tier.
  */
 export function planAttemptRetry(
   failure: {
@@ -66,10 +74,9 @@ export function planAttemptRetry(
   if (scheduled === undefined) return { outcome: "exhausted" };
   let delayMs = jittered(scheduled, policy.jitter, random);
   if (failure.retryAfterMs !== undefined) {
-    const longestTierMs = retryTierFor(policy.tiers, Number.POSITIVE_INFINITY).ms;
     const asked = Math.min(
       atLeastSpread(failure.retryAfterMs, policy.jitter, random),
-      longestTierMs,
+      longestTierMs(policy),
     );
     delayMs = Math.max(delayMs, asked);
   }
@@ -80,7 +87,7 @@ export function planAttemptRetry(
 }
 
 /**
- * When to try again after a pass that made no request (circuit open, rate limited):
+ * When to try again after a pass that made no request (rate limited, from an older delivery):
  * `min(reset × 2^deferrals, max)`, where reset is when the breaker half-opens or the limiter has
  * a token (the outcome's Retry-After-Ms, at least the floor). Jitter never brings it below reset.
  * It uses no attempt, so it is never `exhausted`; only the deadline ends it.

@@ -61,7 +61,7 @@ describe("tier consumers", () => {
     });
     const released = await waitForLastOn(
       h.jsm,
-      h.names.streams.dispatch,
+      h.names.streams.dispatchRetry,
       h.names.subjects.dispatchRetry(endpointId),
     );
     expect(released.string()).toBe("old");

@@ -142,10 +142,71 @@ describe("delayed redelivery by tiers", () => {
       const info = await h.jsm.streams.info(h.names.streams.retry);
       return info.state.messages === 0;
     });
-    const dispatch = await h.jsm.streams.info(h.names.streams.dispatch);
+    const dispatch = await h.jsm.streams.info(h.names.streams.dispatchRetry);
     expect(dispatch.state.messages).toBe(RETRIES);
     const released = await h.metrics.retryReleased.get();
     const total = released.values.reduce((sum, value) => sum + value.value, 0);
     expect(total).toBe(RETRIES);
+  });
+});
+
+describe("a tier full of long waits", () => {
+  it("releases a short retry behind them within one tier length of its due time", {
+    timeout: 30_000,
+  }, async () => {
+    const small = await startClassifierHarness({
+      natsUrl: nats.url,
+      prefix: "tierlong",
+      tiers: "1s,3s",
+      tierMaxAckPending: 5,
+    });
+    try {
+      const released = new Map<string, number>();
+      const sub = small.link.nc.subscribe(small.names.subjects.dispatchRetryAll, {
+        callback: (error, msg) => {
+          const taskId = msg.headers?.get(Header.taskId) ?? "";
+          if (!error && !released.has(taskId)) released.set(taskId, Date.now());
+        },
+      });
+      await small.link.nc.flush();
+      const endpointId = randomEndpointId();
+      const publish = async (n: number, waitMs: number) => {
+        const now = Date.now();
+        const task: TaskMeta = {
+          taskId: `evt_long_${n}:${endpointId}`,
+          eventId: `evt_long_${n}`,
+          eventType: "order.created",
+          endpointId,
+          attempt: 1,
+          deferrals: 0,
+          createdAt: now,
+          deadline: now + 86_400_000,
+          notBefore: now + waitMs,
+        };
+        await small.js.publish(small.names.subjects.retry("1s", endpointId), "{}", {
+          headers: encodeTask(task, `${task.taskId}#1@${n}`),
+        });
+        return task;
+      };
+      // Eight waits far longer than the 1s tier (as a deferral capped only at 10 minutes once
+      // put there): more than its five slots. Then a short retry behind them.
+      for (let n = 0; n < 8; n++) await publish(n, 60_000);
+      const short = await publish(99, 500);
+      small.startClassifier();
+
+      await waitUntil("the short retry released", () => released.has(short.taskId), 10_000);
+      const lateBy = (released.get(short.taskId) ?? 0) - (short.notBefore ?? 0);
+      expect(lateBy).toBeLessThanOrEqual(1_000 + 500); // one tier length, and scheduling slack
+      // The long waits left the 1s tier for the longest one instead of holding its slots...
+      await waitUntil("long waits moved to the 3s tier", async () => {
+        const info = await small.jsm.consumers.info(small.names.streams.retry, "retry-1s");
+        return info.num_pending === 0 && info.num_ack_pending === 0;
+      });
+      // ...and none of them went out early.
+      expect([...released.keys()]).toEqual([short.taskId]);
+      sub.unsubscribe();
+    } finally {
+      await small.close();
+    }
   });
 });

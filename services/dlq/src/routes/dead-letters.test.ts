@@ -264,7 +264,7 @@ describe("POST /v1/dead-letters/{id}/replay", () => {
       note: "fixed",
     });
 
-    const msg = await h.jsm.streams.getMessage(h.names.streams.dispatch, {
+    const msg = await h.jsm.streams.getMessage(h.names.streams.dispatchRetry, {
       last_by_subj: h.names.subjects.dispatchRetry(endpointId(2)),
     });
     if (msg === null) throw new Error("no replayed task");
@@ -415,7 +415,7 @@ describe("bulk actions", () => {
     await seed({ deadAt: at(201), endpointId: target, status: "replayed" });
 
     const subjects = async () =>
-      (await h.jsm.streams.info(h.names.streams.dispatch, { subjects_filter: ">" })).state
+      (await h.jsm.streams.info(h.names.streams.dispatchRetry, { subjects_filter: ">" })).state
         .subjects ?? {};
     const queuedBefore = await subjects();
     const response = await h.call("POST", "/v1/dead-letters/replay", {

@@ -41,7 +41,7 @@ describe("replaying while NATS is down", () => {
     // However the retries split the work, both letters were replayed once.
     const stats = await bodyOf<LetterStats>(await h.call("GET", "/v1/dead-letters/stats"));
     expect(stats.byStatus).toMatchObject({ open: 0, replayed: 2 });
-    const info = await h.jsm.streams.info(h.names.streams.dispatch);
+    const info = await h.jsm.streams.info(h.names.streams.dispatchRetry);
     expect(info.state.messages).toBe(2);
   });
 });

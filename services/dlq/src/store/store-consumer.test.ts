@@ -108,7 +108,7 @@ describe("dlq-store", () => {
 
     const replayed = await h.call("POST", `/v1/dead-letters/${stored.id}/replay`, {});
     expect(replayed.status).toBe(202);
-    const task = await h.jsm.streams.getMessage(h.names.streams.dispatch, {
+    const task = await h.jsm.streams.getMessage(h.names.streams.dispatchRetry, {
       last_by_subj: h.names.subjects.dispatchRetry(endpointId(1)),
     });
     const decoded = decodeTask(task?.header);
