@@ -140,12 +140,19 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     const names = hooklineNames(opts.prefix);
     const streamPrefix = `${opts.prefix.toUpperCase()}_`;
     const consumers = async (): Promise<ConsumerInfo[]> => {
-      const found: ConsumerInfo[] = [];
+      const streams: string[] = [];
       for await (const stream of jsm.streams.list()) {
-        if (!stream.config.name.startsWith(streamPrefix)) continue;
-        for await (const consumer of jsm.consumers.list(stream.config.name)) found.push(consumer);
+        if (stream.config.name.startsWith(streamPrefix)) streams.push(stream.config.name);
       }
-      return found;
+      // In parallel: one after the other, a busy moment stretches this over seconds.
+      const perStream = await Promise.all(
+        streams.map(async (name) => {
+          const found: ConsumerInfo[] = [];
+          for await (const consumer of jsm.consumers.list(name)) found.push(consumer);
+          return found;
+        }),
+      );
+      return perStream.flat();
     };
     opts.log(
       `stack ${opts.prefix} up in ${((Date.now() - started) / 1000).toFixed(1)} s ` +

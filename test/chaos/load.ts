@@ -12,6 +12,8 @@ export interface LoadCounters {
   accepted: Set<string>;
   /** When each 202 arrived (ms since the epoch). */
   acceptedAt: number[];
+  /** How long each POST answered 202 took (ms). */
+  postMs: number[];
   /** Accepted ids that fanned out to no endpoint (`tasks: 0`): a set-up error, never delivered. */
   noTasks: string[];
   /** 503 answers received, each followed by a resend of the same ids. */
@@ -63,6 +65,7 @@ export function newCounters(): LoadCounters {
   return {
     accepted: new Set(),
     acceptedAt: [],
+    postMs: [],
     noTasks: [],
     unavailable: 0,
     unavailableAt: [],
@@ -111,6 +114,7 @@ export class IngestLoader {
       if (attempt === 2) counters.resentEvents += events.length;
       let waitMs = 250;
       this.#open++;
+      const sentAt = Date.now();
       try {
         const res = await this.#pool.request({
           method: "POST",
@@ -121,6 +125,7 @@ export class IngestLoader {
         const text = await res.body.text();
         if (res.statusCode === 202) {
           const now = Date.now();
+          counters.postMs.push(now - sentAt);
           const answer = JSON.parse(text) as { tasks?: number; results?: { tasks: number }[] };
           const tasks = answer.results?.map((r) => r.tasks) ?? [answer.tasks ?? 0];
           for (const [i, event] of events.entries()) {

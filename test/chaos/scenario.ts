@@ -24,6 +24,9 @@ export interface LoadSummary {
   rejected: number;
   gaveUp: number;
   noTasks: number;
+  /** Latency of the POSTs answered 202 (ms). */
+  postP50: number;
+  postP99: number;
 }
 
 export interface ScenarioResult {
@@ -57,7 +60,10 @@ export interface ScenarioGroup {
 }
 
 export function summarizeLoad(counters: LoadCounters, sent: number): LoadSummary {
+  const post = [...counters.postMs].sort((a, b) => a - b);
   return {
+    postP50: percentile(post, 50),
+    postP99: percentile(post, 99),
     sent,
     accepted: counters.accepted.size,
     unavailable: counters.unavailable,

@@ -1,15 +1,52 @@
 import { type Harness, startHarness } from "./harness";
 import type { ScenarioContext, ScenarioGroup, ScenarioResult } from "./scenario";
+import { clusterScenarios } from "./scenarios/cluster";
 import { crashEnv, crashScenarios } from "./scenarios/crash";
+import {
+  deadScenarios,
+  endpointEnv,
+  rateLimitedScenarios,
+  slowScenarios,
+} from "./scenarios/endpoints";
+import { postgresScenarios } from "./scenarios/postgres";
 
 /** Every group of the suite, in run order. */
-export function chaosGroups(): ScenarioGroup[] {
+export function chaosGroups(short: boolean): ScenarioGroup[] {
+  const endpointGroup = (id: string, scenarios: ScenarioGroup["scenarios"]): ScenarioGroup => ({
+    id,
+    harness: {
+      prefix: `chaos${id.replaceAll("-", "")}`,
+      nats: "single",
+      postgres: "shared",
+      env: endpointEnv,
+    },
+    scenarios,
+  });
   return [
     {
       id: "crash",
       harness: { prefix: "chaoscrash", nats: "single", postgres: "shared", env: crashEnv },
       scenarios: crashScenarios,
     },
+    {
+      id: "cluster",
+      harness: {
+        prefix: "chaoscluster",
+        nats: "cluster",
+        postgres: "shared",
+        env: crashEnv,
+        instances: { delivery: 2 },
+      },
+      scenarios: clusterScenarios,
+    },
+    {
+      id: "postgres",
+      harness: { prefix: "chaospg", nats: "single", postgres: "own", env: crashEnv },
+      scenarios: postgresScenarios(short),
+    },
+    endpointGroup("slow", slowScenarios),
+    endpointGroup("dead", deadScenarios),
+    endpointGroup("rate", rateLimitedScenarios),
   ];
 }
 
@@ -28,7 +65,7 @@ export interface RunOptions extends ScenarioContext {
 export async function runChaos(opts: RunOptions): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
   const wanted = (id: string) => !opts.only?.length || opts.only.includes(id);
-  for (const group of opts.groups ?? chaosGroups()) {
+  for (const group of opts.groups ?? chaosGroups(opts.short)) {
     const scenarios = group.scenarios.filter((s) => wanted(s.id));
     if (scenarios.length === 0) continue;
     const notRun = (id: string, title: string, error: string): ScenarioResult => ({

@@ -47,10 +47,13 @@ describe("startNatsCluster", () => {
       expect(await createReplicatedStream(first.port, "REPL")).toContain("stream_create_response");
 
       let leader: string | undefined;
-      await pollUntil(async () => (leader = await cluster.streamLeader("REPL")) !== undefined, {
-        timeoutMs: 10_000,
-        what: "a leader for REPL",
-      });
+      await pollUntil(
+        async () => {
+          leader = await cluster.streamLeader("REPL");
+          return leader !== undefined;
+        },
+        { timeoutMs: 10_000, what: "a leader for REPL" },
+      );
       const old = cluster.node(leader ?? "");
       const oldPid = old.pid;
       await old.kill();

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { EventEmitter } from "node:events";
-import { existsSync, realpathSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -184,7 +184,7 @@ export async function startEmbeddedPostgres(
       // The postmaster first, so that it forks no new backend while we collect them.
       signal(pid, "SIGSTOP");
       frozen = [pid];
-      for (const child of await descendants(pid)) {
+      for (const child of descendants(pid)) {
         if (!signal(child, "SIGSTOP")) continue;
         frozen.push(child);
         // A stopped backend would outlive a crashed test run: SIGKILL ends it even stopped.
@@ -227,13 +227,16 @@ function signal(target: number, name: NodeJS.Signals): boolean {
   }
 }
 
-/** Every process below `root`, from /proc (Linux). */
-async function descendants(root: number): Promise<number[]> {
+/**
+ * Every process below `root`, from /proc (Linux). Synchronous on purpose: a snapshot taken in
+ * one go, which a busy event loop cannot stretch over seconds between the reads.
+ */
+function descendants(root: number): number[] {
   const parentOf = new Map<number, number>();
-  for (const entry of await readdir("/proc")) {
+  for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const statLine = await readFile(`/proc/${entry}/stat`, "utf8");
+      const statLine = readFileSync(`/proc/${entry}/stat`, "utf8");
       // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after the last ")".
       const ppid = Number(statLine.slice(statLine.lastIndexOf(")") + 2).split(" ")[1]);
       parentOf.set(Number(entry), ppid);

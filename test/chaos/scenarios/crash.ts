@@ -1,7 +1,7 @@
 import { sleep } from "@hookline/testkit";
 import { account } from "../accounting";
 import type { Harness } from "../harness";
-import { steadyLoad } from "../load";
+import { type LoadRun, steadyLoad } from "../load";
 import {
   awaitFanOut,
   type Check,
@@ -36,6 +36,15 @@ export interface Disruption {
   repair(harness: Harness): Promise<void>;
   /** True when a graceful stop must cause no duplicate at all. */
   graceful?: boolean;
+  /** How long the failure lasts before repair(); default 2 s. */
+  downMs?: number;
+  /** Runs before the load starts (e.g. to read counters for a later difference). */
+  before?(harness: Harness): Promise<void>;
+  /** Extra figures and checks once everything is accounted for. */
+  report?(
+    harness: Harness,
+    load: LoadRun,
+  ): Promise<{ figures: [string, string][]; checks: Check[] }>;
 }
 
 /**
@@ -61,6 +70,7 @@ export async function runDisrupted(
   receiver.behave(paths.reject, { status: 400 });
   for (const type of Object.values(types)) await awaitFanOut(harness, type);
 
+  await disruption.before?.(harness);
   const idPrefix = `chaos-${id}-`;
   const typeOf = (n: number) =>
     n % 10 === 3 ? types.flaky : n % 10 === 7 ? types.reject : types.ok;
@@ -74,17 +84,22 @@ export async function runDisrupted(
 
   await whenTrue(() => load.started() >= count / 3, 60_000, "a third of the load sent");
   const hitAt = Date.now();
+  const sentAtHit = load.started();
   const {
     inFlight,
     note,
     checks: injected = [],
   } = await disruption.inject(harness, () => load.open());
-  ctx.log(`  ${disruption.what} after ${load.started()} events; in flight: ${inFlight} (${note})`);
-  await sleep(2_000);
+  ctx.log(
+    `  ${disruption.what} after ${sentAtHit} events (took ${Date.now() - hitAt} ms); ` +
+      `in flight: ${inFlight} (${note})`,
+  );
+  await sleep(disruption.downMs ?? 2_000);
   await disruption.repair(harness);
   const downMs = Date.now() - hitAt;
   ctx.log(`  repaired after ${seconds(downMs)}`);
   await load.done;
+  const sendSeconds = ((load.endedAt ?? Date.now()) - load.startedAt) / 1000;
 
   const accounting = await account({
     harness,
@@ -108,18 +123,24 @@ export async function runDisrupted(
           ok: accounting.duplicates <= inFlight,
         },
   ];
+  const extra = (await disruption.report?.(harness, load)) ?? { figures: [], checks: [] };
   return {
     accounting,
     load: summary,
     duplicateBound: disruption.graceful ? 0 : inFlight,
     figures: [
+      [
+        "load",
+        `${count} events in ${sendSeconds.toFixed(1)} s (${Math.round(count / sendSeconds)}/s)`,
+      ],
       ["down", seconds(downMs)],
       ["in flight at the failure", `${inFlight} (${note})`],
       ["503 answers", `${summary.unavailable}`],
       ["connection errors", `${summary.networkErrors}`],
+      ...extra.figures,
       ["all settled after", seconds(accounting.settledMs)],
     ],
-    checks,
+    checks: [...checks, ...extra.checks],
   };
 }
 
@@ -199,7 +220,7 @@ async function whenReady(baseUrl: string, timeoutMs: number): Promise<void> {
   throw new Error(`${baseUrl}/readyz did not answer 200 within ${timeoutMs} ms`);
 }
 
-function disrupted(id: string, title: string, disruption: Disruption): Scenario {
+export function disrupted(id: string, title: string, disruption: Disruption): Scenario {
   return { id, title, run: (harness, ctx) => runDisrupted(harness, ctx, id, disruption) };
 }
 
