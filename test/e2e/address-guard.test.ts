@@ -1,6 +1,7 @@
 import { decodeOutcome, hooklineNames } from "@hookline/contracts";
 import {
   type NatsServerHandle,
+  pollUntil,
   type Sink,
   type Stack,
   sleep,
@@ -8,7 +9,7 @@ import {
   startSink,
   startStack,
 } from "@hookline/testkit";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstreamManager, type StoredMsg } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ingestClient } from "../support/ingest-client";
@@ -57,11 +58,20 @@ describe("the address guard", () => {
     expect(posted.status).toBe(202);
 
     const names = hooklineNames("guardon");
-    const js = jetstream(nc);
-    const consumer = await js.consumers.get(names.streams.outcomes);
-    const msg = await consumer.next({ expires: 10_000 });
-    expect(msg?.subject).toBe(names.subjects.outcomeFailed(endpoint.id));
-    const outcome = decodeOutcome(msg?.headers);
+    const jsm = await jetstreamManager(nc);
+    const subject = names.subjects.outcomeFailed(endpoint.id);
+    // No classifier runs here, so the outcome stays on OUTCOMES to be read by subject.
+    let msg: StoredMsg | null = null;
+    await pollUntil(
+      async () => {
+        msg = await jsm.streams
+          .getMessage(names.streams.outcomes, { last_by_subj: subject })
+          .catch(() => null);
+        return msg !== null;
+      },
+      { timeoutMs: 10_000, what: "the failed outcome" },
+    );
+    const outcome = decodeOutcome((msg as StoredMsg | null)?.header);
     expect(outcome.ok && outcome.value.result).toBe("blocked_destination");
     await sleep(300);
     expect(sink.count("/guarded")).toBe(0);

@@ -30,7 +30,7 @@ beforeAll(async () => {
   });
   ({ sink, ingest } = e2e);
   nc = await connect({ servers: e2e.nats.url });
-  streams = inspectStreams(await jetstreamManager(nc), names);
+  streams = inspectStreams(nc, await jetstreamManager(nc), names);
 });
 
 afterAll(async () => {

@@ -8,7 +8,7 @@ import {
 } from "@hookline/contracts";
 import { pollUntil } from "@hookline/testkit";
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
-import type { MsgHdrs } from "@nats-io/transport-node";
+import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 
 /**
  * The messages a stream holds now on one subject, read by sequence. No consumer is involved, so
@@ -35,7 +35,11 @@ function decodedOrThrow<T>(decode: (h: MsgHdrs | undefined) => Decoded<T>, msg: 
   return decoded.value;
 }
 
-/** What the classifier and delivery left on OUTCOMES and DEADLETTER, decoded with contracts. */
+/**
+ * What delivery and the classifier published, decoded with contracts: failed outcomes as they
+ * were published (OUTCOMES is a work queue the classifier empties, so they are recorded from a
+ * subscription that starts with the inspector), delivered outcomes and dead letters as stored.
+ */
 export interface StreamInspector {
   deadLetters(endpointId: string): Promise<DeadLetterMeta[]>;
   failedOutcomes(endpointId: string): Promise<OutcomeMeta[]>;
@@ -47,21 +51,48 @@ export interface StreamInspector {
     timeoutMs?: number,
   ): Promise<DeadLetterMeta[]>;
   waitForDelivered(endpointId: string, count: number, timeoutMs?: number): Promise<OutcomeMeta[]>;
+  /** Stops recording failed outcomes. */
+  stop(): void;
 }
 
-export function inspectStreams(jsm: JetStreamManager, names: HooklineNames): StreamInspector {
+/** Start it before the events it should see are posted. */
+export function inspectStreams(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  names: HooklineNames,
+): StreamInspector {
+  const failed = new Map<string, OutcomeMeta[]>();
+  const subscription = nc.subscribe(names.subjects.outcomeFailedAll, {
+    callback: (error, msg) => {
+      if (error) return;
+      const decoded = decodeOutcome(msg.headers);
+      if (!decoded.ok) return;
+      const list = failed.get(decoded.value.endpointId) ?? [];
+      // A redelivered task may publish an outcome JetStream drops as a duplicate: keep one.
+      const msgId = msg.headers?.get("Nats-Msg-Id");
+      if (list.some((seen) => seenIds.get(seen) === msgId)) return;
+      seenIds.set(decoded.value, msgId);
+      list.push(decoded.value);
+      failed.set(decoded.value.endpointId, list);
+    },
+  });
+  const seenIds = new WeakMap<OutcomeMeta, string | undefined>();
   const deadLetters = async (endpointId: string) =>
     (
       await storedMessages(jsm, names.streams.deadletter, names.subjects.deadletter(endpointId))
     ).map((msg) => decodedOrThrow(decodeDeadLetter, msg));
-  const outcomesOn = async (subject: string) =>
-    (await storedMessages(jsm, names.streams.outcomes, subject)).map((msg) =>
-      decodedOrThrow(decodeOutcome, msg),
-    );
-  const failedOutcomes = (endpointId: string) =>
-    outcomesOn(names.subjects.outcomeFailed(endpointId));
-  const deliveredOutcomes = (endpointId: string) =>
-    outcomesOn(names.subjects.outcomeDelivered(endpointId));
+  const failedOutcomes = async (endpointId: string) => {
+    await nc.flush();
+    return [...(failed.get(endpointId) ?? [])];
+  };
+  const deliveredOutcomes = async (endpointId: string) =>
+    (
+      await storedMessages(
+        jsm,
+        names.streams.delivered,
+        names.subjects.outcomeDelivered(endpointId),
+      )
+    ).map((msg) => decodedOrThrow(decodeOutcome, msg));
 
   const waitForCount = async <T>(
     read: () => Promise<T[]>,
@@ -81,6 +112,7 @@ export function inspectStreams(jsm: JetStreamManager, names: HooklineNames): Str
   };
 
   return {
+    stop: () => subscription.unsubscribe(),
     deadLetters,
     failedOutcomes,
     deliveredOutcomes,

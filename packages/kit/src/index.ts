@@ -4,6 +4,7 @@ export * from "./config";
 export * from "./consumer";
 export * from "./docs";
 export * from "./endpoint-cache";
+export * from "./endpoint-writer";
 export * from "./http";
 export * from "./invalid";
 export * from "./logger";

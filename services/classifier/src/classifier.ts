@@ -9,6 +9,7 @@ import {
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { ClassifierMetrics } from "./metrics";
 import type { EndpointDisabler } from "./outcomes/endpoint-disabler";
+import type { EndpointHealth } from "./outcomes/endpoint-health";
 import { createOutcomeHandler } from "./outcomes/outcome-handler";
 import { createPoisonHandler } from "./poison/poison-handler";
 import type { RandomSource, RetryPolicy } from "./scheduling/retry-plan";
@@ -24,6 +25,7 @@ export interface ClassifierOptions {
   names: HooklineNames;
   endpoints: Pick<EndpointCache, "get">;
   disabler: EndpointDisabler;
+  health?: EndpointHealth;
   policy: RetryPolicy;
   /** Outcomes handled at once. */
   concurrency: number;
@@ -70,6 +72,7 @@ export function startClassifier(options: ClassifierOptions): RunningClassifier {
         ...shared,
         endpoints: options.endpoints,
         disabler: options.disabler,
+        health: options.health,
         policy: options.policy,
         now: options.now,
         random: options.random,

@@ -27,6 +27,8 @@ export const classifierEnvShape = {
   DEFERRAL_MIN_DELAY: durationEnv.prefault("1s"),
   /** At most the longest tier; by default 10m or the longest tier, whichever is shorter. */
   DEFERRAL_MAX_DELAY: durationEnv.optional(),
+  /** An endpoint failing without a success this long is disabled (as Svix does). */
+  ENDPOINT_DISABLE_AFTER: durationEnv.prefault("5d"),
   RETRY_TIER_MAX_ACK_PENDING: count(10_000).default(50),
   CLASSIFIER_CONCURRENCY: count(10_000).default(64),
 };

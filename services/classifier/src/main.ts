@@ -1,6 +1,7 @@
 import { hooklineNames } from "@hookline/contracts";
 import {
   connectNats,
+  createEndpointWriter,
   createLogger,
   createServiceApp,
   createServiceMetrics,
@@ -20,6 +21,7 @@ import { type RunningClassifier, startClassifier } from "./classifier";
 import { classifierEnvShape, retryPolicyFromEnv } from "./config";
 import { createClassifierMetrics } from "./metrics";
 import { createEndpointDisabler } from "./outcomes/endpoint-disabler";
+import { createEndpointHealth } from "./outcomes/endpoint-health";
 import { ensureTierConsumers, formerTierConsumers } from "./tiers/tier-consumers";
 
 const SERVICE = "classifier";
@@ -116,6 +118,12 @@ async function main(): Promise<void> {
     names,
     endpoints,
     disabler: createEndpointDisabler({ kv: provisioned.endpoints, endpoints }),
+    health: createEndpointHealth({
+      writer: createEndpointWriter({ kv: provisioned.endpoints, endpoints }),
+      disableAfterMs: env.ENDPOINT_DISABLE_AFTER,
+      metrics,
+      logger,
+    }),
     policy,
     concurrency: env.CLASSIFIER_CONCURRENCY,
     tierMaxAckPending: env.RETRY_TIER_MAX_ACK_PENDING,

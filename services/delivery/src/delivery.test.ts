@@ -14,6 +14,7 @@ import {
   taskIdFor,
 } from "@hookline/contracts";
 import {
+  createEndpointWriter,
   createLogger,
   createServiceMetrics,
   type EndpointCache,
@@ -120,6 +121,7 @@ async function startHarness(
     names,
     provision: provisionOptions,
     endpoints: cache,
+    endpointWriter: createEndpointWriter({ kv, endpoints: cache }),
     guards,
     serviceMetrics,
     metrics,
@@ -734,5 +736,27 @@ describe("shutdown with tasks waiting for their endpoint", () => {
     } finally {
       await second.stop();
     }
+  });
+});
+
+describe("an endpoint that recovers", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness("dlvheal", defaultProvisionOptions.deliveryAckWaitMs);
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it("has its failingSince cleared by the next success", async () => {
+    const since = new Date(Date.now() - 3_600_000).toISOString();
+    const endpoint = await putEndpoint(h, "/healed", { failingSince: since });
+    await publishTask(h, endpoint.id);
+    await sink.waitFor(1, { path: "/healed" });
+    await pollUntil(async () => h.cache.get(endpoint.id)?.record.failingSince === undefined, {
+      timeoutMs: 5_000,
+      what: "failingSince to be cleared",
+    });
+    expect(h.cache.get(endpoint.id)?.record).toMatchObject({ url: endpoint.url, disabled: false });
   });
 });

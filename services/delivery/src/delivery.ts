@@ -7,6 +7,7 @@ import {
 } from "@hookline/contracts";
 import {
   type EndpointCache,
+  type EndpointWriter,
   type Logger,
   type ServiceMetrics,
   watchConsumerBacklog,
@@ -52,6 +53,8 @@ export interface DeliveryOptions {
   /** The stream settings, for the per-endpoint overflow consumers. */
   provision: ProvisionOptions;
   endpoints: Pick<EndpointCache, "lookup">;
+  /** Writes endpoint records (compare-and-set): clears `failingSince` after a success. */
+  endpointWriter: EndpointWriter;
   /** Rate limits and circuit breakers around the HTTP client's send. */
   guards: EndpointGuards;
   serviceMetrics: ServiceMetrics;
@@ -102,6 +105,23 @@ export function startDelivery(options: DeliveryOptions): RunningDelivery {
   });
   const capOf = (endpoint: EndpointRecord) => endpoint.maxInFlight ?? fairness.endpointMaxInFlight;
 
+  // One write per endpoint at a time; the next success after it tries again if it failed.
+  const recovering = new Set<string>();
+  const recovered = (endpoint: EndpointRecord) => {
+    if (recovering.has(endpoint.id)) return;
+    recovering.add(endpoint.id);
+    void options.endpointWriter
+      .write(endpoint.id, (record) => {
+        if (record.failingSince === undefined) return undefined;
+        const { failingSince: _over, ...rest } = record;
+        return rest;
+      })
+      .catch((error: unknown) =>
+        logger.debug({ err: error, endpointId: endpoint.id }, "cannot clear failingSince"),
+      )
+      .finally(() => recovering.delete(endpoint.id));
+  };
+
   let overflow: Overflow | undefined;
   const startLane = (lane: DeliveryLane): Lane => {
     const record = laneRecorder(metrics, lane);
@@ -119,6 +139,7 @@ export function startDelivery(options: DeliveryOptions): RunningDelivery {
       slots,
       capOf,
       breakerOpen: (endpointId) => options.guards.stateOf(endpointId) === "open",
+      recovered,
       move: async (msg, task, endpoint) => {
         record.moved();
         await overflow?.move(msg, task, capOf(endpoint), lane === "fresh" ? "f" : "r");

@@ -1,6 +1,7 @@
 import { hooklineNames } from "@hookline/contracts";
 import {
   connectNats,
+  createEndpointWriter,
   createLogger,
   createServiceApp,
   createServiceMetrics,
@@ -122,6 +123,7 @@ async function main(): Promise<void> {
         names,
         provision: provisionOptions,
         endpoints,
+        endpointWriter: createEndpointWriter({ kv: provisioned.endpoints, endpoints }),
         guards,
         serviceMetrics,
         metrics,

@@ -5,7 +5,7 @@ import {
   Header,
   type OutcomeMeta,
 } from "@hookline/contracts";
-import { type ConsumerPump, startConsumerPump } from "@hookline/kit";
+import { type ConsumerPump, createEndpointWriter, startConsumerPump } from "@hookline/kit";
 import { type NatsServerHandle, startNatsServer } from "@hookline/testkit";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,6 +22,7 @@ import {
   waitForLastOn,
   waitUntil,
 } from "../testing/classifier-harness";
+import { createEndpointHealth, type EndpointHealth } from "./endpoint-health";
 import { createOutcomeHandler, GONE_DISABLED_REASON } from "./outcome-handler";
 
 let nats: NatsServerHandle;
@@ -29,9 +30,18 @@ let h: ClassifierHarness;
 let pump: ConsumerPump;
 const body = new TextEncoder().encode('{"type":"order.created","timestamp":"x","data":{"id":1}}');
 
+let health: EndpointHealth;
+const DISABLE_AFTER_MS = 5 * 86_400_000;
+
 beforeAll(async () => {
   nats = await startNatsServer();
   h = await startClassifierHarness({ natsUrl: nats.url, prefix: "oc" });
+  health = createEndpointHealth({
+    writer: createEndpointWriter({ kv: h.kv, endpoints: h.endpoints }),
+    disableAfterMs: DISABLE_AFTER_MS,
+    metrics: h.metrics,
+    logger: h.logger,
+  });
   // Only the outcome consumer runs here, so what it puts on RETRY stays there to be read.
   pump = startConsumerPump({
     js: h.js,
@@ -39,7 +49,7 @@ beforeAll(async () => {
     consumer: h.names.consumers.classifier,
     concurrency: 8,
     logger: h.logger,
-    handle: createOutcomeHandler({ ...h.classifierOptions(), random: () => 0.5 }),
+    handle: createOutcomeHandler({ ...h.classifierOptions(), random: () => 0.5, health }),
   });
 });
 
@@ -273,5 +283,30 @@ describe("outcome consumer", () => {
     );
     expect(decodedTask(stored).history).toEqual(history);
     expect(history).toHaveLength(10);
+  });
+
+  it("marks when an endpoint starts failing, and disables it after ENDPOINT_DISABLE_AFTER", async () => {
+    const fresh = await putEndpoint(h.kv, h.endpoints);
+    await publishOutcome(failedOutcome({ endpointId: fresh.record.id, status: 500 }));
+    await waitUntil("failingSince marked", async () => {
+      const stored = endpointRecordSchema.parse((await h.kv.get(fresh.record.id))?.json());
+      return stored.failingSince !== undefined && !stored.disabled;
+    });
+
+    const longAgo = new Date(Date.now() - DISABLE_AFTER_MS - 60_000).toISOString();
+    const failing = await putEndpoint(h.kv, h.endpoints, { failingSince: longAgo });
+    await publishOutcome(failedOutcome({ endpointId: failing.record.id, status: 500 }));
+    await waitUntil("disabled after five days of failures", async () => {
+      const stored = endpointRecordSchema.parse((await h.kv.get(failing.record.id))?.json());
+      return (
+        stored.disabled && stored.disabledReason === `failing without a success since ${longAgo}`
+      );
+    });
+    // The failure itself is still retried; later tasks dead-letter as endpoint_disabled.
+    await waitForLastOn(
+      h.jsm,
+      h.names.streams.retry,
+      h.names.subjects.retry("5s", failing.record.id),
+    );
   });
 });

@@ -1,4 +1,5 @@
 import {
+  type AttemptResult,
   type DeadLetterReason,
   decodeOutcome,
   encodeDeadLetter,
@@ -21,6 +22,15 @@ import type { RandomSource, RetryPolicy } from "../scheduling/retry-plan";
 import { createScheduleLookup } from "../scheduling/retry-schedule";
 import { decideOutcome } from "./decide-outcome";
 import type { EndpointDisabler } from "./endpoint-disabler";
+import type { EndpointHealth } from "./endpoint-health";
+
+/** Results that are failed attempts at the endpoint (not our own refusals or missing ones). */
+const attemptFailures = new Set<AttemptResult>([
+  "http_error",
+  "timeout",
+  "network_error",
+  "circuit_open",
+]);
 
 /** When a publish or the KV write fails (NATS unavailable), the outcome comes back after this. */
 export const OUTCOME_RETRY_NAK_MS = 5_000;
@@ -31,6 +41,8 @@ export interface OutcomeHandlerDeps {
   names: HooklineNames;
   endpoints: Pick<EndpointCache, "get">;
   disabler: EndpointDisabler;
+  /** Disables endpoints failing without a success for ENDPOINT_DISABLE_AFTER. */
+  health?: EndpointHealth;
   policy: RetryPolicy;
   serviceMetrics: ServiceMetrics;
   metrics: ClassifierMetrics;
@@ -138,7 +150,9 @@ export function createOutcomeHandler(deps: OutcomeHandlerDeps): (msg: JsMsg) => 
       return;
     }
     const outcome = decoded.value;
-    const schedule = scheduleFor(deps.endpoints.get(outcome.endpointId)?.record);
+    const endpoint = deps.endpoints.get(outcome.endpointId)?.record;
+    if (attemptFailures.has(outcome.result)) deps.health?.failed(outcome, endpoint);
+    const schedule = scheduleFor(endpoint);
     const decision = decideOutcome(outcome, schedule, policy, now(), random);
     if (logger.isLevelEnabled("debug")) {
       logger.debug(

@@ -26,6 +26,8 @@ export interface DeliveryLaneOptions {
   capOf(endpoint: EndpointRecord): number;
   /** Whether the endpoint's breaker is open: its tasks spend their attempt without waiting. */
   breakerOpen(endpointId: string): boolean;
+  /** A task was delivered to an endpoint marked as failing: its run of failures is over. */
+  recovered(endpoint: EndpointRecord): void;
   /** Moves a task its endpoint can't take now out of the lane's way; acks or naks the msg. */
   move(msg: JsMsg, task: TaskMeta, endpoint: EndpointRecord): Promise<void>;
   logger: Logger;
@@ -106,6 +108,9 @@ export function startDeliveryLane(options: DeliveryLaneOptions): DeliveryLane {
         return;
       }
       slots.done(endpoint.id);
+      if (summary.result === "delivered" && endpoint.failingSince !== undefined) {
+        options.recovered(endpoint);
+      }
       await runner.record(msg, task, summary);
     } catch (error) {
       slots.done(endpoint.id);

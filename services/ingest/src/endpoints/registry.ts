@@ -133,6 +133,8 @@ export function applyChanges(
   if (changes.disabled === false) {
     next.disabled = false;
     delete next.disabledReason;
+    // Re-enabled: its failures start counting afresh.
+    delete next.failingSince;
   } else if (changes.disabled === true && !current.disabled) {
     next.disabled = true;
     next.disabledReason = `disabled through the API by ${actor}`;

@@ -34,6 +34,10 @@ export const endpointSchema = z
       example: 16,
       description: "Tasks sent to it at once per delivery instance; null: the default",
     }),
+    failingSince: z.string().nullable().openapi({
+      example: null,
+      description: "When its current run of failed attempts began; null after a success",
+    }),
     createdAt: z.string().openapi({ example: "2025-01-01T12:00:00.000Z" }),
     updatedAt: z.string().openapi({ example: "2025-01-01T12:00:00.000Z" }),
   })
@@ -53,6 +57,7 @@ export function publicEndpoint(endpoint: EndpointRecord): PublicEndpoint {
     timeoutMs: endpoint.timeoutMs ?? null,
     retrySchedule: endpoint.retrySchedule ?? null,
     maxInFlight: endpoint.maxInFlight ?? null,
+    failingSince: endpoint.failingSince ?? null,
     createdAt: endpoint.createdAt,
     updatedAt: endpoint.updatedAt,
   };
