@@ -1,9 +1,11 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import type { Logger } from "pino";
+import { type BodyLimitRule, bodyLimitMiddleware, DEFAULT_MAX_BODY_BYTES } from "./body-limit";
 import { httpMetricsMiddleware, type ServiceMetrics } from "./metrics";
 import { problemResponse, validationProblem } from "./problem";
 
@@ -23,6 +25,10 @@ export interface ServiceAppOptions {
   logger: Logger;
   metrics: ServiceMetrics;
   readiness: ReadinessChecks;
+  /** The request body limit of every route; DEFAULT_MAX_BODY_BYTES when absent. */
+  bodyLimit?: BodyLimitRule;
+  /** Middleware that must see every answer, the body limit's 413s included (counters). */
+  outerMiddleware?: readonly MiddlewareHandler[];
 }
 
 export async function readinessReport(checks: ReadinessChecks) {
@@ -39,8 +45,9 @@ export async function readinessReport(checks: ReadinessChecks) {
 }
 
 /**
- * The HTTP app every service starts from: request ids, metrics, problem+json for every error,
- * and /healthz, /readyz and /metrics. Services add their own routes to it.
+ * The HTTP app every service starts from: request ids, metrics, a body limit on every route,
+ * problem+json for every error, and /healthz, /readyz and /metrics. Services add their own
+ * routes to it.
  */
 export function createServiceApp<E extends KitEnv = KitEnv>(options: ServiceAppOptions) {
   const { logger, metrics } = options;
@@ -51,6 +58,8 @@ export function createServiceApp<E extends KitEnv = KitEnv>(options: ServiceAppO
   });
   app.use(requestId());
   app.use(httpMetricsMiddleware(metrics));
+  for (const middleware of options.outerMiddleware ?? []) app.use(middleware);
+  app.use(bodyLimitMiddleware(options.bodyLimit ?? { maxBytes: DEFAULT_MAX_BODY_BYTES }));
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {

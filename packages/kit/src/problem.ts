@@ -8,6 +8,8 @@ export interface Problem {
   title: string;
   detail?: string;
   errors?: { path: string; message: string }[];
+  /** RFC 9457 extension members, e.g. the ids a client should resend; never standard names. */
+  extensions?: Record<string, unknown>;
 }
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
@@ -21,6 +23,7 @@ export function problemResponse(c: Context, problem: Problem, headers?: Record<s
     code: problem.code,
     ...(problem.detail === undefined ? {} : { detail: problem.detail }),
     ...(problem.errors === undefined ? {} : { errors: problem.errors }),
+    ...problem.extensions,
     instance: c.req.path,
     requestId,
   };

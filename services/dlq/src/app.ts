@@ -32,6 +32,8 @@ export interface DlqAppDeps {
   metrics: ServiceMetrics;
   readiness: ReadinessChecks;
   tokens: readonly ApiToken[];
+  /** DLQ_MAX_BODY_BYTES: the body limit of every route. */
+  maxBodyBytes: number;
   db: Kysely<Database>;
   cursors: CursorCodec;
   replayer: LetterReplayer;
@@ -44,14 +46,18 @@ export const apiInfo = {
   description:
     "Dead letters: webhooks that could not be delivered. List, inspect, replay, resolve and " +
     "discard them. Every /v1 call takes `Authorization: Bearer <token>`; the token's name is " +
-    "recorded as the actor. Errors are application/problem+json.",
+    "recorded as the actor. Errors are application/problem+json. Bodies are limited by " +
+    "DLQ_MAX_BODY_BYTES (64 KiB by default), decided from Content-Length (413).",
 };
+
+const bodyLimit = (maxBytes: number) => ({ maxBytes, setting: "DLQ_MAX_BODY_BYTES" });
 
 export function createDlqApp(deps: DlqAppDeps): DlqApp {
   const app = createServiceApp<KitEnv>({
     logger: deps.logger,
     metrics: deps.metrics,
     readiness: deps.readiness,
+    bodyLimit: bodyLimit(deps.maxBodyBytes),
   });
   registerProblemComponents(app);
   mountApiDocs(app, apiInfo);
@@ -74,8 +80,10 @@ export function createDlqApp(deps: DlqAppDeps): DlqApp {
  * What the port serves until NATS and Postgres are ready: health, readiness and metrics answer,
  * and the API says 503 so clients retry.
  */
-export function createStartingApp(deps: Pick<DlqAppDeps, "logger" | "metrics" | "readiness">) {
-  const app = createServiceApp<KitEnv>(deps);
+export function createStartingApp(
+  deps: Pick<DlqAppDeps, "logger" | "metrics" | "readiness" | "maxBodyBytes">,
+) {
+  const app = createServiceApp<KitEnv>({ ...deps, bodyLimit: bodyLimit(deps.maxBodyBytes) });
   app.all("/v1/*", (c) => serviceUnavailable(c, "starting"));
   return app;
 }

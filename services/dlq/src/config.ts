@@ -6,6 +6,8 @@ export const dlqEnvShape = {
   PORT: portEnv.default(8083),
   DATABASE_URL: z.string().min(1),
   DLQ_API_TOKENS: tokenPairsEnv,
+  /** The largest request body of any route; operators' calls carry a filter and a note. */
+  DLQ_MAX_BODY_BYTES: z.coerce.number().int().min(1_024).default(65_536),
   DLQ_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   DLQ_RETENTION_INTERVAL: durationEnv.default(3_600_000),
   /** Replays get a new `Hookline-Deadline` this far ahead, as ingest gives fresh tasks. */

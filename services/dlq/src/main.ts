@@ -69,6 +69,7 @@ async function main(): Promise<void> {
     logger,
     metrics,
     readiness,
+    maxBodyBytes: env.DLQ_MAX_BODY_BYTES,
   });
   const server = await serveHttp({ fetch: (request) => app.fetch(request) }, env.PORT);
   logger.info({ port: server.port }, "listening");
@@ -152,6 +153,7 @@ async function main(): Promise<void> {
       metrics,
       readiness,
       tokens,
+      maxBodyBytes: env.DLQ_MAX_BODY_BYTES,
       db: database.db,
       cursors: createCursorCodec(cursorKey(env.DLQ_CURSOR_SECRET, tokens)),
       replayer: createLetterReplayer({

@@ -11,8 +11,9 @@ import {
   type ServiceMetrics,
 } from "@hookline/kit";
 import type { EndpointRegistry } from "./endpoints/registry";
+import { MAX_PAYLOAD_DEPTH } from "./events/payload-depth";
 import type { EventPublisher } from "./events/publisher";
-import { bodyLimits } from "./http/body-limits";
+import { type IngestBodyLimits, ingestBodyLimit } from "./http/body-limits";
 import { registerProblemComponents, serviceUnavailable } from "./http/problems";
 import { countRejectedEvents, type IngestMetrics } from "./metrics";
 import { registerCreateEndpoint } from "./routes/create-endpoint";
@@ -33,7 +34,7 @@ export interface IngestAppDeps {
   ingestMetrics: IngestMetrics;
   readiness: ReadinessChecks;
   tokens: readonly ApiToken[];
-  limits: { maxBodyBytes: number; maxBatchBytes: number };
+  limits: IngestBodyLimits;
   registry: EndpointRegistry;
   cache: Pick<EndpointCache, "get" | "all">;
   events: EventPublisher;
@@ -44,7 +45,10 @@ export const apiInfo = {
   version: "0.1.0",
   description:
     "Accepts events and fans them out to the registered webhook endpoints. Every /v1 call " +
-    "takes `Authorization: Bearer <token>`; errors are application/problem+json.",
+    "takes `Authorization: Bearer <token>`; errors are application/problem+json. Bodies are " +
+    "limited by INGEST_MAX_BODY_BYTES (INGEST_MAX_BATCH_BYTES for batches), decided from " +
+    `Content-Length (413); a payload nests at most ${MAX_PAYLOAD_DEPTH} levels of arrays and ` +
+    "objects (400). A 503 names the event ids to resend with, so each keeps its webhook-id.",
 };
 
 export function createIngestApp(deps: IngestAppDeps): IngestApp {
@@ -52,14 +56,14 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
     logger: deps.logger,
     metrics: deps.metrics,
     readiness: deps.readiness,
+    bodyLimit: ingestBodyLimit(deps.limits),
+    // Outside the body limit, so its 413s are counted as rejected events too.
+    outerMiddleware: [countRejectedEvents(deps.ingestMetrics)],
   });
   registerProblemComponents(app);
   mountApiDocs(app, apiInfo);
 
-  // Outermost on the event routes, so rejections by auth and body limits are counted too.
-  app.use("/v1/*", countRejectedEvents(deps.ingestMetrics));
   app.use("/v1/*", bearerAuth(deps.tokens));
-  app.use("/v1/*", bodyLimits(deps.limits));
 
   registerCreateEndpoint(app, deps);
   registerListEndpoints(app, deps);
@@ -77,8 +81,10 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
  * What the port serves until NATS is reached and provisioned: health, readiness and metrics
  * answer, and the API says 503 so clients retry.
  */
-export function createStartingApp(deps: Pick<IngestAppDeps, "logger" | "metrics" | "readiness">) {
-  const app = createServiceApp<KitEnv>(deps);
+export function createStartingApp(
+  deps: Pick<IngestAppDeps, "logger" | "metrics" | "readiness" | "limits">,
+) {
+  const app = createServiceApp<KitEnv>({ ...deps, bodyLimit: ingestBodyLimit(deps.limits) });
   app.all("/v1/*", (c) => serviceUnavailable(c, "ingest is starting: NATS is not ready yet"));
   return app;
 }

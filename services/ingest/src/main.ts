@@ -55,11 +55,16 @@ async function main(): Promise<void> {
     cache === undefined ? undefined : endpointStates(cache),
   );
 
+  const limits = {
+    maxBodyBytes: env.INGEST_MAX_BODY_BYTES,
+    maxBatchBytes: env.INGEST_MAX_BATCH_BYTES,
+  };
   // Serve health checks at once; the API app replaces the starting app once NATS is ready.
   let app: { fetch: (request: Request) => Response | Promise<Response> } = createStartingApp({
     logger,
     metrics,
     readiness,
+    limits,
   });
   const server = await serveHttp({ fetch: (request) => app.fetch(request) }, env.PORT);
   logger.info({ port: server.port }, "listening");
@@ -125,10 +130,7 @@ async function main(): Promise<void> {
       ingestMetrics,
       readiness,
       tokens: env.INGEST_API_TOKENS,
-      limits: {
-        maxBodyBytes: env.INGEST_MAX_BODY_BYTES,
-        maxBatchBytes: env.INGEST_MAX_BATCH_BYTES,
-      },
+      limits,
       registry: createEndpointRegistry({
         kv,
         cache: endpointCache,

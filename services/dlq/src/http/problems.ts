@@ -11,6 +11,7 @@ const problemKinds = {
   Conflict:
     "The letter's status does not allow this action (`invalid_status`), or it holds an invalid " +
     "message that cannot be replayed (`not_replayable`).",
+  PayloadTooLarge: "The body is larger than `DLQ_MAX_BODY_BYTES`.",
   Unavailable: "Postgres or NATS is unavailable; retry after `Retry-After`.",
 } as const;
 

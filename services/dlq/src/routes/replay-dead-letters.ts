@@ -24,6 +24,7 @@ export const replayDeadLettersRoute = createRoute({
     },
     400: problemRef.BadRequest,
     401: problemRef.Unauthorized,
+    413: problemRef.PayloadTooLarge,
     503: problemRef.Unavailable,
   },
 });

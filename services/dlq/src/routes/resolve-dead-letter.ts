@@ -27,6 +27,7 @@ export const resolveDeadLetterRoute = createRoute({
     401: problemRef.Unauthorized,
     404: problemRef.NotFound,
     409: problemRef.Conflict,
+    413: problemRef.PayloadTooLarge,
     503: problemRef.Unavailable,
   },
 });

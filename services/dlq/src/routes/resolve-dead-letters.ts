@@ -21,6 +21,7 @@ export const resolveDeadLettersRoute = createRoute({
     },
     400: problemRef.BadRequest,
     401: problemRef.Unauthorized,
+    413: problemRef.PayloadTooLarge,
     503: problemRef.Unavailable,
   },
 });

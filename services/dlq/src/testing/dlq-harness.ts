@@ -81,6 +81,8 @@ export interface DlqHarnessOptions {
   /** A Postgres to use (and stop on close); by default testkit's startPostgres(). */
   postgres?: PostgresHandle;
   now?: () => number;
+  /** DLQ_MAX_BODY_BYTES; its default when absent. */
+  maxBodyBytes?: number;
 }
 
 /** The DLQ wired as main.ts wires it, in-process, against a real nats-server and Postgres. */
@@ -115,6 +117,7 @@ export async function startDlqHarness(options: DlqHarnessOptions): Promise<DlqHa
     metrics,
     readiness: { nats: link.isConnected, database: () => database.answers() },
     tokens,
+    maxBodyBytes: options.maxBodyBytes ?? 65_536,
     db: database.db,
     cursors: createCursorCodec(cursorKey(undefined, tokens)),
     replayer: createLetterReplayer({

@@ -34,12 +34,22 @@ export type EventResult =
 export type Unavailable = { outcome: "unavailable"; reason: UnavailableReason };
 /** The webhook body would not fit in a NATS message, so retrying could never succeed. */
 export type TooLarge = { outcome: "too_large"; bytes: number; limit: number };
+/** JSON.stringify refused the payload (the schema's depth limit should have caught it first). */
+export type Unserialisable = { outcome: "unserialisable"; error: string };
 
-export type PublishEventOutcome = EventResult | Unavailable | TooLarge;
+/**
+ * Ids are decided before anything is published, so a 503 can name them: a retry with the same
+ * id maps to the same tasks (JetStream dedupe) and the same webhook-id.
+ */
+export type PublishEventOutcome =
+  | EventResult
+  | (Unavailable & { eventId: string })
+  | TooLarge
+  | Unserialisable;
 export type PublishBatchOutcome =
   | { outcome: "accepted"; results: EventResult[] }
-  | Unavailable
-  | (TooLarge & { index: number });
+  | (Unavailable & { eventIds: string[] })
+  | ((TooLarge | Unserialisable) & { index: number });
 
 export interface EventPublisher {
   publish(event: EventInput, idempotencyKey?: string): Promise<PublishEventOutcome>;
@@ -93,7 +103,17 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
   const timeout = options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
   const random = pooledRandom();
 
-  const plan = (event: EventInput, acceptedAt: number, idempotencyKey?: string): PlannedEvent => {
+  const plan = (
+    event: EventInput,
+    acceptedAt: number,
+    idempotencyKey?: string,
+  ): PlannedEvent | Unserialisable => {
+    let body: Buffer;
+    try {
+      body = webhookBody(event.eventType, event.payload, acceptedAt);
+    } catch (error) {
+      return { outcome: "unserialisable", error: String(error) };
+    }
     // Disabled endpoints get tasks too: delivery dead-letters them as endpoint_disabled, so
     // operators can replay what arrived while an endpoint was off.
     let endpoints = cache.subscribedTo(event.eventType);
@@ -104,7 +124,7 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
     return {
       eventId: event.id ?? idempotencyKey ?? `evt_${ulid(acceptedAt, random)}`,
       eventType: event.eventType,
-      body: webhookBody(event.eventType, event.payload, acceptedAt),
+      body,
       endpoints,
     };
   };
@@ -177,6 +197,9 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
     return { outcome: "unavailable", reason: "nats_disconnected" };
   };
 
+  const isPlanned = (event: PlannedEvent | Unserialisable): event is PlannedEvent =>
+    !("outcome" in event);
+
   const tooLarge = (event: PlannedEvent): TooLarge | undefined =>
     event.body.length > options.maxEventBytes
       ? { outcome: "too_large", bytes: event.body.length, limit: options.maxEventBytes }
@@ -184,28 +207,33 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
 
   return {
     async publish(input, idempotencyKey) {
-      if (!isConnected()) return disconnected(1);
       const acceptedAt = now();
       const event = plan(input, acceptedAt, idempotencyKey);
+      if (!isPlanned(event)) return event;
       const rejected = tooLarge(event);
       if (rejected !== undefined) return rejected;
+      if (!isConnected()) return { ...disconnected(1), eventId: event.eventId };
       const published = await publishAll([event], acceptedAt);
-      if (published.outcome === "unavailable") return published;
+      if (published.outcome === "unavailable") return { ...published, eventId: event.eventId };
       const [result] = published.results;
       if (result === undefined) throw new Error("one event published, no result");
       return result;
     },
 
     async publishBatch(inputs) {
-      if (!isConnected()) return disconnected(inputs.length);
       const acceptedAt = now();
-      const events = inputs.map((input) => plan(input, acceptedAt));
-      for (const [index, event] of events.entries()) {
+      const events: PlannedEvent[] = [];
+      for (const [index, input] of inputs.entries()) {
+        const event = plan(input, acceptedAt);
+        if (!isPlanned(event)) return { ...event, index };
         const rejected = tooLarge(event);
         if (rejected !== undefined) return { ...rejected, index };
+        events.push(event);
       }
+      const eventIds = events.map((event) => event.eventId);
+      if (!isConnected()) return { ...disconnected(events.length), eventIds };
       const published = await publishAll(events, acceptedAt);
-      if (published.outcome === "unavailable") return published;
+      if (published.outcome === "unavailable") return { ...published, eventIds };
       return { outcome: "accepted", results: published.results };
     },
   };

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { endpointIdSchema, eventIdSchema, eventTypeSchema } from "@hookline/contracts";
+import { MAX_PAYLOAD_DEPTH, nestsAtMost } from "../events/payload-depth";
 
 export const MAX_BATCH_EVENTS = 500;
 
@@ -9,7 +10,13 @@ export const eventBodySchema = z
     payload: z
       .unknown()
       .refine((value) => value !== undefined, { message: "required: any JSON value" })
-      .openapi({ example: { orderId: "o_123", total: 4200 } }),
+      .refine((value) => nestsAtMost(value, MAX_PAYLOAD_DEPTH), {
+        message: `nested deeper than ${MAX_PAYLOAD_DEPTH} levels of arrays and objects`,
+      })
+      .openapi({
+        example: { orderId: "o_123", total: 4200 },
+        description: `Any JSON value, nesting arrays and objects at most ${MAX_PAYLOAD_DEPTH} levels deep`,
+      }),
     id: eventIdSchema.optional().meta({
       example: "order-o_123-created",
       description: "Idempotency: the same id within the dedupe window creates no new tasks",

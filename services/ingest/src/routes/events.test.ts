@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_PAYLOAD_DEPTH } from "../events/payload-depth";
 import { countsBySubject, lastTaskOn } from "../testing/dispatch-stream";
 import { type IngestHarness, startIngestHarness, TEST_TOKEN } from "../testing/ingest-harness";
 
@@ -210,6 +211,50 @@ describe("POST /v1/events", () => {
   });
 });
 
+describe("payload depth", () => {
+  /** A payload of `levels` nested arrays, as request JSON. */
+  const nested = (levels: number) => `${"[".repeat(levels)}${"]".repeat(levels)}`;
+  const post = (path: string, body: string) =>
+    h.app.request(path, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${TEST_TOKEN}` },
+      body,
+    });
+
+  it(`takes ${MAX_PAYLOAD_DEPTH} levels and answers 400 problem+json past them, never 500`, async () => {
+    const ok = await post("/v1/events", `{"eventType":"deep.one","payload":${nested(64)}}`);
+    expect(ok.status).toBe(202);
+    // About 4,100 levels overflowed JSON.stringify's stack in the envelope (a 500).
+    for (const levels of [MAX_PAYLOAD_DEPTH + 1, 4_100, 100_000]) {
+      const response = await post(
+        "/v1/events",
+        `{"eventType":"deep.one","payload":${nested(levels)}}`,
+      );
+      expect(response.status).toBe(400);
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+      expect(await json(response)).toMatchObject({
+        code: "invalid_request",
+        errors: [
+          { path: "payload", message: "nested deeper than 64 levels of arrays and objects" },
+        ],
+      });
+    }
+  });
+
+  it("names the index of the too-deep event in a batch", async () => {
+    const response = await post(
+      "/v1/events/batch",
+      `{"events":[{"eventType":"deep.one","payload":1},` +
+        `{"eventType":"deep.one","payload":{"a":${nested(4_100)}}}]}`,
+    );
+    expect(response.status).toBe(400);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+    expect((await json(response)).errors).toEqual([
+      { path: "events.1.payload", message: expect.stringContaining("64 levels") },
+    ]);
+  });
+});
+
 describe("POST /v1/events/batch", () => {
   it("accepts a batch of 3 and answers results in order", async () => {
     const e = await createEndpoint({ eventTypes: ["batch.one", "batch.two"] });
@@ -279,6 +324,29 @@ describe("POST /v1/events/batch", () => {
     expect((await json(invalid)).errors).toEqual([
       { path: "events.1.eventType", message: expect.any(String) },
     ]);
+  });
+});
+
+describe("OpenAPI", () => {
+  it("documents the 503 of each event route with the ids to resend, and the depth limit", async () => {
+    const doc = (await (await h.app.request("/openapi.json")).json()) as {
+      paths: Record<string, { post: { responses: Record<string, { $ref?: string }> } }>;
+      components: {
+        responses: Record<string, { content: Record<string, { schema: unknown }> }>;
+        schemas: { Event: { properties: { payload: { description: string } } } };
+      };
+    };
+    expect(doc.paths["/v1/events"]?.post.responses["503"]?.$ref).toBe(
+      "#/components/responses/EventUnavailable",
+    );
+    expect(doc.paths["/v1/events/batch"]?.post.responses["503"]?.$ref).toBe(
+      "#/components/responses/EventBatchUnavailable",
+    );
+    const schemaOf = (name: string) =>
+      JSON.stringify(doc.components.responses[name]?.content["application/problem+json"]?.schema);
+    expect(schemaOf("EventUnavailable")).toContain('"required":["eventId"]');
+    expect(schemaOf("EventBatchUnavailable")).toContain('"required":["eventIds"]');
+    expect(doc.components.schemas.Event.properties.payload.description).toContain("64 levels");
   });
 });
 

@@ -1,8 +1,9 @@
 import { createRoute } from "@hono/zod-openapi";
+import { payloadTooLarge } from "@hookline/kit";
 import type { IngestApp } from "../app";
 import type { EventPublisher } from "../events/publisher";
 import { batchBodySchema, batchResultSchema, MAX_BATCH_EVENTS } from "../http/event-schemas";
-import { eventsUnavailable, payloadTooLarge, problemRef } from "../http/problems";
+import { eventBatchUnavailable, problemRef, unserialisablePayload } from "../http/problems";
 
 export const publishEventBatchRoute = createRoute({
   method: "post",
@@ -11,8 +12,8 @@ export const publishEventBatchRoute = createRoute({
   summary: `Accept 1–${MAX_BATCH_EVENTS} events at once`,
   description:
     "All or nothing from the client's view: 202 once every task of every event is stored, else " +
-    "503 for the whole batch. Retrying a batch is harmless; give each event an `id` so a retry " +
-    "maps to the same tasks.",
+    "503 for the whole batch. Retrying a batch is harmless when each event keeps its id: the " +
+    "503 names them in `eventIds` (request order), so send each event again with that `id`.",
   request: {
     body: { required: true, content: { "application/json": { schema: batchBodySchema } } },
   },
@@ -24,7 +25,7 @@ export const publishEventBatchRoute = createRoute({
     400: problemRef.BadRequest,
     401: problemRef.Unauthorized,
     413: problemRef.PayloadTooLarge,
-    503: problemRef.Unavailable,
+    503: problemRef.EventBatchUnavailable,
   },
 });
 
@@ -49,8 +50,10 @@ export function registerPublishEventBatch(app: IngestApp, deps: { events: EventP
           `events.${result.index}: the webhook body would be ${result.bytes} bytes; ` +
             `the limit is ${result.limit} bytes`,
         );
+      case "unserialisable":
+        return unserialisablePayload(c, `events.${result.index}.payload`, result.error);
       case "unavailable":
-        return eventsUnavailable(c, result.reason);
+        return eventBatchUnavailable(c, result.reason, result.eventIds);
     }
   });
 }

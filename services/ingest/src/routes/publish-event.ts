@@ -1,4 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
+import { payloadTooLarge } from "@hookline/kit";
 import type { IngestApp } from "../app";
 import type { EventPublisher } from "../events/publisher";
 import {
@@ -6,7 +7,7 @@ import {
   eventResultSchema,
   idempotencyHeadersSchema,
 } from "../http/event-schemas";
-import { eventsUnavailable, payloadTooLarge, problemRef } from "../http/problems";
+import { eventUnavailable, problemRef, unserialisablePayload } from "../http/problems";
 
 export const publishEventRoute = createRoute({
   method: "post",
@@ -16,7 +17,8 @@ export const publishEventRoute = createRoute({
   description:
     "Answers 202 once every task is stored in JetStream. The event id is `id`, else the " +
     "Idempotency-Key header, else a new `evt_<ulid>`; a repeat within the dedupe window " +
-    "creates no new tasks and answers `duplicate: true`.",
+    "creates no new tasks and answers `duplicate: true`. On a 503, send the event again with " +
+    "`id` set to the `eventId` of the answer, so its webhook keeps the same `webhook-id`.",
   request: {
     headers: idempotencyHeadersSchema,
     body: { required: true, content: { "application/json": { schema: eventBodySchema } } },
@@ -29,7 +31,7 @@ export const publishEventRoute = createRoute({
     400: problemRef.BadRequest,
     401: problemRef.Unauthorized,
     413: problemRef.PayloadTooLarge,
-    503: problemRef.Unavailable,
+    503: problemRef.EventUnavailable,
   },
 });
 
@@ -55,8 +57,10 @@ export function registerPublishEvent(app: IngestApp, deps: { events: EventPublis
           c,
           `the webhook body would be ${result.bytes} bytes; the limit is ${result.limit} bytes`,
         );
+      case "unserialisable":
+        return unserialisablePayload(c, "payload", result.error);
       case "unavailable":
-        return eventsUnavailable(c, result.reason);
+        return eventUnavailable(c, result.reason, result.eventId);
     }
   });
 }

@@ -55,6 +55,8 @@ export interface IngestHarnessOptions {
   maxBatchBytes?: number;
   dispatchMaxBytes?: number;
   now?: () => number;
+  /** Stands between the publisher and JetStream, e.g. to lose PubAcks of stored tasks. */
+  wrapJetStream?: (js: JetStreamClient) => JetStreamClient;
 }
 
 /** The ingest app wired as main.ts wires it, in-process, against a real nats-server. */
@@ -103,7 +105,7 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
     registry,
     cache,
     events: createEventPublisher({
-      js,
+      js: options.wrapJetStream?.(js) ?? js,
       names,
       cache,
       isConnected: link.isConnected,

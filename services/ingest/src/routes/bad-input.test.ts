@@ -1,0 +1,134 @@
+import { connect } from "node:net";
+import { serveHttp } from "@hookline/kit";
+import { fuzzApi } from "@hookline/testkit/api-fuzz";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type IngestHarness, startIngestHarness, TEST_TOKEN } from "../testing/ingest-harness";
+
+let h: IngestHarness;
+const endpointIds: string[] = [];
+
+beforeAll(async () => {
+  h = await startIngestHarness({ prefix: "ingest_bad_input" });
+  for (const eventTypes of [["fuzz.a"], ["fuzz.a"], ["fuzz.b"], [], ["fuzz.a"], ["fuzz.b"]]) {
+    const response = await h.call("POST", "/v1/endpoints", {
+      url: "https://example.com/fuzz",
+      eventTypes,
+    });
+    endpointIds.push(String(((await response.json()) as { id: string }).id));
+  }
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+/** Sends `head` over a raw socket and resolves with the status line as soon as it arrives. */
+function statusLine(port: number, head: string): Promise<string> {
+  const socket = connect(port, "127.0.0.1");
+  return new Promise<string>((resolve, reject) => {
+    let received = "";
+    socket.on("data", (data) => {
+      received += data.toString("latin1");
+      if (received.includes("\r\n")) resolve(received.slice(0, received.indexOf("\r\n")));
+    });
+    socket.on("error", reject);
+    socket.on("close", () => reject(new Error(`closed before a status line: ${received}`)));
+    socket.write(head);
+  }).finally(() => socket.destroy());
+}
+
+describe("body limits", () => {
+  it("answers 413 at once to a 10 GB Content-Length on every path, before auth", async () => {
+    const server = await serveHttp(h.app, 0, "127.0.0.1");
+    try {
+      for (const path of ["/v1/events", "/v1/events/batch", "/v1/endpoints", "/healthz"]) {
+        const started = performance.now();
+        const line = await statusLine(
+          server.port,
+          `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n` +
+            "content-length: 10000000000\r\n\r\n",
+        );
+        expect(line, path).toBe("HTTP/1.1 413 Payload Too Large");
+        expect(performance.now() - started).toBeLessThan(2_000);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("names INGEST_MAX_BODY_BYTES, or INGEST_MAX_BATCH_BYTES for batches, in a problem+json", async () => {
+    const tooLarge = async (path: string, length: number) => {
+      const response = await h.app.request(path, {
+        method: "POST",
+        headers: { "content-length": String(length), authorization: `Bearer ${TEST_TOKEN}` },
+      });
+      expect(response.status).toBe(413);
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+      return ((await response.json()) as { code: string; detail: string }).detail;
+    };
+    expect(await tooLarge("/v1/endpoints", 262_145)).toBe(
+      "the request body is larger than 262144 bytes (INGEST_MAX_BODY_BYTES)",
+    );
+    expect(await tooLarge("/v1/events/batch", 5 * 1024 * 1024 + 1)).toBe(
+      "the request body is larger than 5242880 bytes (INGEST_MAX_BATCH_BYTES)",
+    );
+    expect(await tooLarge("/metrics", 10_000_000_000)).toContain("INGEST_MAX_BODY_BYTES");
+  });
+});
+
+describe("fuzzed requests", () => {
+  it("never answer 5xx, and every 4xx is problem+json with a code and a title", async () => {
+    const event = { eventType: "fuzz.a", payload: { n: 1 } };
+    const endpoint = { url: "https://example.com/fuzz", eventTypes: ["fuzz.a"] };
+    const statuses = await fuzzApi(
+      h.app,
+      {
+        operations: [
+          {
+            method: "POST",
+            route: "/v1/endpoints",
+            bodies: [endpoint, { ...endpoint, headers: { "x-a": "1" } }],
+            weight: 2,
+          },
+          { method: "GET", route: "/v1/endpoints" },
+          { method: "GET", route: "/v1/endpoints/{id}" },
+          {
+            method: "PATCH",
+            route: "/v1/endpoints/{id}",
+            bodies: [
+              { description: "d", disabled: false, timeoutMs: 1_000, retrySchedule: ["1s"] },
+            ],
+            weight: 2,
+          },
+          { method: "DELETE", route: "/v1/endpoints/{id}" },
+          { method: "GET", route: "/v1/endpoints/{id}/secret" },
+          { method: "POST", route: "/v1/endpoints/{id}/rotate-secret" },
+          {
+            method: "POST",
+            route: "/v1/events",
+            bodies: [event, { ...event, id: "fuzz-1", endpointIds }],
+            weight: 3,
+          },
+          {
+            method: "POST",
+            route: "/v1/events/batch",
+            bodies: [{ events: [event, { ...event, id: "fuzz-2" }] }],
+            weight: 3,
+          },
+          { method: "GET", route: "/healthz" },
+          { method: "GET", route: "/readyz" },
+          { method: "GET", route: "/metrics" },
+          { method: "GET", route: "/openapi.json" },
+        ],
+        ids: endpointIds,
+        queryNames: ["cursor", "limit"],
+        headerNames: ["idempotency-key"],
+        authorization: `Bearer ${TEST_TOKEN}`,
+      },
+      { numRuns: 400 },
+    );
+    // The run reached the handlers, not only the 404s and 401s in front of them.
+    for (const status of [200, 201, 202, 400, 401, 404]) {
+      expect(statuses.get(status), `answers ${status}`).toBeGreaterThan(0);
+    }
+  }, 60_000);
+});
