@@ -23,6 +23,8 @@ export const deadLetterReasons = [
   "endpoint_gone",
   "poison",
   "invalid_message",
+  /** The endpoint already had ENDPOINT_BACKLOG_QUOTA tasks waiting. */
+  "backlog_full",
 ] as const;
 export const deadLetterReasonSchema = z.enum(deadLetterReasons);
 export type DeadLetterReason = z.infer<typeof deadLetterReasonSchema>;

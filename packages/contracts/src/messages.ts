@@ -225,3 +225,9 @@ export function appendAttempt(
     attempt.error === undefined ? attempt : { ...attempt, error: headerSafe(attempt.error) };
   return [...(history ?? []), record].slice(-HISTORY_LIMIT);
 }
+
+/** A task dead-lettered as it stands, with no new attempt: its history is kept. */
+export function deadLetterOfTask(task: TaskMeta, reason: DeadLetterReason): DeadLetterMeta {
+  const { notBefore: _due, ...rest } = task;
+  return { ...rest, history: task.history ?? [], reason };
+}

@@ -88,6 +88,9 @@ export function streamConfigs(options: ProvisionOptions): NamedStreamConfig[] {
       name: names.streams.dispatchRetry,
       subjects: [names.subjects.dispatchRetryAll, names.subjects.dispatchOverflowAll],
       max_bytes: options.dispatchRetryMaxBytes,
+      // The quota holds for an endpoint's retries and its moved tasks too.
+      max_msgs_per_subject: options.endpointBacklogQuota,
+      discard_new_per_subject: true,
     },
     {
       ...taskQueue,
@@ -207,6 +210,14 @@ export function overflowConsumerConfig(
       max_ack_pending: maxInFlight,
     },
   };
+}
+
+/**
+ * The publish was refused because its subject, one endpoint's, holds ENDPOINT_BACKLOG_QUOTA
+ * messages already: the writer dead-letters the task as `backlog_full` instead.
+ */
+export function isBacklogFull(error: unknown): boolean {
+  return error instanceof JetStreamApiError && /messages per subject/i.test(error.message);
 }
 
 function isApiError(error: unknown, code: number): boolean {

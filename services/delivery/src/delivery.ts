@@ -123,11 +123,17 @@ export function startDelivery(options: DeliveryOptions): RunningDelivery {
   };
 
   let overflow: Overflow | undefined;
+  let stopping = false;
   const startLane = (lane: DeliveryLane): Lane => {
     const record = laneRecorder(metrics, lane);
     record.inFlight(0);
     const runner = createTaskRunner(
-      { ...options, writes, endpointLookupTimeoutMs: fairness.endpointLookupTimeoutMs },
+      {
+        ...options,
+        writes,
+        endpointLookupTimeoutMs: fairness.endpointLookupTimeoutMs,
+        stopping: () => stopping,
+      },
       lane,
       record,
     );
@@ -190,6 +196,7 @@ export function startDelivery(options: DeliveryOptions): RunningDelivery {
     held: () => slots.heldCount(),
     overflowing: () => overflow?.consuming() ?? [],
     async stop() {
+      stopping = true;
       stopBacklog();
       // No pull of ours may be left open when tasks go back, or the server hands them to it.
       await Promise.all([

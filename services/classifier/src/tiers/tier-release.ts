@@ -1,8 +1,15 @@
-import { decodeTask, encodeTask, type HooklineNames, type TaskMeta } from "@hookline/contracts";
+import {
+  decodeTask,
+  encodeTask,
+  type HooklineNames,
+  isBacklogFull,
+  type TaskMeta,
+} from "@hookline/contracts";
 import {
   createOutageWarning,
   deadLetterInvalid,
   type Logger,
+  publishTaskDeadLetter,
   type ServiceMetrics,
 } from "@hookline/kit";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
@@ -49,12 +56,37 @@ export function createTierReleaseHandler(deps: TierReleaseDeps): (msg: JsMsg) =>
     try {
       await js.publish(subject, msg.data, { headers });
     } catch (error) {
+      if (isBacklogFull(error)) return await backlogFull(msg, task);
       warnOutage(error, "cannot release due retries to dispatch; they will be tried again");
       msg.nak(RELEASE_RETRY_NAK_MS);
       return false;
     }
     msg.ack();
     return true;
+  };
+
+  /**
+   * The endpoint has its whole quota waiting already: dead-letter rather than hold a tier slot
+   * nakking, so nothing is lost and the retries of other endpoints behind it go on.
+   */
+  const backlogFull = async (msg: JsMsg, task: TaskMeta): Promise<false> => {
+    try {
+      await publishTaskDeadLetter({
+        js,
+        names,
+        task,
+        body: msg.data,
+        reason: "backlog_full",
+        msgId: `${task.taskId}#backlog@${msg.seq}`,
+      });
+    } catch (error) {
+      warnOutage(error, "cannot dead-letter retries of a full endpoint; they will come back");
+      msg.nak(RELEASE_RETRY_NAK_MS);
+      return false;
+    }
+    metrics.decisions.inc({ decision: "deadletter", reason: "backlog_full" });
+    msg.ack();
+    return false;
   };
 
   return async (msg) => {

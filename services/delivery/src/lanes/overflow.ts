@@ -2,11 +2,12 @@ import {
   encodeTask,
   ensureConsumer,
   type HooklineNames,
+  isBacklogFull,
   overflowConsumerConfig,
   type ProvisionOptions,
   type TaskMeta,
 } from "@hookline/contracts";
-import type { Logger } from "@hookline/kit";
+import { type Logger, publishTaskDeadLetter } from "@hookline/kit";
 import {
   JetStreamApiCodes,
   JetStreamApiError,
@@ -164,13 +165,27 @@ export function startOverflow(options: OverflowOptions): Overflow {
 
   return {
     async move(msg, task, cap, lane) {
+      // The source's lane and sequence keep ids unique per message and stable on redelivery.
+      const source = `${lane}${msg.seq}`;
       try {
         await ensure(task.endpointId, cap);
-        // The source's lane and sequence keep the id unique per message and stable on redelivery.
-        const msgId = `${task.taskId}#moved${task.attempt}@${lane}${msg.seq}`;
-        await js.publish(names.subjects.dispatchOverflow(task.endpointId), msg.data, {
-          headers: encodeTask(task, msgId),
-        });
+        try {
+          await js.publish(names.subjects.dispatchOverflow(task.endpointId), msg.data, {
+            headers: encodeTask(task, `${task.taskId}#moved${task.attempt}@${source}`),
+          });
+        } catch (error) {
+          if (!isBacklogFull(error)) throw error;
+          // Its own consumer already holds the endpoint's whole quota: nothing is lost and
+          // nothing else waits if this one is dead-lettered.
+          await publishTaskDeadLetter({
+            js,
+            names,
+            task,
+            body: msg.data,
+            reason: "backlog_full",
+            msgId: `${task.taskId}#backlog@${source}`,
+          });
+        }
       } catch (error) {
         logger.warn(
           { err: error, taskId: task.taskId, endpointId: task.endpointId },

@@ -22,8 +22,9 @@ import { type AttemptSummary, outcomeFor, outcomeMsgId } from "./outcome";
 import { endpointTimeoutMs, webhookRequestFor } from "./webhook-request";
 import type { WriteCoalescer } from "./write-coalescer";
 
-/** When an outcome can't be stored (NATS down), the task comes back after this. */
-export const OUTCOME_UNAVAILABLE_NAK_MS = 5_000;
+/** How soon an outcome that could not be stored is tried again, doubling up to the maximum. */
+export const OUTCOME_RETRY_FIRST_MS = 250;
+export const OUTCOME_RETRY_MAX_MS = 5_000;
 const EMPTY = new Uint8Array(0);
 
 export interface TaskRunnerDeps {
@@ -41,6 +42,8 @@ export interface TaskRunnerDeps {
   endpointLookupTimeoutMs: number;
   /** Batches the acks and audit publishes of one event-loop turn into one socket write. */
   writes: WriteCoalescer;
+  /** True once shutdown began: tasks waiting to store their outcome are given back. */
+  stopping: () => boolean;
 }
 
 /** The steps of one task, which the lane runs in order with its own waiting in between. */
@@ -107,19 +110,33 @@ export function createTaskRunner(
     }
   };
 
+  /**
+   * The outcome carries the body unchanged: the classifier retries from these bytes. Until it is
+   * stored (NATS down, or OUTCOMES full because the classifier is behind) the task stays ours:
+   * it is kept alive with working() and the publish is tried again, so the endpoint is not
+   * called again for an attempt already made, and the lane's slots filling up stops the pulling.
+   * Only at shutdown is it given back.
+   */
   const storeFailure = async (msg: JsMsg, task: TaskMeta, summary: AttemptSummary) => {
     const headers = encodeOutcome(
       outcomeFor(task, summary),
       outcomeMsgId(task, summary.result, msg.seq),
     );
-    try {
-      // The classifier retries from these bytes, so the outcome carries the body unchanged.
-      await js.publish(names.subjects.outcomeFailed(task.endpointId), msg.data, { headers });
-    } catch (error) {
-      // NATS is down or OUTCOMES is full: the task stays ours to retry, nothing is lost.
-      warnOutage(error, "cannot store outcomes; tasks will be retried");
-      msg.nak(OUTCOME_UNAVAILABLE_NAK_MS);
-      return;
+    const subject = names.subjects.outcomeFailed(task.endpointId);
+    const longestWait = Math.max(100, Math.min(OUTCOME_RETRY_MAX_MS, deps.ackWaitMs / 3));
+    for (let wait = OUTCOME_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, longestWait)) {
+      try {
+        await js.publish(subject, msg.data, { headers });
+        break;
+      } catch (error) {
+        warnOutage(error, "cannot store outcomes; holding the tasks until they can be");
+        if (deps.stopping()) {
+          msg.nak();
+          return;
+        }
+        msg.working();
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
     }
     writes.defer(() => msg.ack());
   };

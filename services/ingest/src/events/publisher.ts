@@ -2,9 +2,11 @@ import {
   type EndpointRecord,
   encodeTask,
   type HooklineNames,
+  isBacklogFull,
+  type TaskMeta,
   taskIdFor,
 } from "@hookline/contracts";
-import type { EndpointCache, Logger } from "@hookline/kit";
+import { type EndpointCache, type Logger, publishTaskDeadLetter } from "@hookline/kit";
 import { JetStreamApiError, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
 import { errors } from "@nats-io/transport-node";
 import { ulid } from "ulid";
@@ -133,23 +135,32 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
     const deadline = acceptedAt + options.taskDeadlineMs;
     return event.endpoints.map((endpoint) => {
       const taskId = taskIdFor(event.eventId, endpoint.id);
-      const headers = encodeTask(
-        {
-          taskId,
-          eventId: event.eventId,
-          eventType: event.eventType,
-          endpointId: endpoint.id,
-          attempt: 0,
-          deferrals: 0,
-          createdAt: acceptedAt,
-          deadline,
-        },
+      const task: TaskMeta = {
         taskId,
-      );
-      return js.publish(names.subjects.dispatchFresh(endpoint.id), event.body, {
-        headers,
-        timeout,
-      });
+        eventId: event.eventId,
+        eventType: event.eventType,
+        endpointId: endpoint.id,
+        attempt: 0,
+        deferrals: 0,
+        createdAt: acceptedAt,
+        deadline,
+      };
+      const headers = encodeTask(task, taskId);
+      return js
+        .publish(names.subjects.dispatchFresh(endpoint.id), event.body, { headers, timeout })
+        .catch((error: unknown) => {
+          if (!isBacklogFull(error)) throw error;
+          // The endpoint has ENDPOINT_BACKLOG_QUOTA tasks waiting: this one is stored as a
+          // dead letter instead, so it is not lost and nothing else waits behind it.
+          return publishTaskDeadLetter({
+            js,
+            names,
+            task,
+            body: event.body,
+            reason: "backlog_full",
+            msgId: `${taskId}#backlog`,
+          });
+        });
     });
   };
 
