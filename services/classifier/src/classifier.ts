@@ -11,7 +11,8 @@ import type { ClassifierMetrics } from "./metrics";
 import type { EndpointDisabler } from "./outcomes/endpoint-disabler";
 import type { EndpointHealth } from "./outcomes/endpoint-health";
 import { createOutcomeHandler } from "./outcomes/outcome-handler";
-import { createPoisonHandler } from "./poison/poison-handler";
+import { startPassedTaskSweep } from "./poison/passed-task-sweep";
+import { createPoisonHandler, createPoisonSettler } from "./poison/poison-handler";
 import type { RandomSource, RetryPolicy } from "./scheduling/retry-plan";
 import { parseRetryTiers } from "./scheduling/retry-tiers";
 import { createTierReleaseHandler } from "./tiers/tier-release";
@@ -31,6 +32,8 @@ export interface ClassifierOptions {
   concurrency: number;
   /** Each tier consumer's max_ack_pending; its pull prefetch matches it. */
   tierMaxAckPending: number;
+  /** How often tasks passed without an ack (and without an advisory) are looked for. */
+  passedTaskSweepMs?: number;
   /** Tier names whose consumers outlived a change of RETRY_TIERS; they keep draining. */
   formerTiers?: readonly string[];
   serviceMetrics: ServiceMetrics;
@@ -120,10 +123,18 @@ export function startClassifier(options: ClassifierOptions): RunningClassifier {
       handle: createPoisonHandler({ ...shared, jsm: options.jsm }),
     }),
   );
+  const sweep = startPassedTaskSweep({
+    jsm: options.jsm,
+    names,
+    settle: createPoisonSettler({ ...shared, jsm: options.jsm }),
+    logger,
+    intervalMs: options.passedTaskSweepMs,
+  });
 
   return {
     consumers,
     async stop() {
+      sweep.stop();
       await Promise.all(pumps.map((pump) => pump.stop()));
     },
   };

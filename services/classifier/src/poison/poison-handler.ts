@@ -64,18 +64,21 @@ async function deleteIfPresent(jsm: JetStreamManager, stream: string, seq: numbe
   }
 }
 
+/** Where a poison task sits, and what was done to it. */
+export type PoisonTask = Omit<MaxDeliveriesAdvisory, "deliveries"> & { deliveries: number };
+
 /**
- * Handles one MAX_DELIVERIES advisory for DISPATCH: a task that crashed or stalled a delivery
- * worker `max_deliver` times. Reads it by sequence, dead-letters it as `poison` (raw as
- * `invalid_message` when its headers don't decode), deletes it from DISPATCH, then acks the
- * advisory. Each step is safe to repeat, so a crash anywhere just runs it again.
+ * Settles one poison task: reads it by sequence, dead-letters it as `poison` (raw as
+ * `invalid_message` when its headers don't decode) and deletes it from its stream. Each step is
+ * safe to repeat. Throws when NATS can't be reached, for the caller to try again.
  */
-export function createPoisonHandler(deps: PoisonHandlerDeps): (msg: JsMsg) => Promise<void> {
+export function createPoisonSettler(
+  deps: PoisonHandlerDeps,
+): (poison: PoisonTask) => Promise<void> {
   const { js, jsm, names, metrics, logger } = deps;
   const consumer = names.consumers.classifierPoison;
-  const warnOutage = createOutageWarning(logger);
 
-  const deadLetterPoison = async (stored: StoredMsg, advisory: MaxDeliveriesAdvisory) => {
+  const deadLetterPoison = async (stored: StoredMsg, advisory: PoisonTask) => {
     const decoded = decodeTask(stored.header);
     const detail = `delivered ${advisory.deliveries} times to ${advisory.consumer} without an ack`;
     if (decoded.ok) {
@@ -124,6 +127,25 @@ export function createPoisonHandler(deps: PoisonHandlerDeps): (msg: JsMsg) => Pr
     );
   };
 
+  return async (poison) => {
+    const stored = await jsm.streams.getMessage(poison.stream, { seq: poison.stream_seq });
+    // Already gone: acked by a worker after all, or deleted by us before a crash.
+    if (stored === null) return;
+    await deadLetterPoison(stored, poison);
+    await deleteIfPresent(jsm, poison.stream, poison.stream_seq);
+  };
+}
+
+/**
+ * Handles one MAX_DELIVERIES advisory for a dispatch stream: a task that crashed or stalled a
+ * delivery worker `max_deliver` times. Settles it (above), then acks the advisory.
+ */
+export function createPoisonHandler(deps: PoisonHandlerDeps): (msg: JsMsg) => Promise<void> {
+  const { js, names, logger } = deps;
+  const consumer = names.consumers.classifierPoison;
+  const warnOutage = createOutageWarning(logger);
+  const settle = createPoisonSettler(deps);
+
   return async (msg) => {
     const parsed = parseAdvisory(msg);
     if (!parsed.ok) {
@@ -147,12 +169,7 @@ export function createPoisonHandler(deps: PoisonHandlerDeps): (msg: JsMsg) => Pr
       return;
     }
     try {
-      const stored = await jsm.streams.getMessage(advisory.stream, { seq: advisory.stream_seq });
-      // Already gone: acked by a worker after all, or deleted by us before a crash.
-      if (stored !== null) {
-        await deadLetterPoison(stored, advisory);
-        await deleteIfPresent(jsm, advisory.stream, advisory.stream_seq);
-      }
+      await settle(advisory);
     } catch (error) {
       warnOutage(error, "cannot handle poison tasks; advisories will come back");
       msg.nak(POISON_RETRY_NAK_MS);
