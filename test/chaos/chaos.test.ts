@@ -10,14 +10,14 @@ const CORE = ["kill-delivery", "sigterm-delivery", "kill-nats"];
 
 describe("chaos (short)", () => {
   it("loses no accepted event to kill -9 of delivery or nats-server, or to SIGTERM of delivery", {
-    timeout: 240_000,
+    timeout: 300_000,
   }, async () => {
     const lines: string[] = [];
     const results = await runChaos({
       short: true,
       only: CORE,
       log: (line) => lines.push(line),
-      deadline: Date.now() + 200_000,
+      deadline: Date.now() + 240_000,
     });
     const byId = new Map(results.map((r) => [r.id, r]));
     const report = results.map((r) => `${r.id}: ${summarizeResult(r)}`).join("\n");

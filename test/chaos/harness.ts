@@ -48,6 +48,8 @@ export interface EndpointSpec {
 export interface AckPending {
   total: number;
   byConsumer: Record<string, number>;
+  /** The consumers holding any, e.g. "DISPATCH/delivery-fresh 150, RETRY/retry-1s 9". */
+  detail: string;
 }
 
 /** A whole Hookline on this machine: NATS, Postgres, the four services and a receiver. */
@@ -188,10 +190,16 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
         const byConsumer: Record<string, number> = {};
         let total = 0;
         for (const consumer of await consumers()) {
-          byConsumer[`${consumer.stream_name}/${consumer.name}`] = consumer.num_ack_pending;
+          const stream = consumer.stream_name.slice(streamPrefix.length);
+          byConsumer[`${stream}/${consumer.name}`] = consumer.num_ack_pending;
           total += consumer.num_ack_pending;
         }
-        return { total, byConsumer };
+        const detail = Object.entries(byConsumer)
+          .filter(([, n]) => n > 0)
+          .sort((a, b) => b[1] - a[1])
+          .map(([name, n]) => `${name} ${n}`)
+          .join(", ");
+        return { total, byConsumer, detail: detail || "none" };
       },
       backlog: async () => {
         let pending = 0;

@@ -57,7 +57,7 @@ function killNode(which: "leader" | "follower"): Disruption {
       })();
       return {
         inFlight: pending.total + posts,
-        note: `killed ${victim} (${stream} leader: ${leader}); ${pending.total} unacked just before, ${posts} POSTs open`,
+        note: `killed ${victim} (${stream} leader: ${leader}); ${pending.total} unacked just before (${pending.detail}), ${posts} POSTs open`,
       };
     },
     repair: async (harness) => {

@@ -156,7 +156,7 @@ function killService(service: string): Disruption {
       const posts = openPosts();
       return {
         inFlight: pending.total,
-        note: `${pending.total} unacked in JetStream after the kill; ${posts} POSTs open`,
+        note: `${pending.total} unacked in JetStream after the kill (${pending.detail}); ${posts} POSTs open`,
       };
     },
     repair: (harness) => harness.stack.start(service),
@@ -175,7 +175,7 @@ const killNats: Disruption = {
     await nats.kill();
     return {
       inFlight: pending.total + posts,
-      note: `${pending.total} unacked in JetStream just before, ${posts} open POSTs`,
+      note: `${pending.total} unacked in JetStream just before (${pending.detail}), ${posts} POSTs open`,
     };
   },
   repair: async (harness) => {
@@ -198,7 +198,7 @@ function terminateService(service: string): Disruption {
       const pending = await harness.ackPending();
       return {
         inFlight: pending.total + openPosts(),
-        note: `${service} ${exitNote}; ${pending.total} unacked in JetStream after`,
+        note: `${service} ${exitNote}; ${pending.total} unacked in JetStream after (${pending.detail})`,
         checks: [{ label: `${service} exits 0 on SIGTERM (${exitNote})`, ok: exit.code === 0 }],
       };
     },

@@ -34,7 +34,7 @@ function freezePostgres(short: boolean): Disruption {
       })();
       return {
         inFlight: pending.total,
-        note: `${stopped.length} Postgres processes stopped; ${pending.total} unacked in JetStream`,
+        note: `${stopped.length} Postgres processes stopped; ${pending.total} unacked in JetStream (${pending.detail})`,
       };
     },
     repair: async (harness) => {
