@@ -53,7 +53,8 @@ export const defaultProvisionOptions: Omit<ProvisionOptions, "names"> = {
   endpointBacklogQuota: 100_000,
   replicas: 1,
   deliveryAckWaitMs: 30_000,
-  deliveryMaxAckPending: 2_000,
+  // Room for both lanes' slots plus the tasks an instance holds (DELIVERY_MAX_HELD).
+  deliveryMaxAckPending: 5_000,
 };
 
 /** A task that crashes a worker this many times is poison. */

@@ -24,9 +24,9 @@ export const deliveryEnvShape = {
   /** An endpoint's tasks sent at once per instance, unless the endpoint sets maxInFlight. */
   DELIVERY_ENDPOINT_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1_000).default(16),
   /** An endpoint's tasks waiting in an instance before more move to its own consumer. */
-  DELIVERY_ENDPOINT_MAX_HELD: z.coerce.number().int().min(0).max(100_000).default(64),
+  DELIVERY_ENDPOINT_MAX_HELD: z.coerce.number().int().min(0).max(100_000).default(1_000),
   /** Tasks of all endpoints waiting in an instance before more are moved. */
-  DELIVERY_MAX_HELD: z.coerce.number().int().min(0).max(1_000_000).default(1_000),
+  DELIVERY_MAX_HELD: z.coerce.number().int().min(0).max(1_000_000).default(2_000),
   /** How long a task waits for an endpoint the cache doesn't know yet (a lagging KV watch). */
   DELIVERY_ENDPOINT_LOOKUP_TIMEOUT: durationEnv.default(5_000),
   /** The rolling window the failure rate is taken over. */

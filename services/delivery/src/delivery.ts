@@ -40,8 +40,8 @@ export interface FairnessLimits {
 
 export const defaultFairnessLimits: FairnessLimits = {
   endpointMaxInFlight: 16,
-  endpointMaxHeld: 64,
-  maxHeld: 1_000,
+  endpointMaxHeld: 1_000,
+  maxHeld: 2_000,
   endpointLookupTimeoutMs: 5_000,
 };
 
