@@ -41,6 +41,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FairnessLimits, type RunningDelivery, startDelivery } from "./delivery";
 import type { BreakerConfig } from "./guards/endpoint-breaker";
 import { createEndpointGuards } from "./guards/endpoint-guards";
+import { burstOf } from "./guards/token-bucket";
 import { createWebhookClient, type WebhookClient } from "./http/webhook-client";
 import { createDeliveryMetrics } from "./metrics";
 
@@ -592,13 +593,14 @@ describe("circuit breaker and rate limit", () => {
     delivered.unsubscribe();
     expect(outcomes.seen).toHaveLength(0);
     expect(new Set(received.map((d) => d.webhookId)).size).toBe(tasks);
-    // A full bucket grants its burst (rate) at once, then one token every 1/rate s: the i-th
-    // grant (0-based) comes no sooner than (i + 1 - rate) / rate s after the first (+1 ms of
+    // A full bucket grants its burst at once, then one token every 1/rate s: the i-th grant
+    // (0-based) comes no sooner than (i + 1 - burst) / rate s after the first (+1 ms of
     // rounding, as `at` is whole milliseconds).
     grants.sort((a, b) => a - b);
     const first = grants[0] ?? 0;
+    const burst = burstOf(rate);
     grants.forEach((at, i) => {
-      expect(at - first).toBeGreaterThanOrEqual(((i + 1 - rate) / rate) * 1_000 - 1);
+      expect(at - first).toBeGreaterThanOrEqual(((i + 1 - burst) / rate) * 1_000 - 1);
     });
     await waitUntilGone(h, h.names.subjects.dispatchFresh(endpoint.id));
   });

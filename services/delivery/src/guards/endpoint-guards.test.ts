@@ -236,12 +236,12 @@ describe("endpoint guards", () => {
   describe("rate limit", () => {
     it("defers tasks over the limit as rate_limited, with the wait for the next token", async () => {
       start();
-      const target = endpoint({ rateLimitPerSecond: 4 });
+      const target = endpoint({ rateLimitPerSecond: 40 }); // a burst of 4, a token per 25 ms
       for (let i = 0; i < 4; i++) expect((await send(target)).outcome).toBe("sent");
-      expect(await send(target)).toEqual({ outcome: "rate_limited", retryAfterMs: 250 });
+      expect(await send(target)).toEqual({ outcome: "rate_limited", retryAfterMs: 25 });
       expect(fake.calls()).toBe(4);
       expect(built).toBe(4);
-      vi.advanceTimersByTime(250);
+      vi.advanceTimersByTime(25);
       expect((await send(target)).outcome).toBe("sent");
     });
 
@@ -250,7 +250,7 @@ describe("endpoint guards", () => {
       const target = endpoint({ rateLimitPerSecond: 1 });
       await send(target);
       expect((await send(target)).outcome).toBe("rate_limited");
-      const raised = { ...target, rateLimitPerSecond: 3 };
+      const raised = { ...target, rateLimitPerSecond: 30 }; // a burst of 3
       for (let i = 0; i < 3; i++) expect((await send(raised)).outcome).toBe("sent");
       expect((await send(raised)).outcome).toBe("rate_limited");
       const unlimited = { ...target, rateLimitPerSecond: undefined };
@@ -259,7 +259,7 @@ describe("endpoint guards", () => {
 
     it("answers circuit_open while open, without spending tokens", async () => {
       start();
-      const target = endpoint({ rateLimitPerSecond: 10 });
+      const target = endpoint({ rateLimitPerSecond: 100 }); // a burst of 10
       await openBreakerOf(target); // spends all 10 tokens
       vi.advanceTimersByTime(500); // 5 tokens back
       for (let i = 0; i < 20; i++) {
@@ -273,14 +273,14 @@ describe("endpoint guards", () => {
     });
 
     it("never gives a half-open breaker's probe to a rate-limited task", async () => {
-      start({ resetTimeoutMs: 50 });
-      const target = endpoint({ rateLimitPerSecond: 10 }); // a token every 100 ms
+      start({ resetTimeoutMs: 5 });
+      const target = endpoint({ rateLimitPerSecond: 100 }); // a burst of 10, a token per 10 ms
       await openBreakerOf(target); // spends all 10 tokens
-      vi.advanceTimersByTime(50);
+      vi.advanceTimersByTime(5);
       expect(guards.stateOf(target.id)).toBe("half_open");
-      expect(await send(target)).toEqual({ outcome: "rate_limited", retryAfterMs: 50 });
+      expect(await send(target)).toEqual({ outcome: "rate_limited", retryAfterMs: 5 });
       expect(guards.stateOf(target.id)).toBe("half_open");
-      vi.advanceTimersByTime(50);
+      vi.advanceTimersByTime(5);
       expect(await send(target)).toEqual({ outcome: "sent", sent: results.status(200) });
       expect(guards.stateOf(target.id)).toBe("closed");
       expect(fake.calls()).toBe(config.volumeThreshold + 1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createTokenBucket, type TokenBucket } from "./token-bucket";
+import { burstOf, createTokenBucket, type TokenBucket } from "./token-bucket";
 
 function clock(start = 1_000) {
   let t = start;
@@ -13,11 +13,14 @@ function takeAll(bucket: TokenBucket, max = 1_000): number {
 }
 
 describe("token bucket", () => {
-  it("starts full: a burst of `rate` tokens, then denies", () => {
+  it("starts full: a burst of a tenth of a second's worth, then denies", () => {
     const c = clock();
     const bucket = createTokenBucket(20, c.now);
-    expect(takeAll(bucket)).toBe(20);
+    expect(takeAll(bucket)).toBe(2);
     expect(bucket.take()).toEqual({ outcome: "denied", retryAfterMs: 50 });
+    expect(burstOf(50)).toBe(5);
+    expect(burstOf(55)).toBe(6);
+    expect(burstOf(3)).toBe(1);
   });
 
   it("says how long until the next token, and grants it then", () => {
@@ -35,9 +38,9 @@ describe("token bucket", () => {
 
   it("refills continuously, never above its capacity", () => {
     const c = clock();
-    const bucket = createTokenBucket(10, c.now);
+    const bucket = createTokenBucket(100, c.now);
     takeAll(bucket);
-    c.advance(500);
+    c.advance(50);
     expect(takeAll(bucket)).toBe(5);
     c.advance(60_000);
     expect(takeAll(bucket)).toBe(10);
@@ -53,7 +56,26 @@ describe("token bucket", () => {
       if (bucket.take().outcome === "granted") granted++;
       c.advance(1);
     }
-    expect(granted).toBe(rate + rate * 3);
+    expect(granted).toBe(burstOf(rate) + rate * 3);
+  });
+
+  it("keeps every second within 10 % of the rate for a steady queue", () => {
+    const c = clock(0);
+    const rate = 50;
+    const bucket = createTokenBucket(rate, c.now);
+    const perSecond = new Map<number, number>();
+    // A queue that always has a task ready, tried every millisecond for 20 s.
+    for (let ms = 0; ms < 20_000; ms++) {
+      if (bucket.take().outcome === "granted") {
+        const second = Math.floor(ms / 1_000);
+        perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
+      }
+      c.advance(1);
+    }
+    for (const [second, count] of perSecond) {
+      expect(count, `second ${second}`).toBeGreaterThanOrEqual(rate * 0.9);
+      expect(count, `second ${second}`).toBeLessThanOrEqual(rate * 1.1);
+    }
   });
 
   it("keeps a burst of one for rates below one per second", () => {

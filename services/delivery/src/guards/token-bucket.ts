@@ -5,21 +5,27 @@ export type TokenGrant = { outcome: "granted" } | { outcome: "denied"; retryAfte
 const GRANTED: TokenGrant = Object.freeze({ outcome: "granted" });
 const EPSILON = 1e-9;
 
+/** Tokens a full bucket holds: a tenth of a second's worth, at least one. */
+export function burstOf(ratePerSecond: number): number {
+  return Math.max(1, Math.ceil(ratePerSecond / 10));
+}
+
 export interface TokenBucket {
   readonly ratePerSecond: number;
   take(): TokenGrant;
 }
 
 /**
- * An endpoint's rate limit in one delivery instance: holds at most max(1, rate) tokens, refills
- * continuously at `ratePerSecond` and starts full, so an idle endpoint may get one second's
- * worth at once. Over any span of T seconds it grants at most `max(1, rate) + rate × T`.
+ * An endpoint's rate limit in one delivery instance: holds at most a tenth of a second's worth
+ * of tokens (at least one), refills continuously at `ratePerSecond` and starts full. Over any
+ * span of T seconds it grants at most `capacity + rate × T`, so each second an endpoint limited
+ * to 50/s receives 50 ± 5, even right after it was idle.
  *
  * `now` is a monotonic clock in milliseconds (performance.now; tests pass their own).
  */
 export function createTokenBucket(ratePerSecond: number, now: () => number): TokenBucket {
   if (!(ratePerSecond > 0)) throw new RangeError(`rate must be positive, got ${ratePerSecond}`);
-  const capacity = Math.max(1, ratePerSecond);
+  const capacity = burstOf(ratePerSecond);
   const perMs = ratePerSecond / 1_000;
   let tokens = capacity;
   let refilledAt = now();
