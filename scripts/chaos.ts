@@ -20,9 +20,8 @@ const args = process.argv.slice(2);
 const short = args.includes("--short");
 const onlyIndex = args.findIndex((a) => a === "--only" || a.startsWith("--only="));
 const onlyArg = onlyIndex < 0 ? undefined : args[onlyIndex];
-const only = (onlyArg?.includes("=") ? onlyArg.split("=")[1] : args[onlyIndex + 1])
-  ?.split(",")
-  .filter(Boolean);
+const onlyValue = onlyArg?.includes("=") ? onlyArg.split("=")[1] : args[onlyIndex + 1];
+const only = onlyArg === undefined ? undefined : (onlyValue ?? "").split(",").filter(Boolean);
 const ids = chaosGroups(short).flatMap((g) => g.scenarios.map((s) => s.id));
 
 if (args.includes("--list")) {
@@ -31,6 +30,10 @@ if (args.includes("--list")) {
       console.log(`${s.id.padEnd(20)} ${group.id.padEnd(8)} ${s.title}`);
   }
   process.exit(0);
+}
+if (only !== undefined && only.length === 0) {
+  console.error(`--only needs scenario ids: --only a,b (known: ${ids.join(", ")})`);
+  process.exit(64);
 }
 const unknown = (only ?? []).filter((id) => !ids.includes(id));
 if (unknown.length > 0) {

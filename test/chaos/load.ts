@@ -20,6 +20,8 @@ export interface LoadCounters {
   unavailable: number;
   /** When each 503 arrived (ms since the epoch), for comparing with an election window. */
   unavailableAt: number[];
+  /** 503s by ingest's reason (the problem's detail up to its first ";"). */
+  unavailableWhy: Record<string, number>;
   /** Connection errors and timeouts, each followed by a resend. */
   networkErrors: number;
   /** Events (not requests) sent more than once. */
@@ -69,11 +71,21 @@ export function newCounters(): LoadCounters {
     noTasks: [],
     unavailable: 0,
     unavailableAt: [],
+    unavailableWhy: {},
     networkErrors: 0,
     resentEvents: 0,
     rejected: [],
     gaveUp: [],
   };
+}
+
+function reasonOf(problem: string): string {
+  try {
+    const detail = (JSON.parse(problem) as { detail?: unknown }).detail;
+    return typeof detail === "string" ? (detail.split(";")[0] ?? detail) : "no detail";
+  } catch {
+    return "not a problem document";
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -138,6 +150,8 @@ export class IngestLoader {
         if (res.statusCode === 503) {
           counters.unavailable++;
           counters.unavailableAt.push(Date.now());
+          const why = reasonOf(text);
+          counters.unavailableWhy[why] = (counters.unavailableWhy[why] ?? 0) + 1;
           const retryAfter = Number(res.headers["retry-after"]);
           waitMs = Number.isFinite(retryAfter) ? Math.min(1_000, retryAfter * 1_000) : 500;
         } else {

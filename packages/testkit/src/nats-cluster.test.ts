@@ -54,6 +54,9 @@ describe("startNatsCluster", () => {
         },
         { timeoutMs: 10_000, what: "a leader for REPL" },
       );
+      const groups = await cluster.leaders();
+      expect(groups.map((g) => g.group)).toEqual(["meta", "REPL"]);
+      expect(groups.find((g) => g.group === "REPL")?.leader).toBe(leader);
       const old = cluster.node(leader ?? "");
       const oldPid = old.pid;
       await old.kill();

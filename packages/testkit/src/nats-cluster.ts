@@ -46,6 +46,11 @@ export interface NatsClusterHandle {
   streamLeader(stream: string): Promise<string | undefined>;
   /** The server_name of the JetStream meta leader; undefined in elections. */
   metaLeader(): Promise<string | undefined>;
+  /**
+   * Every raft group's leader as the first running node reports them: the meta group, each
+   * stream (`STREAM`) and each consumer (`STREAM/consumer`); undefined while one is elected.
+   */
+  leaders(): Promise<{ group: string; leader: string | undefined }[]>;
   /** SIGTERM every node (SIGKILL after 5 s) and removes the stores. */
   stop(): Promise<void>;
 }
@@ -53,6 +58,7 @@ export interface NatsClusterHandle {
 interface JszStream {
   name: string;
   cluster?: { leader?: string };
+  consumer_detail?: { name: string; cluster?: { leader?: string } }[];
 }
 
 interface Jsz {
@@ -166,11 +172,12 @@ export async function startNatsCluster(
     );
   };
 
-  const jsz = async (state: NodeState): Promise<Jsz | undefined> => {
+  const jsz = async (state: NodeState, consumers = false): Promise<Jsz | undefined> => {
     if (!state.proc?.running) return undefined;
     try {
       const res = await fetch(
-        `http://127.0.0.1:${state.monitorPort}/jsz?accounts=true&streams=true`,
+        `http://127.0.0.1:${state.monitorPort}/jsz?accounts=true&streams=true` +
+          (consumers ? "&consumers=true" : ""),
         { signal: AbortSignal.timeout(2_000) },
       );
       return res.ok ? ((await res.json()) as Jsz) : undefined;
@@ -252,6 +259,28 @@ export async function startNatsCluster(
         }
       }
       return undefined;
+    },
+    leaders: async () => {
+      for (const state of states) {
+        const report = await jsz(state, true);
+        if (report === undefined) continue;
+        const found: { group: string; leader: string | undefined }[] = [
+          { group: "meta", leader: report.meta_cluster?.leader || undefined },
+        ];
+        for (const account of report.account_details ?? []) {
+          for (const stream of account.stream_detail ?? []) {
+            found.push({ group: stream.name, leader: stream.cluster?.leader || undefined });
+            for (const consumer of stream.consumer_detail ?? []) {
+              found.push({
+                group: `${stream.name}/${consumer.name}`,
+                leader: consumer.cluster?.leader || undefined,
+              });
+            }
+          }
+        }
+        return found;
+      }
+      return [];
     },
     stop: async () => {
       if (stopped) return;

@@ -135,7 +135,7 @@ export async function runDisrupted(
       ],
       ["down", seconds(downMs)],
       ["in flight at the failure", `${inFlight} (${note})`],
-      ["503 answers", `${summary.unavailable}`],
+      ["503 answers", describe503(load)],
       ["connection errors", `${summary.networkErrors}`],
       ...extra.figures,
       ["all settled after", seconds(accounting.settledMs)],
@@ -218,6 +218,16 @@ async function whenReady(baseUrl: string, timeoutMs: number): Promise<void> {
     await sleep(200);
   }
   throw new Error(`${baseUrl}/readyz did not answer 200 within ${timeoutMs} ms`);
+}
+
+/** "182 (NATS is not connected 150, …)": 503s by ingest's reason. */
+export function describe503(load: LoadRun): string {
+  const { unavailable, unavailableWhy } = load.counters;
+  const why = Object.entries(unavailableWhy)
+    .sort((a, b) => b[1] - a[1])
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(", ");
+  return unavailable === 0 ? "0" : `${unavailable} (${why})`;
 }
 
 export function disrupted(id: string, title: string, disruption: Disruption): Scenario {

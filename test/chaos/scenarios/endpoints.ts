@@ -31,6 +31,9 @@ function merge(...all: LoadCounters[]): LoadCounters {
     out.noTasks.push(...c.noTasks);
     out.unavailable += c.unavailable;
     out.unavailableAt.push(...c.unavailableAt);
+    for (const [why, n] of Object.entries(c.unavailableWhy)) {
+      out.unavailableWhy[why] = (out.unavailableWhy[why] ?? 0) + n;
+    }
     out.networkErrors += c.networkErrors;
     out.resentEvents += c.resentEvents;
     out.rejected.push(...c.rejected);
