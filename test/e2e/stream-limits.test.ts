@@ -106,7 +106,7 @@ describe("an endpoint past its backlog quota", () => {
       eventTypes: ["limits.slow"],
       maxInFlight: 4,
     });
-    const fast = await ingest.createEndpoint({
+    await ingest.createEndpoint({
       url: sink.url(fastPath),
       eventTypes: ["limits.fast"],
     });

@@ -22,7 +22,7 @@ export const deliveryEnvShape = {
     .pipe(z.number().min(1, "at least 1ms"))
     .default(30_000),
   /** An endpoint's tasks sent at once per instance, unless the endpoint sets maxInFlight. */
-  DELIVERY_ENDPOINT_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1_000).default(16),
+  DELIVERY_ENDPOINT_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1_000).default(64),
   /** An endpoint's tasks waiting in an instance before more move to its own consumer. */
   DELIVERY_ENDPOINT_MAX_HELD: z.coerce.number().int().min(0).max(100_000).default(1_000),
   /** Tasks of all endpoints waiting in an instance before more are moved. */

@@ -39,7 +39,7 @@ export interface FairnessLimits {
 }
 
 export const defaultFairnessLimits: FairnessLimits = {
-  endpointMaxInFlight: 16,
+  endpointMaxInFlight: 64,
   endpointMaxHeld: 1_000,
   maxHeld: 2_000,
   endpointLookupTimeoutMs: 5_000,

@@ -66,7 +66,7 @@ export function createEndpointHealth(options: {
       options.metrics.endpointsDisabled.inc({ reason: "failing" });
       options.logger.warn(
         { endpointId, failingSince: change.since },
-        "endpoint disabled: " + reason,
+        `endpoint disabled: ${reason}`,
       );
     }
   };
