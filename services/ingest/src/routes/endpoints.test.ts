@@ -141,7 +141,9 @@ describe("custom headers", () => {
     const created = await createEndpoint({ headers: { "x-fine": "yes" } });
     const id = String(created.id);
     const record = await storedRecord(id);
-    await h.kv.put(id, JSON.stringify({ ...record, headers: { te: "trailers" } }));
+    const revision = await h.kv.put(id, JSON.stringify({ ...record, headers: { te: "trailers" } }));
+    // The API reads the cache: let its watch see the write first.
+    expect(await h.cache.waitForRevision(revision)).toBe(true);
     const shown = await h.call("GET", `/v1/endpoints/${id}`);
     expect(shown.status).toBe(200);
     expect((await json(shown)).headers).toEqual({ te: "trailers" });
