@@ -2,11 +2,12 @@ import {
   DISPATCH_MAX_DELIVER,
   defaultProvisionOptions,
   hooklineNames,
+  isBacklogFull,
   type ProvisionOptions,
   provision,
 } from "@hookline/contracts";
 import { type NatsServerHandle, startNatsServer } from "@hookline/testkit";
-import { jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -93,6 +94,40 @@ describe("provision", () => {
     await expect(provision(nc, jsm, { ...options, names })).rejects.toThrow(
       /OLDRET_OUTCOMES has retention limits, this version needs workqueue/,
     );
+  });
+
+  it("gives retries their own budget: a full retry lane never refuses a fresh task", async () => {
+    const jsm = await jetstreamManager(nc);
+    const js = jetstream(nc);
+    const names = hooklineNames("budgets");
+    await provision(nc, jsm, { ...options, names, dispatchRetryMaxBytes: 16 * 1024 });
+    const body = new Uint8Array(1_024);
+    let refused: unknown;
+    for (let i = 0; i < 64 && refused === undefined; i++) {
+      // A bulk replay, or a retry storm, across many endpoints.
+      await js.publish(names.subjects.dispatchRetry(`ep_${i}`), body).catch((error: unknown) => {
+        refused = error;
+      });
+    }
+    expect(String(refused)).toMatch(/maximum bytes exceeded/);
+    const fresh = await js.publish(names.subjects.dispatchFresh("ep_new"), body);
+    expect(fresh.stream).toBe(names.streams.dispatch);
+  });
+
+  it("lets each endpoint queue ENDPOINT_BACKLOG_QUOTA tasks, and refuses the next", async () => {
+    const jsm = await jetstreamManager(nc);
+    const js = jetstream(nc);
+    const names = hooklineNames("quota");
+    await provision(nc, jsm, { ...options, names, endpointBacklogQuota: 3 });
+    for (let i = 0; i < 3; i++) await js.publish(names.subjects.dispatchFresh("ep_full"), "x");
+    const refused = await js.publish(names.subjects.dispatchFresh("ep_full"), "x").then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(isBacklogFull(refused)).toBe(true);
+    // Another endpoint is not affected, nor is the full one's retry lane.
+    await js.publish(names.subjects.dispatchFresh("ep_other"), "x");
+    await js.publish(names.subjects.dispatchRetry("ep_full"), "x");
   });
 
   it("keeps two prefixes apart on one server", async () => {
