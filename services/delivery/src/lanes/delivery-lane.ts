@@ -103,6 +103,12 @@ export function startDeliveryLane(options: DeliveryLaneOptions): DeliveryLane {
     try {
       const summary = await runner.attempt(msg, task, endpoint);
       if (summary.result === "rate_limited") {
+        if (stopping) {
+          // Shutting down: another instance sends it once a token is due.
+          slots.done(endpoint.id);
+          msg.nak();
+          return;
+        }
         // Paced here, never cycled through the classifier: wait for the token and resend.
         slots.pause(endpoint.id, summary.retryAfterMs ?? 1, waiting);
         return;
@@ -139,15 +145,20 @@ export function startDeliveryLane(options: DeliveryLaneOptions): DeliveryLane {
       if (!task) return;
       const endpoint = await runner.lookup(task);
       const settled = runner.withoutRequest(endpoint);
-      if (settled || !endpoint) {
-        await runner.record(msg, task, settled ?? { result: "endpoint_missing", at: 0, ms: 0 });
+      if (settled !== undefined) {
+        await runner.record(msg, task, settled);
         return;
       }
+      if (endpoint === undefined) throw new Error("withoutRequest settles a missing endpoint");
       const waiting: WaitingTask = { msg, task, endpoint, resume: () => resume(waiting) };
       if (options.breakerOpen(endpoint.id)) {
-        // The attempt comes due now and counts without a request; nothing to wait for.
-        await runner.record(msg, task, await runner.attempt(msg, task, endpoint));
-        return;
+        // The attempt comes due now and counts without a request; nothing to wait for. (Had
+        // the breaker just half-opened, the probe went out; a rate-limited one waits below.)
+        const summary = await runner.attempt(msg, task, endpoint);
+        if (summary.result !== "rate_limited") {
+          await runner.record(msg, task, summary);
+          return;
+        }
       }
       switch (slots.admit(endpoint.id, options.capOf(endpoint), waiting, movable)) {
         case "run":
