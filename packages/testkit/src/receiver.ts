@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { Socket } from "node:net";
 import { Webhook } from "standardwebhooks";
+import { listenOnLoopback } from "./loopback-server";
 import type { SinkStep } from "./sink";
 
 /** One request, as the receiver keeps it: small, so a load run can record hundreds of thousands. */
@@ -72,7 +72,6 @@ export async function startReceiver(opts: StartReceiverOptions = {}): Promise<Re
   const behaviours = new Map<string, ReceiverBehaviour>();
   const hooks = new Map<string, Webhook[]>();
   const stats = new Map<string, PathStats>();
-  const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let inFlight = 0;
 
@@ -185,23 +184,7 @@ export async function startReceiver(opts: StartReceiverOptions = {}): Promise<Re
   // Senders keep connections alive; slow answers must not be cut by the server's own timeouts.
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0;
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  server.on("clientError", (_err, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host: "127.0.0.1", port: opts.port ?? 0 }, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  if (address === null || typeof address === "string") {
-    throw new Error("receiver has no TCP address");
-  }
-  const { port } = address;
+  const { port, sockets } = await listenOnLoopback(server, opts.port);
   let closed = false;
 
   return {

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { Socket } from "node:net";
 import { Webhook } from "standardwebhooks";
+import { listenOnLoopback } from "./loopback-server";
 
 /** What the sink does with one request. */
 export interface SinkStep {
@@ -94,7 +94,6 @@ export async function startSink(opts: StartSinkOptions = {}): Promise<Sink> {
   const scripts = new Map<string, SinkStep[]>();
   const defaults = new Map<string, SinkStep>();
   const waiters = new Set<Waiter>();
-  const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
 
   // Counts per path keep waitFor cheap when a load test records many thousands of requests.
@@ -191,22 +190,7 @@ export async function startSink(opts: StartSinkOptions = {}): Promise<Sink> {
   };
 
   const server = createServer(handle);
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  // A reset or hung client must not crash the test process.
-  server.on("clientError", (_err, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host: "127.0.0.1", port: opts.port ?? 0 }, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("sink has no TCP address");
-  const { port } = address;
+  const { port, sockets } = await listenOnLoopback(server, opts.port);
   let closed = false;
 
   return {
