@@ -144,6 +144,8 @@ export const endpointRecordSchema = z.object({
   retrySchedule: retryScheduleSchema.optional(),
   /** Tasks of this endpoint sent at once per delivery instance; DELIVERY_ENDPOINT_MAX_IN_FLIGHT. */
   maxInFlight: z.number().int().min(1).max(1_000).optional(),
+  /** Tasks it may have waiting, below the deployment's ENDPOINT_BACKLOG_QUOTA; more dead-letter. */
+  backlogQuota: z.number().int().min(1).max(100_000_000).optional(),
   /** When its current run of failures began; cleared by a success (ENDPOINT_DISABLE_AFTER). */
   failingSince: z.iso.datetime().optional(),
   createdAt: z.iso.datetime(),

@@ -19,6 +19,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { createIngestApp, createStartingApp } from "./app";
 import { ingestEnvShape } from "./config";
 import { createEndpointRegistry } from "./endpoints/registry";
+import { type BacklogQuotas, startBacklogQuotas } from "./events/backlog-quotas";
 import { createEventPublisher } from "./events/publisher";
 import { createIngestMetrics, type EndpointStateCounts } from "./metrics";
 
@@ -45,6 +46,7 @@ async function main(): Promise<void> {
   let provisioned = false;
   let cache: EndpointCache | undefined;
   let stopStreamUsage: (() => void) | undefined;
+  let quotas: BacklogQuotas | undefined;
   let stopping = false;
   const readiness: ReadinessChecks = {
     nats: () => link?.isConnected() ?? false,
@@ -82,6 +84,7 @@ async function main(): Promise<void> {
       },
       { name: "stop endpoint cache", run: () => cache?.stop() },
       { name: "stop stream usage", run: () => stopStreamUsage?.() },
+      { name: "stop backlog quotas", run: () => quotas?.stop() },
       { name: "drain nats", run: () => drainOrClose(link) },
     ],
   });
@@ -112,6 +115,8 @@ async function main(): Promise<void> {
     await endpointCache.ready;
     if (stopping) return;
 
+    quotas = startBacklogQuotas({ jsm: jetStream.jsm, names, cache: endpointCache, logger });
+
     const maxPayload = link.nc.info?.max_payload ?? 1024 * 1024;
     const maxEventBytes = Math.min(
       env.INGEST_MAX_BODY_BYTES + ENVELOPE_ROOM_BYTES,
@@ -136,6 +141,7 @@ async function main(): Promise<void> {
         cache: endpointCache,
         isConnected: link.isConnected,
         logger,
+        backlogQuotaLimit: env.ENDPOINT_BACKLOG_QUOTA,
       }),
       cache: endpointCache,
       events: createEventPublisher({
@@ -147,6 +153,7 @@ async function main(): Promise<void> {
         logger,
         taskDeadlineMs: env.TASK_DEADLINE,
         maxEventBytes,
+        quotas,
       }),
     });
     logger.info({ prefix: names.prefix, endpoints: endpointCache.all().length }, "ingest ready");

@@ -14,6 +14,7 @@ export interface NewEndpoint {
   timeoutMs?: number | undefined;
   retrySchedule?: string[] | undefined;
   maxInFlight?: number | undefined;
+  backlogQuota?: number | undefined;
   /** A `whsec_` secret to use; one is generated when absent. */
   secret?: string | undefined;
 }
@@ -28,6 +29,7 @@ export interface EndpointChanges {
   timeoutMs?: number | null | undefined;
   retrySchedule?: string[] | null | undefined;
   maxInFlight?: number | null | undefined;
+  backlogQuota?: number | null | undefined;
   disabled?: boolean | undefined;
   /** Becomes the newest secret; older ones stay valid for the rotation grace period. */
   secret?: string | undefined;
@@ -38,9 +40,16 @@ type NotFound = { outcome: "not_found" };
 /** Other writers (another ingest, the classifier's auto-disable) kept winning the race. */
 type Conflict = { outcome: "conflict" };
 
-export type CreateEndpointResult = { outcome: "created"; record: EndpointRecord } | Unavailable;
+/** A field that the schema takes but this deployment can't honour. */
+export type Invalid = { outcome: "invalid"; path: string; message: string };
+
+export type CreateEndpointResult =
+  | { outcome: "created"; record: EndpointRecord }
+  | Invalid
+  | Unavailable;
 export type UpdateEndpointResult =
   | { outcome: "updated"; record: EndpointRecord }
+  | Invalid
   | NotFound
   | Conflict
   | Unavailable;
@@ -66,6 +75,8 @@ export interface EndpointRegistryOptions {
   cache: Pick<EndpointCache, "waitForRevision">;
   isConnected: () => boolean;
   logger: Logger;
+  /** ENDPOINT_BACKLOG_QUOTA: an endpoint's own backlogQuota may not be larger. */
+  backlogQuotaLimit?: number;
   now?: () => number;
 }
 
@@ -100,7 +111,8 @@ type ClearableField =
   | "rateLimitPerSecond"
   | "timeoutMs"
   | "retrySchedule"
-  | "maxInFlight";
+  | "maxInFlight"
+  | "backlogQuota";
 
 function setOrClear<K extends ClearableField>(
   record: EndpointRecord,
@@ -130,6 +142,7 @@ export function applyChanges(
   setOrClear(next, "timeoutMs", changes.timeoutMs);
   setOrClear(next, "retrySchedule", changes.retrySchedule);
   setOrClear(next, "maxInFlight", changes.maxInFlight);
+  setOrClear(next, "backlogQuota", changes.backlogQuota);
   if (changes.disabled === false) {
     next.disabled = false;
     delete next.disabledReason;
@@ -197,11 +210,26 @@ export function createEndpointRegistry(options: EndpointRegistryOptions): Endpoi
     });
   };
 
+  /** The server enforces ENDPOINT_BACKLOG_QUOTA per endpoint: an override can only lower it. */
+  const quotaProblem = (quota: number | null | undefined): Invalid | undefined =>
+    quota !== undefined &&
+    quota !== null &&
+    options.backlogQuotaLimit !== undefined &&
+    quota > options.backlogQuotaLimit
+      ? {
+          outcome: "invalid",
+          path: "backlogQuota",
+          message: `at most ENDPOINT_BACKLOG_QUOTA (${options.backlogQuotaLimit})`,
+        }
+      : undefined;
+
   const changed = (endpointId: string, actor: string, change: string) =>
     logger.info({ endpointId, actor, change }, `endpoint ${change}`);
 
   return {
-    create(input, actor) {
+    async create(input, actor) {
+      const invalid = quotaProblem(input.backlogQuota);
+      if (invalid) return invalid;
       return guarded("create", async () => {
         const at = now();
         const timestamp = new Date(at).toISOString();
@@ -221,7 +249,9 @@ export function createEndpointRegistry(options: EndpointRegistryOptions): Endpoi
       });
     },
 
-    update(id, changes, actor) {
+    async update(id, changes, actor) {
+      const invalid = quotaProblem(changes.backlogQuota);
+      if (invalid) return invalid;
       return modify(
         id,
         "update",

@@ -11,6 +11,7 @@ import { JetStreamApiError, type JetStreamClient, type PubAck } from "@nats-io/j
 import { errors } from "@nats-io/transport-node";
 import { ulid } from "ulid";
 import type { IngestMetrics } from "../metrics";
+import type { BacklogQuotas } from "./backlog-quotas";
 import { webhookBody } from "./envelope";
 import { pooledRandom } from "./pooled-random";
 
@@ -68,6 +69,8 @@ export interface EventPublisherOptions {
   logger: Logger;
   /** Retrying stops this long after acceptance (`Hookline-Deadline`). */
   taskDeadlineMs: number;
+  /** Endpoints' own backlog quotas (below the server's ENDPOINT_BACKLOG_QUOTA). */
+  quotas?: Pick<BacklogQuotas, "admit">;
   /** Largest webhook body accepted, at most what the NATS server takes in one message. */
   maxEventBytes: number;
   publishTimeoutMs?: number;
@@ -145,21 +148,25 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
         createdAt: acceptedAt,
         deadline,
       };
+      // The endpoint has its quota of tasks waiting: this one is stored as a dead letter
+      // instead, so it is not lost and nothing else waits behind it.
+      const backlogFull = () =>
+        publishTaskDeadLetter({
+          js,
+          names,
+          task,
+          body: event.body,
+          reason: "backlog_full",
+          msgId: `${taskId}#backlog`,
+        });
+      if (options.quotas?.admit(endpoint) === false) return backlogFull();
       const headers = encodeTask(task, taskId);
       return js
         .publish(names.subjects.dispatchFresh(endpoint.id), event.body, { headers, timeout })
         .catch((error: unknown) => {
+          // The deployment's ENDPOINT_BACKLOG_QUOTA, enforced by the server per endpoint.
           if (!isBacklogFull(error)) throw error;
-          // The endpoint has ENDPOINT_BACKLOG_QUOTA tasks waiting: this one is stored as a
-          // dead letter instead, so it is not lost and nothing else waits behind it.
-          return publishTaskDeadLetter({
-            js,
-            names,
-            task,
-            body: event.body,
-            reason: "backlog_full",
-            msgId: `${taskId}#backlog`,
-          });
+          return backlogFull();
         });
     });
   };

@@ -34,6 +34,10 @@ export const endpointSchema = z
       example: 16,
       description: "Tasks sent to it at once per delivery instance; null: the default",
     }),
+    backlogQuota: z.number().int().nullable().openapi({
+      example: null,
+      description: "Tasks it may have waiting; null: ENDPOINT_BACKLOG_QUOTA",
+    }),
     failingSince: z.string().nullable().openapi({
       example: null,
       description: "When its current run of failed attempts began; null after a success",
@@ -57,6 +61,7 @@ export function publicEndpoint(endpoint: EndpointRecord): PublicEndpoint {
     timeoutMs: endpoint.timeoutMs ?? null,
     retrySchedule: endpoint.retrySchedule ?? null,
     maxInFlight: endpoint.maxInFlight ?? null,
+    backlogQuota: endpoint.backlogQuota ?? null,
     failingSince: endpoint.failingSince ?? null,
     createdAt: endpoint.createdAt,
     updatedAt: endpoint.updatedAt,
@@ -95,6 +100,11 @@ export const createEndpointBodySchema = z
     maxInFlight: record.maxInFlight.meta({
       description: "Tasks sent to it at once per delivery instance (1–1000)",
     }),
+    backlogQuota: record.backlogQuota.meta({
+      description:
+        "Tasks it may have waiting before more are dead-lettered as backlog_full; " +
+        "ENDPOINT_BACKLOG_QUOTA is the most it can be",
+    }),
     secret: secretInputSchema
       .optional()
       .openapi({ description: "Generated (whsec_ + 24 random bytes) when absent" }),
@@ -111,6 +121,7 @@ export const updateEndpointBodySchema = z
     timeoutMs: record.timeoutMs.unwrap().nullable().optional(),
     retrySchedule: record.retrySchedule.unwrap().nullable().optional(),
     maxInFlight: record.maxInFlight.unwrap().nullable().optional(),
+    backlogQuota: record.backlogQuota.unwrap().nullable().optional(),
     disabled: z.boolean().optional().openapi({ description: "false also clears disabledReason" }),
     secret: secretInputSchema.optional().openapi({
       description: "Becomes the newest secret; the previous one stays valid for 24 hours",

@@ -100,6 +100,17 @@ export function endpointStoreUnavailable(c: Context) {
   return serviceUnavailable(c, "the endpoint store (NATS KV) is unavailable");
 }
 
+/** A field the schema takes but this deployment can't honour. */
+export function invalidField(c: Context, path: string, message: string) {
+  return problemResponse(c, {
+    status: 400,
+    code: "invalid_request",
+    title: "Invalid request",
+    detail: `${path}: ${message}`,
+    errors: [{ path, message }],
+  });
+}
+
 /** JSON.stringify refused the payload; `path` is `payload` or `events.<index>.payload`. */
 export function unserialisablePayload(c: Context, path: string, error: string) {
   const message = `cannot be serialised as JSON (${error})`;

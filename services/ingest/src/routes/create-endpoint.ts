@@ -6,7 +6,7 @@ import {
   createEndpointBodySchema,
   publicEndpoint,
 } from "../http/endpoint-schemas";
-import { endpointStoreUnavailable, problemRef } from "../http/problems";
+import { endpointStoreUnavailable, invalidField, problemRef } from "../http/problems";
 
 export const createEndpointRoute = createRoute({
   method: "post",
@@ -38,6 +38,8 @@ export function registerCreateEndpoint(app: IngestApp, deps: { registry: Endpoin
         const [newest] = result.record.secrets;
         return c.json({ ...publicEndpoint(result.record), secret: newest?.value ?? "" }, 201);
       }
+      case "invalid":
+        return invalidField(c, result.path, result.message);
       case "unavailable":
         return endpointStoreUnavailable(c);
     }

@@ -101,6 +101,40 @@ describe("POST /v1/events", () => {
     }
   });
 
+  it("dead-letters tasks past an endpoint's own backlogQuota as backlog_full", async () => {
+    const limited = await createEndpoint({ eventTypes: ["quota.test"], backlogQuota: 3 });
+    for (let n = 0; n < 5; n++) {
+      const response = await h.call("POST", "/v1/events", { eventType: "quota.test", payload: n });
+      expect(response.status).toBe(202);
+      expect(await json(response)).toMatchObject({ tasks: 1 });
+    }
+    expect((await counts())[subjectOf(limited)]).toBe(3);
+    const letters = await countsBySubject(h.jsm, h.names.streams.deadletter);
+    expect(letters[h.names.subjects.deadletter(limited)]).toBe(2);
+    const letter = await h.jsm.streams.getMessage(h.names.streams.deadletter, {
+      last_by_subj: h.names.subjects.deadletter(limited),
+    });
+    expect(letter?.header.get("Hookline-Reason")).toBe("backlog_full");
+  });
+
+  it("refuses a backlogQuota above ENDPOINT_BACKLOG_QUOTA, naming the field", async () => {
+    const response = await h.call("POST", "/v1/endpoints", {
+      url: "https://example.com/h",
+      backlogQuota: 100_000_001,
+    });
+    expect(response.status).toBe(400);
+    expect(response.headers.get("content-type")).toContain("application/problem+json");
+    expect(JSON.stringify(await json(response))).toContain("backlogQuota");
+    const tooMany = await h.call("POST", "/v1/endpoints", {
+      url: "https://example.com/h",
+      backlogQuota: 100_001,
+    });
+    expect(tooMany.status).toBe(400);
+    expect((await json(tooMany)).detail).toBe(
+      "backlogQuota: at most ENDPOINT_BACKLOG_QUOTA (100000)",
+    );
+  });
+
   it("narrows fan-out to endpointIds", async () => {
     const x = await createEndpoint({ eventTypes: ["narrow.me"] });
     const y = await createEndpoint({ eventTypes: ["narrow.me"] });

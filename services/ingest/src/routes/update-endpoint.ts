@@ -11,6 +11,7 @@ import {
   endpointConflict,
   endpointNotFound,
   endpointStoreUnavailable,
+  invalidField,
   problemRef,
 } from "../http/problems";
 
@@ -51,6 +52,8 @@ export function registerUpdateEndpoint(app: IngestApp, deps: { registry: Endpoin
         return endpointNotFound(c, id);
       case "conflict":
         return endpointConflict(c);
+      case "invalid":
+        return invalidField(c, result.path, result.message);
       case "unavailable":
         return endpointStoreUnavailable(c);
     }

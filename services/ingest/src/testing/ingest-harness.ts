@@ -23,6 +23,7 @@ import {
 import type { KV } from "@nats-io/kv";
 import { createIngestApp, type IngestApp } from "../app";
 import { createEndpointRegistry, type EndpointRegistry } from "../endpoints/registry";
+import { startBacklogQuotas } from "../events/backlog-quotas";
 import { createEventPublisher } from "../events/publisher";
 import { createIngestMetrics } from "../metrics";
 
@@ -85,11 +86,13 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
     enabled: cache.all().filter((cached) => !cached.record.disabled).length,
     disabled: cache.all().filter((cached) => cached.record.disabled).length,
   }));
+  const quotas = startBacklogQuotas({ jsm, names, cache, logger });
   const registry = createEndpointRegistry({
     kv,
     cache,
     isConnected: link.isConnected,
     logger,
+    backlogQuotaLimit: defaultProvisionOptions.endpointBacklogQuota,
     ...(options.now === undefined ? {} : { now: options.now }),
   });
   const app = createIngestApp({
@@ -113,6 +116,7 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
       logger,
       taskDeadlineMs: 3 * 86_400_000,
       maxEventBytes: (options.maxBodyBytes ?? 262_144) + 1_024,
+      quotas,
       ...(options.now === undefined ? {} : { now: options.now }),
     }),
   });
@@ -142,6 +146,7 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
       );
     },
     async close() {
+      quotas.stop();
       cache.stop();
       await link.nc.close();
       await nats.stop();
