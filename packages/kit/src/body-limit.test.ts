@@ -1,4 +1,4 @@
-import { connect, type Socket } from "node:net";
+import { rawStatusLine } from "@hookline/testkit";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_MAX_BODY_BYTES } from "./body-limit";
@@ -89,31 +89,15 @@ describe("body limit, in-process", () => {
 
 describe("body limit, over a real socket", () => {
   let server: RunningServer | undefined;
-  const sockets: Socket[] = [];
   afterEach(async () => {
-    for (const socket of sockets.splice(0)) socket.destroy();
     await server?.close();
     server = undefined;
   });
 
-  /** Sends `head` (and `chunks`) and resolves with the status line as soon as it arrives. */
-  async function statusLine(head: string, chunks: string[] = []): Promise<string> {
+  const statusLine = (head: string, chunks: string[] = []) => {
     if (server === undefined) throw new Error("no server");
-    const socket = connect(server.port, "127.0.0.1");
-    sockets.push(socket);
-    return new Promise((resolve, reject) => {
-      let received = "";
-      socket.on("data", (data) => {
-        received += data.toString("latin1");
-        const end = received.indexOf("\r\n");
-        if (end >= 0) resolve(received.slice(0, end));
-      });
-      socket.on("error", reject);
-      socket.on("close", () => reject(new Error(`closed before a status line: ${received}`)));
-      socket.write(head);
-      for (const chunk of chunks) socket.write(chunk);
-    });
-  }
+    return rawStatusLine(server.port, head, chunks);
+  };
 
   it("answers 413 at once to a 10 GB Content-Length, without waiting for the body", async () => {
     server = await serveHttp(buildApp({ maxBytes: 1_024 }), 0, "127.0.0.1");

@@ -20,6 +20,7 @@ export {
   type EmbeddedPostgresOptions,
   startEmbeddedPostgres,
 } from "./postgres-embedded";
+export * from "./raw-http";
 export {
   type PathStats,
   type ReceivedRequest,

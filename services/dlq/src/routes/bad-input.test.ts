@@ -1,5 +1,5 @@
-import { connect } from "node:net";
 import { serveHttp } from "@hookline/kit";
+import { rawStatusLine } from "@hookline/testkit";
 import { fuzzApi } from "@hookline/testkit/api-fuzz";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DlqHarness, startDlqHarness, TEST_TOKEN } from "../testing/dlq-harness";
@@ -21,22 +21,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** Sends `head` and `chunks` over a raw socket; resolves with the status line once it arrives. */
-function statusLine(port: number, head: string, chunks: string[] = []): Promise<string> {
-  const socket = connect(port, "127.0.0.1");
-  return new Promise<string>((resolve, reject) => {
-    let received = "";
-    socket.on("data", (data) => {
-      received += data.toString("latin1");
-      if (received.includes("\r\n")) resolve(received.slice(0, received.indexOf("\r\n")));
-    });
-    socket.on("error", reject);
-    socket.on("close", () => reject(new Error(`closed before a status line: ${received}`)));
-    socket.write(head);
-    for (const chunk of chunks) socket.write(chunk);
-  }).finally(() => socket.destroy());
-}
-
 const auth = `authorization: Bearer ${TEST_TOKEN}\r\n`;
 
 describe("body limit (DLQ_MAX_BODY_BYTES)", () => {
@@ -44,7 +28,7 @@ describe("body limit (DLQ_MAX_BODY_BYTES)", () => {
     const server = await serveHttp(h.app, 0, "127.0.0.1");
     try {
       const started = performance.now();
-      const huge = await statusLine(
+      const huge = await rawStatusLine(
         server.port,
         `POST /v1/dead-letters/replay HTTP/1.1\r\nhost: x\r\n${auth}` +
           "content-type: application/json\r\ncontent-length: 10000000000\r\n\r\n",
@@ -54,7 +38,7 @@ describe("body limit (DLQ_MAX_BODY_BYTES)", () => {
 
       // 160 KiB of a body that never ends (no last chunk): read up to 64 KiB, then answered.
       const chunk = `4000\r\n${" ".repeat(0x4000)}\r\n`;
-      const chunked = await statusLine(
+      const chunked = await rawStatusLine(
         server.port,
         `POST /v1/dead-letters/replay HTTP/1.1\r\nhost: x\r\n${auth}` +
           "content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",

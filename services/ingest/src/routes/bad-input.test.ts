@@ -1,5 +1,5 @@
-import { connect } from "node:net";
 import { serveHttp } from "@hookline/kit";
+import { rawStatusLine } from "@hookline/testkit";
 import { fuzzApi } from "@hookline/testkit/api-fuzz";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type IngestHarness, startIngestHarness, TEST_TOKEN } from "../testing/ingest-harness";
@@ -21,28 +21,13 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** Sends `head` over a raw socket and resolves with the status line as soon as it arrives. */
-function statusLine(port: number, head: string): Promise<string> {
-  const socket = connect(port, "127.0.0.1");
-  return new Promise<string>((resolve, reject) => {
-    let received = "";
-    socket.on("data", (data) => {
-      received += data.toString("latin1");
-      if (received.includes("\r\n")) resolve(received.slice(0, received.indexOf("\r\n")));
-    });
-    socket.on("error", reject);
-    socket.on("close", () => reject(new Error(`closed before a status line: ${received}`)));
-    socket.write(head);
-  }).finally(() => socket.destroy());
-}
-
 describe("body limits", () => {
   it("answers 413 at once to a 10 GB Content-Length on every path, before auth", async () => {
     const server = await serveHttp(h.app, 0, "127.0.0.1");
     try {
       for (const path of ["/v1/events", "/v1/events/batch", "/v1/endpoints", "/healthz"]) {
         const started = performance.now();
-        const line = await statusLine(
+        const line = await rawStatusLine(
           server.port,
           `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n` +
             "content-length: 10000000000\r\n\r\n",
