@@ -162,6 +162,32 @@ async function slowEndpoint(harness: Harness, ctx: ScenarioContext): Promise<Sce
   };
 }
 
+/**
+ * Queues `count` tasks for one endpoint in bulk, then waits until each is delivered or
+ * dead-lettered (or the timeout), and accounts for them.
+ */
+async function queueAndAccount(
+  harness: Harness,
+  ctx: ScenarioContext,
+  options: { id: string; count: number; type: string; path: string; timeoutMs: number },
+) {
+  const prefix = `chaos-${options.id}-`;
+  const started = Date.now();
+  const counters = await bulkLoad(harness.loader, events(prefix, options.type, options.count));
+  ctx.log(`  ${counters.accepted.size} tasks queued in ${ms(Date.now() - started)}`);
+  const accounting = await account({
+    harness,
+    accepted: counters.accepted,
+    idPrefix: prefix,
+    paths: [options.path],
+    deadLetterTypes: [options.type],
+    since: started,
+    timeoutMs: options.timeoutMs,
+    log: ctx.log,
+  });
+  return { prefix, counters, accounting };
+}
+
 /** The dead endpoint: tasks for an endpoint that always answers 500, until all are exhausted. */
 async function deadEndpoint(harness: Harness, ctx: ScenarioContext): Promise<ScenarioOutcome> {
   const id = "dead-endpoint";
@@ -171,19 +197,12 @@ async function deadEndpoint(harness: Harness, ctx: ScenarioContext): Promise<Sce
   await harness.endpoint({ path, eventTypes: [type] });
   harness.receiver.behave(path, { status: 500 });
   await awaitFanOut(harness, type);
-  const prefix = `chaos-${id}-`;
-  const started = Date.now();
-  const counters = await bulkLoad(harness.loader, events(prefix, type, count));
-  ctx.log(`  ${counters.accepted.size} tasks queued in ${ms(Date.now() - started)}`);
-  const accounting = await account({
-    harness,
-    accepted: counters.accepted,
-    idPrefix: prefix,
-    paths: [path],
-    deadLetterTypes: [type],
-    since: started,
+  const { prefix, counters, accounting } = await queueAndAccount(harness, ctx, {
+    id,
+    count,
+    type,
+    path,
     timeoutMs: ctx.short ? 180_000 : 600_000,
-    log: ctx.log,
   });
   const requests = harness.receiver
     .requests(path)
@@ -223,19 +242,12 @@ async function rateLimited(harness: Harness, ctx: ScenarioContext): Promise<Scen
   await awaitFanOut(harness, type);
   // The warm-up request spends part of the first second; start on a clean one.
   await sleep(1_500);
-  const prefix = `chaos-${id}-`;
-  const started = Date.now();
-  const counters = await bulkLoad(harness.loader, events(prefix, type, count));
-  ctx.log(`  ${counters.accepted.size} tasks queued in ${ms(Date.now() - started)}`);
-  const accounting = await account({
-    harness,
-    accepted: counters.accepted,
-    idPrefix: prefix,
-    paths: [path],
-    deadLetterTypes: [type],
-    since: started,
+  const { prefix, counters, accounting } = await queueAndAccount(harness, ctx, {
+    id,
+    count,
+    type,
+    path,
     timeoutMs: (count / limit) * 2_000 + 60_000,
-    log: ctx.log,
   });
   const arrivals = harness.receiver
     .requests(path)
