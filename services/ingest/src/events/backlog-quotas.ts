@@ -6,10 +6,10 @@ import type { JetStreamManager } from "@nats-io/jetstream";
  * Per-endpoint backlog quotas below ENDPOINT_BACKLOG_QUOTA.
  *
  * The server enforces the deployment's quota exactly, per endpoint subject. An endpoint's own,
- * lower `backlogQuota` is checked here: for the few endpoints that set one, the waiting count is
- * read from the stream every second and counted up locally in between. Between two reads (and
- * across several ingest instances) it can let a few more through; the server's quota still
- * holds. Endpoints without an override cost nothing on the hot path.
+ * lower `backlogQuota` is checked here: for the few endpoints that set one (known once a task
+ * for them has come by), the waiting count is read from the stream every second and counted up
+ * locally in between. Between two reads (and across several ingest instances) it can let a few
+ * more through; the server's quota still holds. Endpoints without an override cost nothing.
  */
 export interface BacklogQuotas {
   /** False when the endpoint's own quota is used up: its task is dead-lettered instead. */
@@ -20,19 +20,23 @@ export interface BacklogQuotas {
 export function startBacklogQuotas(options: {
   jsm: JetStreamManager;
   names: HooklineNames;
-  cache: Pick<EndpointCache, "all">;
+  cache: Pick<EndpointCache, "get">;
   logger: Logger;
   intervalMs?: number;
 }): BacklogQuotas {
   const { jsm, names } = options;
+  /** Waiting tasks of each endpoint with its own quota; only those are ever read. */
   const waiting = new Map<string, number>();
 
   const refresh = async () => {
-    for (const { record } of options.cache.all()) {
-      if (record.backlogQuota === undefined) continue;
-      const subject = names.subjects.dispatchFresh(record.id);
+    for (const endpointId of waiting.keys()) {
+      if (options.cache.get(endpointId)?.record.backlogQuota === undefined) {
+        waiting.delete(endpointId); // deleted, or its quota cleared
+        continue;
+      }
+      const subject = names.subjects.dispatchFresh(endpointId);
       const info = await jsm.streams.info(names.streams.dispatch, { subjects_filter: subject });
-      waiting.set(record.id, info.state.subjects?.[subject] ?? 0);
+      waiting.set(endpointId, info.state.subjects?.[subject] ?? 0);
     }
   };
   let refreshing = false;
@@ -47,7 +51,6 @@ export function startBacklogQuotas(options: {
         refreshing = false;
       });
   };
-  tick();
   const timer = setInterval(tick, options.intervalMs ?? 1_000);
   timer.unref();
 
