@@ -163,6 +163,9 @@ function killService(service: string): Disruption {
   };
 }
 
+/** How long after a webhook's answer its ack may still be on its way into the server's state. */
+const ACK_LAG_MS = 1_000;
+
 const killNats: Disruption = {
   what: "kill -9 nats-server",
   inject: async (harness, openPosts) => {
@@ -170,12 +173,20 @@ const killNats: Disruption = {
     if (nats === undefined) throw new Error("kill-nats needs a single nats-server");
     // Taken just before the kill: the server's state goes with it. Open POSTs count here: a
     // resend after the restart may miss the dedupe of a task already delivered and removed.
+    // So do webhooks answered in the last second: their acks may still be in a client's buffer
+    // or not yet in the server's consumer state when it dies, and then they come back.
     const pending = await harness.ackPending();
     const posts = openPosts();
+    const killedAt = Date.now();
+    const acking = harness.receiver
+      .requests()
+      .filter((r) => r.answeredAt !== undefined && r.answeredAt >= killedAt - ACK_LAG_MS).length;
     await nats.kill();
     return {
-      inFlight: pending.total + posts,
-      note: `${pending.total} unacked in JetStream just before (${pending.detail}), ${posts} POSTs open`,
+      inFlight: pending.total + posts + acking,
+      note:
+        `${pending.total} unacked in JetStream just before (${pending.detail}), ` +
+        `${posts} POSTs open, ${acking} webhooks answered in the last second`,
     };
   },
   repair: async (harness) => {
