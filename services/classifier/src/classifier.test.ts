@@ -20,6 +20,8 @@ import {
 let nats: NatsServerHandle;
 let h: ClassifierHarness;
 let failingDelivery: ConsumerMessages | undefined;
+/** The stand-in delivery's loop: awaited before the connection closes under it. */
+let standIn: Promise<void> | undefined;
 
 beforeAll(async () => {
   nats = await startNatsServer();
@@ -29,6 +31,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   failingDelivery?.stop();
+  await standIn;
   await h?.close();
   await nats?.stop();
 });
@@ -44,7 +47,7 @@ describe("classifier, outcome to retry to dispatch and back", () => {
       h.names.consumers.deliveryRetry,
     );
     failingDelivery = await consumer.consume({ max_messages: 10 });
-    void (async () => {
+    standIn = (async () => {
       for await (const msg of failingDelivery ?? []) {
         const receivedAt = Date.now();
         const decoded = decodeTask(msg.headers);
