@@ -20,7 +20,8 @@ import { createIngestApp, createStartingApp } from "./app";
 import { ingestEnvShape } from "./config";
 import { createEndpointRegistry } from "./endpoints/registry";
 import { type BacklogQuotas, startBacklogQuotas } from "./events/backlog-quotas";
-import { createEventPublisher } from "./events/publisher";
+import { createEventPublisher, DEFAULT_PUBLISH_TIMEOUT_MS } from "./events/publisher";
+import { pubAckTaskPublisher } from "./events/task-publisher";
 import { createIngestMetrics, type EndpointStateCounts } from "./metrics";
 
 const SERVICE = "ingest";
@@ -146,6 +147,7 @@ async function main(): Promise<void> {
       cache: endpointCache,
       events: createEventPublisher({
         js: jetstream(link.nc),
+        tasks: pubAckTaskPublisher(link.nc, DEFAULT_PUBLISH_TIMEOUT_MS),
         names,
         cache: endpointCache,
         isConnected: link.isConnected,

@@ -14,6 +14,7 @@ import type { IngestMetrics } from "../metrics";
 import type { BacklogQuotas } from "./backlog-quotas";
 import { webhookBody } from "./envelope";
 import { pooledRandom } from "./pooled-random";
+import { jetStreamTaskPublisher, type TaskPublisher } from "./task-publisher";
 
 export interface EventInput {
   eventType: string;
@@ -61,7 +62,10 @@ export interface EventPublisher {
 }
 
 export interface EventPublisherOptions {
+  /** Dead letters (backlog_full) go through it, and tasks too unless `tasks` is given. */
   js: JetStreamClient;
+  /** Stores the tasks; default `js.publish` (main.ts passes the cheaper pubAckTaskPublisher). */
+  tasks?: TaskPublisher;
   names: HooklineNames;
   cache: Pick<EndpointCache, "subscribedTo">;
   isConnected: () => boolean;
@@ -84,7 +88,7 @@ interface PlannedEvent {
   endpoints: EndpointRecord[];
 }
 
-const DEFAULT_PUBLISH_TIMEOUT_MS = 2_000;
+export const DEFAULT_PUBLISH_TIMEOUT_MS = 2_000;
 
 export function unavailableReason(error: unknown): UnavailableReason {
   if (error instanceof errors.TimeoutError) return "publish_timeout";
@@ -106,6 +110,7 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
   const { js, names, cache, isConnected, metrics, logger } = options;
   const now = options.now ?? Date.now;
   const timeout = options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
+  const tasks = options.tasks ?? jetStreamTaskPublisher(js, timeout);
   const random = pooledRandom();
 
   const plan = (
@@ -161,8 +166,8 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
         });
       if (options.quotas?.admit(endpoint) === false) return backlogFull();
       const headers = encodeTask(task, taskId);
-      return js
-        .publish(names.subjects.dispatchFresh(endpoint.id), event.body, { headers, timeout })
+      return tasks
+        .publish(names.subjects.dispatchFresh(endpoint.id), event.body, headers)
         .catch((error: unknown) => {
           // The deployment's ENDPOINT_BACKLOG_QUOTA, enforced by the server per endpoint.
           if (!isBacklogFull(error)) throw error;

@@ -24,7 +24,8 @@ import type { KV } from "@nats-io/kv";
 import { createIngestApp, type IngestApp } from "../app";
 import { createEndpointRegistry, type EndpointRegistry } from "../endpoints/registry";
 import { startBacklogQuotas } from "../events/backlog-quotas";
-import { createEventPublisher } from "../events/publisher";
+import { createEventPublisher, DEFAULT_PUBLISH_TIMEOUT_MS } from "../events/publisher";
+import { pubAckTaskPublisher } from "../events/task-publisher";
 import { createIngestMetrics } from "../metrics";
 
 export const TEST_TOKEN = "test-ingest-token-123";
@@ -56,7 +57,10 @@ export interface IngestHarnessOptions {
   maxBatchBytes?: number;
   dispatchMaxBytes?: number;
   now?: () => number;
-  /** Stands between the publisher and JetStream, e.g. to lose PubAcks of stored tasks. */
+  /**
+   * Stands between the publisher and JetStream, e.g. to lose PubAcks of stored tasks; tasks
+   * then go through `js.publish` instead of main.ts's pubAckTaskPublisher.
+   */
   wrapJetStream?: (js: JetStreamClient) => JetStreamClient;
 }
 
@@ -109,6 +113,9 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
     cache,
     events: createEventPublisher({
       js: options.wrapJetStream?.(js) ?? js,
+      ...(options.wrapJetStream === undefined
+        ? { tasks: pubAckTaskPublisher(link.nc, DEFAULT_PUBLISH_TIMEOUT_MS) }
+        : {}),
       names,
       cache,
       isConnected: link.isConnected,
