@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The one entry point behind `npm run dev` and `npm test`: it installs what a fresh machine lacks
 // (pnpm packages; nats-server, and for the tests promtool and prometheus: system-tools.mjs), then
-// runs the dev stack or the checks. Plain JS: it must run before any dependency is installed.
+// runs the dev stack or the checks (build, lint, typecheck, tests). Plain JS: it must run before
+// any dependency is installed.
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -48,7 +49,9 @@ if (mode === "dev") {
   process.exit(run(tsx, [join(root, "scripts", "dev.ts")], { env }));
 }
 
+// The build first: the tests run the built services too (test/e2e/built-services.test.ts).
 for (const [title, args] of [
+  ["build (pnpm build)", ["build"]],
   ["lint (biome)", ["exec", "biome", "check", "."]],
   ["typecheck (tsc)", ["exec", "tsc", "-p", "."]],
   ["tests (vitest)", ["exec", "vitest", "run"]],

@@ -39,5 +39,5 @@ export {
   startSink,
   type WaitForOptions,
 } from "./sink";
-export { type Stack, type StartStackOptions, startStack } from "./stack";
+export { type Stack, type StackRuntime, type StartStackOptions, startStack } from "./stack";
 export { answersOk, canConnect, type PollOptions, pollUntil, sleep } from "./wait";

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -150,6 +150,40 @@ describe("startStack", () => {
     } finally {
       await rm(dirname(marker), { recursive: true, force: true });
     }
+  });
+
+  it("runs built services with node --enable-source-maps, and no tsx", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "testkit-built-"));
+    try {
+      const entry = join(dir, "main.mjs");
+      // Answers /readyz with the flags node was started with.
+      await writeFile(
+        entry,
+        `import { createServer } from "node:http";
+        createServer((req, res) => res.end(JSON.stringify(process.execArgv)))
+          .listen(Number(process.env.PORT), "127.0.0.1");
+        process.on("SIGTERM", () => process.exit(0));`,
+      );
+      const stack = await startStack({
+        ...base,
+        services: ["built"],
+        runtime: "built",
+        entry: () => entry,
+      });
+      stacks.push(stack);
+      expect(await (await fetch(`${stack.url("built")}/readyz`)).json()).toEqual([
+        "--enable-source-maps",
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a built runtime whose dist/main.js is missing, naming pnpm build", async () => {
+    const { entry: _, ...noEntry } = base;
+    await expect(
+      startStack({ ...noEntry, services: ["no-such-service"], runtime: "built" }),
+    ).rejects.toThrow(/services\/no-such-service\/dist\/main\.js does not exist; run `pnpm build`/);
   });
 
   it("SIGKILLs a service that ignores SIGTERM after the stop timeout", async () => {

@@ -1,9 +1,17 @@
+import { existsSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { freePort } from "./free-port";
 import { LineBuffer } from "./line-buffer";
 import { describeExit, type Exit, ManagedProcess } from "./managed-process";
 import { repoRoot } from "./repo-root";
 import { answersOk, pollUntil } from "./wait";
+
+/**
+ * How the services run: "source" is `node --import tsx services/<name>/src/main.ts`, "built" is
+ * `node --enable-source-maps services/<name>/dist/main.js`, what `pnpm build` makes and production
+ * runs.
+ */
+export type StackRuntime = "source" | "built";
 
 export interface StartStackOptions {
   natsUrl: string;
@@ -15,8 +23,10 @@ export interface StartStackOptions {
   serviceEnv?: Record<string, Record<string, string>>;
   /** HOOKLINE_PREFIX; default "hookline". Give each test its own to share one nats-server. */
   prefix?: string;
-  /** The script to run for a service, relative to the repo root or absolute.
-   *  Default `services/<name>/src/main.ts`. */
+  /** Source (tsx, the default) or the built bundles (`pnpm build` first). */
+  runtime?: StackRuntime;
+  /** The script to run for a service, relative to the repo root or absolute. Default
+   *  `services/<name>/src/main.ts`, or `services/<name>/dist/main.js` when runtime is "built". */
   entry?: (name: string) => string;
   /** Receives each output line, e.g. for the dev runner's pretty logs. */
   onLog?: (service: string, line: string) => void;
@@ -76,15 +86,21 @@ interface Service {
 const NOT_INHERITED = ["NATS_URL", "DATABASE_URL", "PORT"];
 
 /**
- * Starts Hookline services as child processes (`node --import tsx services/<name>/src/main.ts`)
- * and waits until each answers GET /readyz with 200. If any fails, all are stopped again.
+ * Starts Hookline services as child processes (`node --import tsx services/<name>/src/main.ts`,
+ * or the built `dist/main.js` with runtime "built") and waits until each answers GET /readyz
+ * with 200. If any fails, all are stopped again.
  */
 export async function startStack(opts: StartStackOptions): Promise<Stack> {
   const root = repoRoot();
   const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
   const stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
   const mirror = process.env.HOOKLINE_TEST_LOGS === "1";
-  const entryOf = opts.entry ?? ((name: string) => join("services", name, "src", "main.ts"));
+  const built = opts.runtime === "built";
+  const entryOf =
+    opts.entry ??
+    ((name: string) =>
+      built ? join("services", name, "dist", "main.js") : join("services", name, "src", "main.ts"));
+  const nodeArgs = built ? ["--enable-source-maps"] : ["--import", "tsx"];
 
   const inherited: NodeJS.ProcessEnv = { ...process.env };
   for (const key of NOT_INHERITED) delete inherited[key];
@@ -115,14 +131,18 @@ export async function startStack(opts: StartStackOptions): Promise<Stack> {
       if (n > 1 && portFixed && own?.PORT === undefined) {
         throw new Error(`startStack: ${name} needs its own PORT in serviceEnv["${name}"]`);
       }
-      const entry = entryOf(base);
+      const given = entryOf(base);
+      const entry = isAbsolute(given) ? given : resolve(root, given);
+      if (built && !existsSync(entry)) {
+        throw new Error(`startStack: ${entry} does not exist; run \`pnpm build\` first`);
+      }
       services.set(name, {
         name,
         port: Number(env.PORT),
         portFixed,
         addrInUse: false,
         env,
-        entry: isAbsolute(entry) ? entry : resolve(root, entry),
+        entry,
         logs: new LineBuffer(2000),
         proc: undefined,
       });
@@ -133,7 +153,7 @@ export async function startStack(opts: StartStackOptions): Promise<Stack> {
     svc.addrInUse = false;
     const proc = new ManagedProcess({
       command: process.execPath,
-      args: ["--import", "tsx", svc.entry],
+      args: [...nodeArgs, svc.entry],
       cwd: root,
       env: svc.env,
       logs: svc.logs,
