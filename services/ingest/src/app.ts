@@ -14,6 +14,7 @@ import type { EndpointRegistry } from "./endpoints/registry";
 import { MAX_PAYLOAD_DEPTH } from "./events/payload-depth";
 import type { EventPublisher } from "./events/publisher";
 import { type IngestBodyLimits, ingestBodyLimit } from "./http/body-limits";
+import { installFastEventRoutes } from "./http/fast-events";
 import { registerProblemComponents, serviceUnavailable } from "./http/problems";
 import { countRejectedEvents, type IngestMetrics } from "./metrics";
 import { registerCreateEndpoint } from "./routes/create-endpoint";
@@ -38,6 +39,8 @@ export interface IngestAppDeps {
   registry: EndpointRegistry;
   cache: Pick<EndpointCache, "get" | "all">;
   events: EventPublisher;
+  /** Serve the event routes' plainly valid requests on a fast path (default); tests compare. */
+  fastEventRoutes?: boolean;
 }
 
 export const apiInfo = {
@@ -74,6 +77,7 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
   registerRotateEndpointSecret(app, deps);
   registerPublishEvent(app, deps);
   registerPublishEventBatch(app, deps);
+  if (deps.fastEventRoutes !== false) installFastEventRoutes(app, deps);
   return app;
 }
 

@@ -63,13 +63,19 @@ async function main(): Promise<void> {
     maxBatchBytes: env.INGEST_MAX_BATCH_BYTES,
   };
   // Serve health checks at once; the API app replaces the starting app once NATS is ready.
-  let app: { fetch: (request: Request) => Response | Promise<Response> } = createStartingApp({
-    logger,
-    metrics,
-    readiness,
-    limits,
-  });
-  const server = await serveHttp({ fetch: (request) => app.fetch(request) }, env.PORT);
+  let app: { fetch: (request: Request, env?: unknown) => Response | Promise<Response> } =
+    createStartingApp({
+      logger,
+      metrics,
+      readiness,
+      limits,
+    });
+  // The env (@hono/node-server's incoming and outgoing) is passed on: the event routes' fast
+  // path reads headers from Node's IncomingMessage.
+  const server = await serveHttp(
+    { fetch: (request: Request, nodeEnv?: unknown) => app.fetch(request, nodeEnv) },
+    env.PORT,
+  );
   logger.info({ port: server.port }, "listening");
 
   installGracefulShutdown({

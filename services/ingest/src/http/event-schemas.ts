@@ -3,7 +3,9 @@ import { endpointIdSchema, eventIdSchema, eventTypeSchema } from "@hookline/cont
 import { MAX_PAYLOAD_DEPTH, nestsAtMost } from "../events/payload-depth";
 
 export const MAX_BATCH_EVENTS = 500;
+export const MAX_ENDPOINT_IDS = 1_000;
 
+// http/event-checks.ts mirrors these schemas for the event routes' fast path: change both.
 export const eventBodySchema = z
   .object({
     eventType: eventTypeSchema.meta({ example: "order.created" }),
@@ -24,7 +26,7 @@ export const eventBodySchema = z
     endpointIds: z
       .array(endpointIdSchema)
       .min(1)
-      .max(1_000)
+      .max(MAX_ENDPOINT_IDS)
       .optional()
       .openapi({ description: "Deliver only to these of the subscribed endpoints" }),
   })

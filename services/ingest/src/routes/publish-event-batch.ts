@@ -1,7 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import { payloadTooLarge } from "@hookline/kit";
+import type { Context } from "hono";
 import type { IngestApp } from "../app";
-import type { EventPublisher } from "../events/publisher";
+import type { EventPublisher, PublishBatchOutcome } from "../events/publisher";
 import { batchBodySchema, batchResultSchema, MAX_BATCH_EVENTS } from "../http/event-schemas";
 import { eventBatchUnavailable, problemRef, unserialisablePayload } from "../http/problems";
 
@@ -29,31 +30,36 @@ export const publishEventBatchRoute = createRoute({
   },
 });
 
+/** The answer to a batch publish: 202 with results in request order, or the problem. */
+export function answerPublishBatch(c: Context, result: PublishBatchOutcome) {
+  switch (result.outcome) {
+    case "accepted":
+      return c.json(
+        {
+          results: result.results.map((event) => ({
+            eventId: event.eventId,
+            tasks: event.tasks,
+            duplicate: event.outcome === "duplicate",
+          })),
+        },
+        202,
+      );
+    case "too_large":
+      return payloadTooLarge(
+        c,
+        `events.${result.index}: the webhook body would be ${result.bytes} bytes; ` +
+          `the limit is ${result.limit} bytes`,
+      );
+    case "unserialisable":
+      return unserialisablePayload(c, `events.${result.index}.payload`, result.error);
+    case "unavailable":
+      return eventBatchUnavailable(c, result.reason, result.eventIds);
+  }
+}
+
+/** The validated route; http/fast-events.ts serves the same requests without it when it can. */
 export function registerPublishEventBatch(app: IngestApp, deps: { events: EventPublisher }) {
-  app.openapi(publishEventBatchRoute, async (c) => {
-    const result = await deps.events.publishBatch(c.req.valid("json").events);
-    switch (result.outcome) {
-      case "accepted":
-        return c.json(
-          {
-            results: result.results.map((event) => ({
-              eventId: event.eventId,
-              tasks: event.tasks,
-              duplicate: event.outcome === "duplicate",
-            })),
-          },
-          202,
-        );
-      case "too_large":
-        return payloadTooLarge(
-          c,
-          `events.${result.index}: the webhook body would be ${result.bytes} bytes; ` +
-            `the limit is ${result.limit} bytes`,
-        );
-      case "unserialisable":
-        return unserialisablePayload(c, `events.${result.index}.payload`, result.error);
-      case "unavailable":
-        return eventBatchUnavailable(c, result.reason, result.eventIds);
-    }
-  });
+  app.openapi(publishEventBatchRoute, async (c) =>
+    answerPublishBatch(c, await deps.events.publishBatch(c.req.valid("json").events)),
+  );
 }

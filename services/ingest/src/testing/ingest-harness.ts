@@ -62,6 +62,8 @@ export interface IngestHarnessOptions {
    * then go through `js.publish` instead of main.ts's pubAckTaskPublisher.
    */
   wrapJetStream?: (js: JetStreamClient) => JetStreamClient;
+  /** false: every event request goes through the validated routes (createIngestApp's option). */
+  fastEventRoutes?: boolean;
 }
 
 /** The ingest app wired as main.ts wires it, in-process, against a real nats-server. */
@@ -100,6 +102,7 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
     ...(options.now === undefined ? {} : { now: options.now }),
   });
   const app = createIngestApp({
+    ...(options.fastEventRoutes === undefined ? {} : { fastEventRoutes: options.fastEventRoutes }),
     logger,
     metrics,
     ingestMetrics,
