@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `pnpm build`: bundles each service's entry files (src/main.ts, and src/migrate.ts where there is
-// one) with esbuild into services/<name>/dist/*.js, which `node dist/main.js` runs without tsx.
+// `pnpm build` (or `pnpm build <service>…`): bundles each service's entry files (src/main.ts, and
+// src/migrate.ts where there is one) with esbuild into services/<name>/dist/*.js, which
+// `node dist/main.js` runs without tsx.
 // The workspace packages (@hookline/*) export TypeScript and are bundled in; every other
 // dependency stays external and is loaded from node_modules at run time, so each one a bundle
 // imports must be a dependency of the service itself (checked below). Type checking is
@@ -146,9 +147,16 @@ async function buildService(name) {
 
 const kib = (bytes) => `${(bytes / 1024).toFixed(0)} KiB`;
 
-const services = readdirSync(join(root, "services"))
+const all = readdirSync(join(root, "services"))
   .filter((name) => existsSync(join(root, "services", name, "package.json")))
   .sort();
+// `node scripts/build.mjs [service…]`: all of them by default (the image builds one at a time).
+const services = process.argv.length > 2 ? process.argv.slice(2) : all;
+const unknown = services.filter((name) => !all.includes(name));
+if (unknown.length > 0) {
+  console.error(`no service ${unknown.join(", ")} under services/ (there are ${all.join(", ")})`);
+  process.exit(2);
+}
 const started = performance.now();
 const results = await Promise.allSettled(services.map(buildService));
 let failed = false;
@@ -168,4 +176,5 @@ results.forEach((result, index) => {
   console.error(`FAILED ${services[index]}: ${messages.join("\n  ")}`);
 });
 if (failed) process.exit(1);
-console.log(`${services.length} services in ${Math.round(performance.now() - started)} ms`);
+const count = `${services.length} service${services.length === 1 ? "" : "s"}`;
+console.log(`${count} in ${Math.round(performance.now() - started)} ms`);

@@ -25,6 +25,20 @@ const dockerfile = parseDockerfile(
 const dockerignore = readFileSync(join(root, ".dockerignore"), "utf8");
 const services = hooklineServices();
 const isDirectory = (path: string) => statSync(join(root, path)).isDirectory();
+/**
+ * Every image runs on the current Node LTS: Node 26, Active LTS since October 2026, on Debian 13
+ * (the Dockerfile says why not bookworm). The code itself still supports Node 20.
+ */
+const NODE_IMAGE = "node:26-trixie-slim";
+
+interface PackageJson {
+  files?: string[];
+  scripts?: Record<string, string>;
+  dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+}
+const manifestOf = (dir: string) =>
+  JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8")) as PackageJson;
 
 function instructions(stages: DockerStage[], keyword: string): string[] {
   return stages.flatMap((stage) =>
@@ -63,9 +77,9 @@ describe("deploy/docker/Dockerfile", () => {
     }
   });
 
-  it.each(services)("runs $name from source with tsx as a non-root user", (service) => {
+  it.each(services)("runs $name from its bundle with plain node as a non-root user", (service) => {
     const target = targetSettings(service.name);
-    expect(target.baseImage).toBe("node:20-bookworm-slim");
+    expect(target.baseImage).toBe(NODE_IMAGE);
     expect(target.env).toContain("NODE_ENV=production");
     expect(target.env).toContain(`PORT=${service.port}`);
     expect(target.expose).toEqual([String(service.port)]);
@@ -74,35 +88,70 @@ describe("deploy/docker/Dockerfile", () => {
     // Exec form (a JSON array): node runs as PID 1 and receives SIGTERM itself.
     const entrypoint = JSON.parse(target.entrypoint ?? "null") as string[];
     const cmd = JSON.parse(target.cmd ?? "null") as string[];
-    expect([...entrypoint, ...cmd]).toEqual(["node", "--import", "tsx", "src/main.ts"]);
+    expect([...entrypoint, ...cmd]).toEqual(["node", "--enable-source-maps", "dist/main.js"]);
     expect(target.workdir).toBe("/app");
+    // Nothing of the runtime stages names tsx or esbuild.
+    const runtimeText = target.lineage
+      .flatMap((stage) => stage.instructions.map((entry) => entry.text))
+      .join("\n");
+    expect(runtimeText).not.toMatch(/tsx|esbuild/);
+    // `pnpm deploy --prod` copies the service's production dependencies and its "files": dist,
+    // what `pnpm build` bundles from src/main.ts. Neither tsx nor esbuild is among them.
+    const manifest = manifestOf(`services/${service.name}`);
+    expect(manifest.files).toEqual(["dist"]);
+    expect(Object.keys(manifest.dependencies ?? {})).not.toContain("tsx");
+    expect(Object.keys(manifest.dependencies ?? {})).not.toContain("esbuild");
+    expect(manifest.scripts?.start).toContain("node --enable-source-maps dist/main.js");
     expect(existsSync(join(root, "services", service.name, "src", "main.ts"))).toBe(true);
   });
 
-  it.each(services)("builds $name with pnpm deploy into /app", (service) => {
+  it.each(services)("builds $name with pnpm build and pnpm deploy into /app", (service) => {
     const target = dockerfile.stages.find((stage) => stage.name === service.name);
     const copies = instructions(target ? [target] : [], "COPY").map(copyArguments);
-    const fromDeploy = copies.find((copy) => copy.flags.has("from"));
-    expect(fromDeploy?.destination).toBe("/app");
+    const fromBuild = copies.find((copy) => copy.flags.has("from"));
+    expect(fromBuild?.sources).toEqual(["/out"]);
+    expect(fromBuild?.destination).toBe("/app");
     // Owned by root: the service user cannot change its own code.
-    expect(fromDeploy?.flags.get("chown")).toBe("0:0");
-    const deployStage = stageLineage(dockerfile, fromDeploy?.flags.get("from") ?? "");
-    const runs = instructions(deployStage, "RUN").join("\n");
-    expect(runs).toContain(`pnpm --filter @hookline/${service.name} --prod deploy --legacy`);
-    expect(runs).toContain("--config.node-linker=hoisted");
-    const contextCopies = instructions(deployStage, "COPY")
-      .map(copyArguments)
-      .filter((copy) => !copy.flags.has("from"))
-      .flatMap((copy) => copy.sources);
-    expect(contextCopies).toContain(`services/${service.name}`);
-    for (const dir of service.runtimePackages) {
-      expect(contextCopies).toContain(`packages/${dir}`);
+    expect(fromBuild?.flags.get("chown")).toBe("0:0");
+    const buildStage = fromBuild?.flags.get("from") ?? "";
+    const order = buildOrder(dockerfile, buildStage);
+    const runs = order.filter((entry) => entry.keyword === "RUN").map((entry) => entry.text);
+    const step = (text: string) => runs.findIndex((run) => run.includes(text));
+    // Every dependency installed (esbuild is a devDependency), then the bundle, then the deploy
+    // from the lockfile, without the workspace packages the bundle already holds.
+    const install = step("pnpm install --frozen-lockfile");
+    const bundle = step(`pnpm build ${service.name}`);
+    const deploy = step(`pnpm --filter @hookline/${service.name} --prod deploy`);
+    expect(install).toBeGreaterThan(-1);
+    expect(bundle).toBeGreaterThan(install);
+    expect(deploy).toBeGreaterThanOrEqual(bundle);
+    expect(runs[deploy]).toContain("--config.inject-workspace-packages=true");
+    expect(runs[deploy]).toContain("--config.node-linker=hoisted");
+    expect(runs[deploy]).toMatch(/--store-dir \/pnpm-store \/out\b/);
+    expect(runs[deploy]).toContain("rm -rf /out/node_modules/@hookline");
+    expect(runs.join("\n")).not.toMatch(/pnpm fetch --prod/);
+
+    const sources = contextCopies(dockerfile, buildStage);
+    const sourcePaths = sources.flatMap((copy) => copy.sources);
+    // Every manifest --frozen-lockfile checks, before the install.
+    const installAt = order.findIndex((entry) => entry.text.includes("pnpm install"));
+    const beforeInstall = sources.filter((copy) => copy.index < installAt);
+    for (const path of [...workspaceManifests(), "pnpm-workspace.yaml", ".npmrc"]) {
+      expect(imagePathOf(beforeInstall, path, isDirectory), path).toBe(`/repo/${path}`);
+    }
+    // The build script, the service and the workspace packages it bundles; no other service's
+    // source, so an edit to one service rebuilds that image alone.
+    expect(sourcePaths).toContain("scripts/build.mjs");
+    expect(sourcePaths).toContain(`services/${service.name}`);
+    for (const dir of service.runtimePackages) expect(sourcePaths).toContain(`packages/${dir}`);
+    for (const other of services.filter((s) => s.name !== service.name)) {
+      expect(sourcePaths).not.toContain(`services/${other.name}`);
     }
     // pnpm resolves devDependencies' workspace packages even when pruning them.
     for (const dir of service.devPackages) {
       expect(
-        contextCopies.some((source) => source === `packages/${dir}/package.json`) ||
-          contextCopies.includes(`packages/${dir}`),
+        sourcePaths.includes(`packages/${dir}/package.json`) ||
+          sourcePaths.includes(`packages/${dir}`),
       ).toBe(true);
     }
   });
@@ -118,7 +167,7 @@ describe("deploy/docker/Dockerfile", () => {
     );
 
     it("runs the service from the workspace with tsx watch, as non-root, in exec form", () => {
-      expect(settings.baseImage).toBe("node:20-bookworm-slim");
+      expect(settings.baseImage).toBe(NODE_IMAGE);
       // Numeric, so the kubelet can enforce runAsNonRoot; and not root.
       expect(settings.user).toMatch(/^[1-9]\d*:\d+$/);
       expect(settings.workdir).toBe("/app");
@@ -134,10 +183,7 @@ describe("deploy/docker/Dockerfile", () => {
       expect(imagePathOf(copies, entry, isDirectory)).toBe(`/app/${entry}`);
       expect(existsSync(join(root, entry))).toBe(true);
       // node_modules/.bin/tsx: the workspace root depends on tsx.
-      const rootManifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
-        dependencies?: Record<string, string>;
-        devDependencies?: Record<string, string>;
-      };
+      const rootManifest = manifestOf(".");
       expect({ ...rootManifest.dependencies, ...rootManifest.devDependencies }).toHaveProperty(
         "tsx",
       );
@@ -225,13 +271,20 @@ describe("deploy/docker/Dockerfile", () => {
       "node_modules",
       "packages/kit/node_modules",
       "services/ingest/node_modules",
+      "services/ingest/dist",
+      "scripts/bench.ts",
       ".data",
       ".git",
       "coverage",
     ]) {
       expect(dockerignoreExcludes(dockerignore, path), path).toBe(true);
     }
-    for (const path of ["pnpm-lock.yaml", "packages/kit/src/index.ts", "services/dlq/src"]) {
+    for (const path of [
+      "pnpm-lock.yaml",
+      "packages/kit/src/index.ts",
+      "services/dlq/src",
+      "scripts/build.mjs",
+    ]) {
       expect(dockerignoreExcludes(dockerignore, path), path).toBe(false);
     }
   });

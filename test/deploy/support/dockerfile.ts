@@ -90,32 +90,35 @@ export function stageLineage(dockerfile: Dockerfile, name: string): DockerStage[
  * context: a pattern excludes a path when it matches the path or one of its parent directories.
  */
 export function dockerignoreExcludes(dockerignore: string, path: string): boolean {
-  const patterns = dockerignore
+  const rules = dockerignore
     .split("\n")
     .map((line) => line.trim())
-    .filter((line) => line !== "" && !line.startsWith("#"));
-  if (patterns.some((pattern) => pattern.startsWith("!"))) {
-    throw new Error("dockerignoreExcludes does not handle ! exceptions; extend it first");
-  }
-  const expressions = patterns.map((pattern) => {
-    const body = pattern
-      .replace(/^\.?\//, "")
-      .replace(/\/$/, "")
-      .split("**/")
-      .map((part) =>
-        part
-          .split("*")
-          .map((piece) => piece.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-          .join("[^/]*"),
-      )
-      .join("(?:.*/)?");
-    return new RegExp(`^${body}$`);
-  });
+    .filter((line) => line !== "" && !line.startsWith("#"))
+    .map((line) => {
+      const exception = line.startsWith("!");
+      const body = line
+        .slice(exception ? 1 : 0)
+        .replace(/^\.?\//, "")
+        .replace(/\/$/, "")
+        .split("**/")
+        .map((part) =>
+          part
+            .split("*")
+            .map((piece) => piece.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+            .join("[^/]*"),
+        )
+        .join("(?:.*/)?");
+      return { exception, expression: new RegExp(`^${body}$`) };
+    });
   const segments = path.replace(/^\.?\//, "").split("/");
-  return segments.some((_, index) => {
-    const prefix = segments.slice(0, index + 1).join("/");
-    return expressions.some((expression) => expression.test(prefix));
-  });
+  const prefixes = segments.map((_, index) => segments.slice(0, index + 1).join("/"));
+  // As Docker reads it: the last pattern that matches the path or a parent of it decides, so a
+  // later "!path" lets that path back in.
+  let excluded = false;
+  for (const rule of rules) {
+    if (prefixes.some((prefix) => rule.expression.test(prefix))) excluded = !rule.exception;
+  }
+  return excluded;
 }
 
 /** The stages `name` is built from: its lineage and, recursively, the stages it copies from. */
