@@ -1,4 +1,5 @@
-import { headers as natsHeaders } from "@nats-io/transport-node";
+import { MsgHdrsImpl, headers as natsHeaders } from "@nats-io/transport-node";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Header } from "./headers";
 import {
@@ -14,6 +15,7 @@ import {
   HISTORY_LIMIT,
   type OutcomeMeta,
   type TaskMeta,
+  taskHeaderBlock,
 } from "./messages";
 
 const endpointId = "ep_01JD0000000000000000000000";
@@ -80,6 +82,69 @@ describe("task messages", () => {
   it("rejects a message with no headers", () => {
     expect(decodeTask(undefined)).toEqual({ ok: false, error: "the message has no headers" });
     expect(decodeTask(natsHeaders()).ok).toBe(false);
+  });
+});
+
+describe("taskHeaderBlock", () => {
+  const attempt = fc.record(
+    {
+      n: fc.nat(100),
+      at: fc.nat(),
+      result: fc.constantFrom("http_error" as const, "timeout" as const),
+      status: fc.integer({ min: 100, max: 599 }),
+      error: fc.string({ maxLength: 20 }),
+      ms: fc.nat(),
+    },
+    { requiredKeys: ["n", "at", "result", "ms"] },
+  );
+  const text = fc.string({ unit: "grapheme", maxLength: 30 }).filter((t) => !/[\r\n]/.test(t));
+  const meta = fc.record(
+    {
+      taskId: text,
+      eventId: text,
+      eventType: text,
+      endpointId: text,
+      attempt: fc.nat(),
+      deferrals: fc.nat(),
+      createdAt: fc.nat(),
+      deadline: fc.nat(),
+      notBefore: fc.nat(),
+      history: fc.array(attempt, { maxLength: HISTORY_LIMIT + 2 }),
+      replayOf: text,
+    },
+    {
+      requiredKeys: [
+        "taskId",
+        "eventId",
+        "eventType",
+        "endpointId",
+        "attempt",
+        "deferrals",
+        "createdAt",
+        "deadline",
+      ],
+    },
+  );
+
+  it("is byte for byte encodeTask's header block, so every decoder reads it unchanged", () => {
+    fc.assert(
+      fc.property(meta, text, (m: TaskMeta, msgId) => {
+        const block = taskHeaderBlock(m, msgId);
+        expect(Buffer.from(block).toString("utf8")).toBe(
+          Buffer.from((encodeTask(m, msgId) as MsgHdrsImpl).encode()).toString("utf8"),
+        );
+      }),
+      { numRuns: 2_000 },
+    );
+    const block = taskHeaderBlock(task, task.taskId);
+    const decoded = MsgHdrsImpl.decode(block);
+    expect(decoded.get(Header.msgId)).toBe(task.taskId);
+    expect(decodeTask(decoded)).toEqual({ ok: true, value: task });
+  });
+
+  it("refuses a value with a line break, as MsgHdrs does", () => {
+    expect(() => taskHeaderBlock({ ...task, eventType: "a\r\nb" }, "m")).toThrow(/\\r or \\n/);
+    expect(() => encodeTask({ ...task, eventType: "a\r\nb" }, "m")).toThrow();
   });
 });
 

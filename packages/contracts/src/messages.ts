@@ -200,6 +200,39 @@ export function encodeTask(meta: TaskMeta, msgId: string): MsgHdrs {
   return h;
 }
 
+/** A NATS header value as MsgHdrs.set stores it: no line breaks, surrounding spaces trimmed.
+ *  (Numbers are written as they are: String(n) has neither.) */
+function headerValue(value: string): string {
+  if (/[\r\n]/.test(value)) throw new Error("header values cannot contain \\r or \\n");
+  return value.trim();
+}
+
+/**
+ * The encoded header block of a task: byte for byte what `encodeTask(meta, msgId).encode()`
+ * gives (messages.test.ts compares them), so every decoder reads it as before, for a fraction
+ * of the CPU (no MsgHdrs map, no per-set key search). For publishers that hand NATS the bytes.
+ */
+export function taskHeaderBlock(meta: TaskMeta, msgId: string): Uint8Array {
+  let block =
+    `NATS/1.0\r\n${Header.msgId}: ${headerValue(msgId)}` +
+    `\r\n${Header.taskId}: ${headerValue(meta.taskId)}` +
+    `\r\n${Header.eventId}: ${headerValue(meta.eventId)}` +
+    `\r\n${Header.eventType}: ${headerValue(meta.eventType)}` +
+    `\r\n${Header.endpointId}: ${headerValue(meta.endpointId)}` +
+    `\r\n${Header.attempt}: ${meta.attempt}` +
+    `\r\n${Header.deferrals}: ${meta.deferrals}` +
+    `\r\n${Header.createdAt}: ${meta.createdAt}` +
+    `\r\n${Header.deadline}: ${meta.deadline}`;
+  if (meta.notBefore !== undefined) {
+    block += `\r\n${Header.notBefore}: ${meta.notBefore}`;
+  }
+  if (meta.history !== undefined && meta.history.length > 0) {
+    block += `\r\n${Header.history}: ${headerValue(JSON.stringify(meta.history.slice(-HISTORY_LIMIT)))}`;
+  }
+  if (meta.replayOf !== undefined) block += `\r\n${Header.replayOf}: ${headerValue(meta.replayOf)}`;
+  return Buffer.from(`${block}\r\n\r\n`, "utf8");
+}
+
 export function encodeOutcome(meta: OutcomeMeta, msgId: string): MsgHdrs {
   const h = encodeTask(meta, msgId);
   h.set(Header.result, meta.result);

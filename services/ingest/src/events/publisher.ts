@@ -1,6 +1,5 @@
 import {
   type EndpointRecord,
-  encodeTask,
   type HooklineNames,
   isBacklogFull,
   type TaskMeta,
@@ -165,9 +164,8 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
           msgId: `${taskId}#backlog`,
         });
       if (options.quotas?.admit(endpoint) === false) return backlogFull();
-      const headers = encodeTask(task, taskId);
       return tasks
-        .publish(names.subjects.dispatchFresh(endpoint.id), event.body, headers)
+        .publish(names.subjects.dispatchFresh(endpoint.id), event.body, task, taskId)
         .catch((error: unknown) => {
           // The deployment's ENDPOINT_BACKLOG_QUOTA, enforced by the server per endpoint.
           if (!isBacklogFull(error)) throw error;

@@ -1,7 +1,7 @@
-import { isBacklogFull } from "@hookline/contracts";
+import { decodeTask, isBacklogFull, type TaskMeta } from "@hookline/contracts";
 import { type NatsServerHandle, startNatsServer } from "@hookline/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect, errors, headers, type NatsConnection } from "@nats-io/transport-node";
+import { connect, errors, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unavailableReason } from "./publisher";
 import { pubAckTaskPublisher } from "./task-publisher";
@@ -9,10 +9,15 @@ import { pubAckTaskPublisher } from "./task-publisher";
 let nats: NatsServerHandle;
 let nc: NatsConnection;
 const data = new TextEncoder().encode('{"n":1}');
-const withMsgId = (id: string) => {
-  const h = headers();
-  h.set("Nats-Msg-Id", id);
-  return h;
+const task: TaskMeta = {
+  taskId: "evt_1:ep_01JD0000000000000000000000",
+  eventId: "evt_1",
+  eventType: "a.b",
+  endpointId: "ep_01JD0000000000000000000000",
+  attempt: 0,
+  deferrals: 0,
+  createdAt: 1_700_000_000_000,
+  deadline: 1_700_100_000_000,
 };
 
 beforeAll(async () => {
@@ -39,35 +44,39 @@ describe("pubAckTaskPublisher", () => {
   it("resolves with the PubAck, and a repeated Nats-Msg-Id as a duplicate", async () => {
     const tasks = pubAckTaskPublisher(nc, 2_000);
     const [first, second] = await Promise.all([
-      tasks.publish("tp.a", data, withMsgId("one")),
-      tasks.publish("tp.b", data, withMsgId("two")),
+      tasks.publish("tp.a", data, task, "one"),
+      tasks.publish("tp.b", data, task, "two"),
     ]);
     expect(first).toMatchObject({ stream: "TP", duplicate: false });
     expect(second).toMatchObject({ stream: "TP", duplicate: false });
     expect(second.seq).not.toBe(first.seq);
-    const again = await tasks.publish("tp.a", data, withMsgId("one"));
+    const again = await tasks.publish("tp.a", data, task, "one");
     expect(again).toMatchObject({ stream: "TP", seq: first.seq, duplicate: true });
+    const stored = await (await jetstreamManager(nc)).streams.getMessage("TP", { seq: first.seq });
+    expect(stored?.header.get("Nats-Msg-Id")).toBe("one");
+    expect(decodeTask(stored?.header)).toEqual({ ok: true, value: task });
+    expect(stored?.string()).toBe('{"n":1}');
   });
 
   it("publishes many at once, each with its own PubAck", async () => {
     const tasks = pubAckTaskPublisher(nc, 2_000);
     const acks = await Promise.all(
-      Array.from({ length: 500 }, (_, n) => tasks.publish("tp.many", data, withMsgId(`m${n}`))),
+      Array.from({ length: 500 }, (_, n) => tasks.publish("tp.many", data, task, `m${n}`)),
     );
     expect(new Set(acks.map((ack) => ack.seq)).size).toBe(500);
   });
 
   it("rejects as js.publish does: API errors, no responders, timeouts", async () => {
     const tasks = pubAckTaskPublisher(nc, 200);
-    await tasks.publish("tq.a", data, withMsgId("q1"));
-    const full = await tasks.publish("tq.a", data, withMsgId("q2")).catch((error) => error);
+    await tasks.publish("tq.a", data, task, "q1");
+    const full = await tasks.publish("tq.a", data, task, "q2").catch((error) => error);
     expect(isBacklogFull(full)).toBe(true);
 
-    const nobody = await tasks.publish("nobody.here", data, withMsgId("n1")).catch((e) => e);
+    const nobody = await tasks.publish("nobody.here", data, task, "n1").catch((e) => e);
     expect(unavailableReason(nobody)).toBe("stream_unavailable");
 
     const started = Date.now();
-    const silent = await tasks.publish("silent.a", data, withMsgId("s1")).catch((e) => e);
+    const silent = await tasks.publish("silent.a", data, task, "s1").catch((e) => e);
     expect(silent).toBeInstanceOf(errors.TimeoutError);
     expect(unavailableReason(silent)).toBe("publish_timeout");
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
@@ -79,11 +88,11 @@ describe("pubAckTaskPublisher", () => {
     const tasks = pubAckTaskPublisher(own, 5_000);
     own.subscribe("silent2.>", { callback: () => {} });
     await own.flush();
-    const waiting = tasks.publish("silent2.a", data, withMsgId("c1")).catch((e) => e);
+    const waiting = tasks.publish("silent2.a", data, task, "c1").catch((e) => e);
     await new Promise((resolve) => setTimeout(resolve, 50));
     await own.close();
     expect(unavailableReason(await waiting)).toBe("nats_disconnected");
-    const after = await tasks.publish("tp.c", data, withMsgId("c2")).catch((e) => e);
+    const after = await tasks.publish("tp.c", data, task, "c2").catch((e) => e);
     expect(unavailableReason(after)).toBe("nats_disconnected");
   });
 });

@@ -1,3 +1,4 @@
+import { encodeTask, type TaskMeta, taskHeaderBlock } from "@hookline/contracts";
 import {
   JetStreamApiError,
   type JetStreamClient,
@@ -12,15 +13,16 @@ import {
   type NatsConnection,
 } from "@nats-io/transport-node";
 
-/** Stores one task in JetStream and resolves with its PubAck. */
+/** Stores one task in JetStream (`msgId` is its Nats-Msg-Id) and resolves with its PubAck. */
 export interface TaskPublisher {
-  publish(subject: string, data: Uint8Array, headers: MsgHdrs): Promise<PubAck>;
+  publish(subject: string, data: Uint8Array, task: TaskMeta, msgId: string): Promise<PubAck>;
 }
 
 /** The stock client: one `nc.request` per task. */
 export function jetStreamTaskPublisher(js: JetStreamClient, timeoutMs: number): TaskPublisher {
   return {
-    publish: (subject, data, headers) => js.publish(subject, data, { headers, timeout: timeoutMs }),
+    publish: (subject, data, task, msgId) =>
+      js.publish(subject, data, { headers: encodeTask(task, msgId), timeout: timeoutMs }),
   };
 }
 
@@ -29,6 +31,14 @@ interface Pending {
   deadline: number;
   resolve: (ack: PubAck) => void;
   reject: (error: unknown) => void;
+}
+
+/**
+ * Headers already encoded: a publish only ever calls `encode()` on its headers (nats-core's
+ * protocol.publish), so the task's block from taskHeaderBlock goes out as it is.
+ */
+function encodedHeaders(block: Uint8Array): MsgHdrs {
+  return { encode: () => block } as unknown as MsgHdrs;
 }
 
 interface Queued {
@@ -46,6 +56,8 @@ interface Queued {
  *
  * - the publishes queued during one turn of the event loop go out together on the next
  *   `setImmediate`, so the socket gets one write per turn instead of one per request;
+ * - the headers are encoded straight to bytes (contracts' taskHeaderBlock, the same bytes as
+ *   encodeTask);
  * - one timer sweeps the timeouts (every `timeoutMs / 8`, so a timeout is late by at most that)
  *   instead of a timer and two captured stack traces per request as `nc.request` makes.
  *
@@ -139,8 +151,14 @@ export function pubAckTaskPublisher(nc: NatsConnection, timeoutMs: number): Task
   };
 
   return {
-    publish(subject, data, headers) {
+    publish(subject, data, task, msgId) {
       if (nc.isClosed()) return Promise.reject(new errors.ClosedConnectionError());
+      let headers: MsgHdrs;
+      try {
+        headers = encodedHeaders(taskHeaderBlock(task, msgId));
+      } catch (error) {
+        return Promise.reject(error);
+      }
       if (!subscribed) subscribe();
       const token = (next++).toString(36);
       const promise = new Promise<PubAck>((resolve, reject) => {

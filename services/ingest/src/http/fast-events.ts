@@ -1,4 +1,4 @@
-import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import { hash, randomUUID, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { type ApiToken, type Logger, problemResponse, type ServiceMetrics } from "@hookline/kit";
 import type { Context } from "hono";
@@ -31,7 +31,8 @@ const JSON_CONTENT_TYPE = /^application\/json(;\s*charset=utf-8)?$/i;
 const REQUEST_ID_REFUSED = /[^\w\-=]/;
 const REQUEST_ID_MAX = 255;
 
-const sha256 = (text: string) => createHash("sha256").update(text).digest();
+/** One-shot: no Hash object per request. */
+const sha256 = (text: string) => hash("sha256", text, "buffer");
 
 /**
  * kit's tokenHolder with the tokens' digests computed once: every token is still compared, in
