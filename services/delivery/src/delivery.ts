@@ -17,6 +17,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { EndpointGuards } from "./guards/endpoint-guards";
 import {
   type DeliveryLane as Lane,
+  ROOM_WAIT_MS,
   startDeliveryLane,
   type WaitingTask,
 } from "./lanes/delivery-lane";
@@ -101,6 +102,8 @@ export function startDelivery(options: DeliveryOptions): RunningDelivery {
   const slots = createEndpointSlots<WaitingTask>({
     maxHeldPerEndpoint: fairness.endpointMaxHeld,
     maxHeld: fairness.maxHeld,
+    // An endpoint that empties its full queue within the wait is not moved: see ROOM_WAIT_MS.
+    drainMs: ROOM_WAIT_MS,
     start: (waiting) => waiting.resume(),
   });
   const capOf = (endpoint: EndpointRecord) => endpoint.maxInFlight ?? fairness.endpointMaxInFlight;

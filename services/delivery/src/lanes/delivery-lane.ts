@@ -56,6 +56,11 @@ const RESTART_DELAY_MS = 1_000;
  * very tasks given back, into an inbox nobody reads, until their ack_wait ran out.
  */
 const PULL_EXPIRES_MS = 2_000;
+/**
+ * How long a task of a fast-draining endpoint waits for room (keeping its lane slot) before it
+ * is moved after all: bounds what the endpoint's backlog can delay the tasks behind it.
+ */
+export const ROOM_WAIT_MS = 1_000;
 /** A handler that throws hit a bug or an outage: the message comes back after this. */
 const FAILED_HANDLER_NAK_MS = 2_000;
 
@@ -166,6 +171,18 @@ export function startDeliveryLane(options: DeliveryLaneOptions): DeliveryLane {
           await send(waiting);
           return;
         case "held":
+          return;
+        case "wait":
+          // The lane slot is kept while waiting, so the lane pulls no faster than the endpoint
+          // drains; only when it slows down is the task moved.
+          switch (await slots.room(endpoint.id, waiting, ROOM_WAIT_MS)) {
+            case "held":
+            case "taken": // shutdown gives it back
+              return;
+            case "timeout":
+              await options.move(msg, task, endpoint);
+              return;
+          }
           return;
         case "full":
           await options.move(msg, task, endpoint);
