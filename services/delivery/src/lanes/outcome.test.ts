@@ -1,6 +1,7 @@
-import type { TaskMeta } from "@hookline/contracts";
+import { encodeOutcome, type TaskMeta } from "@hookline/contracts";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { outcomeFor, outcomeMsgId } from "./outcome";
+import { type EncodedHeaders, encodeOutcomeHeaders, outcomeFor, outcomeMsgId } from "./outcome";
 
 const task: TaskMeta = {
   taskId: "evt_1:ep_01JABCDEFGHJKMNPQRSTVWXYZ0",
@@ -87,5 +88,68 @@ describe("outcomeMsgId", () => {
     const first = outcomeMsgId({ ...task, attempt: 0 }, "http_error", 10);
     const replay = outcomeMsgId({ ...task, attempt: 0, replayOf: "dl_1" }, "http_error", 99);
     expect(first).not.toBe(replay);
+  });
+});
+
+describe("encodeOutcomeHeaders", () => {
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  const noBreaks = fc.string({ maxLength: 40 }).filter((s) => !/[\r\n]/.test(s));
+  const results = [
+    "delivered",
+    "http_error",
+    "timeout",
+    "circuit_open",
+    "endpoint_missing",
+  ] as const;
+
+  it("writes exactly the bytes encodeOutcome does", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          taskId: noBreaks,
+          eventId: noBreaks,
+          eventType: noBreaks,
+          endpointId: noBreaks,
+          replayOf: fc.option(noBreaks, { nil: undefined }),
+          notBefore: fc.option(fc.nat(), { nil: undefined }),
+          attempt: fc.nat(20),
+          deferrals: fc.nat(20),
+          createdAt: fc.nat(),
+          deadline: fc.nat(),
+          history: fc.option(fc.array(fc.constant(task.history?.[1]), { maxLength: 12 }), {
+            nil: undefined,
+          }),
+        }),
+        fc.record({
+          result: fc.constantFrom(...results),
+          at: fc.nat(),
+          ms: fc.double({ min: 0, max: 1e6, noNaN: true }),
+          status: fc.option(fc.integer({ min: 100, max: 599 }), { nil: undefined }),
+          error: fc.option(fc.string({ maxLength: 300 }), { nil: undefined }),
+          retryAfterMs: fc.option(fc.nat(), { nil: undefined }),
+        }),
+        noBreaks,
+        (raw, summary, msgId) => {
+          const meta = outcomeFor(raw as TaskMeta, summary);
+          // outcomeFor drops notBefore; put it back to cover the header too.
+          const withNotBefore = { ...meta, notBefore: raw.notBefore };
+          for (const m of [meta, withNotBefore]) {
+            expect(text(encodeOutcomeHeaders(m, msgId).encode())).toBe(
+              text((encodeOutcome(m, msgId) as unknown as EncodedHeaders).encode()),
+            );
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("refuses line breaks as nats.js does", () => {
+    const meta = outcomeFor(
+      { ...task, eventType: "a\r\nb" },
+      { result: "delivered", at: 1, ms: 1 },
+    );
+    expect(() => encodeOutcome(meta, "id")).toThrow();
+    expect(() => encodeOutcomeHeaders(meta, "id")).toThrow();
   });
 });

@@ -2,6 +2,9 @@ import {
   type AttemptRecord,
   type AttemptResult,
   appendAttempt,
+  Header,
+  HISTORY_LIMIT,
+  headerSafe,
   type OutcomeMeta,
   type TaskMeta,
 } from "@hookline/contracts";
@@ -61,4 +64,52 @@ export function outcomeFor(task: TaskMeta, summary: AttemptSummary): OutcomeMeta
 export function outcomeMsgId(task: TaskMeta, result: AttemptResult, dispatchSeq: number): string {
   const pass = isAttempt(result) ? `${task.attempt + 1}` : `${task.attempt}.${result}`;
   return `${task.taskId}#${pass}@${dispatchSeq}`;
+}
+
+/** The one thing nats.js asks of the headers it publishes (nc.publish calls only encode()). */
+export interface EncodedHeaders {
+  encode(): Uint8Array;
+}
+
+const encoder = new TextEncoder();
+const lineBreak = /[\r\n]/;
+
+/** As nats.js sets a header value: no line breaks, trimmed. */
+function headerValue(value: string): string {
+  if (lineBreak.test(value)) throw new Error("header values cannot contain \\r or \\n");
+  return value.trim();
+}
+
+/**
+ * The bytes `encodeOutcome(meta, msgId).encode()` gives (the tests hold them equal), written in
+ * one string: building a MsgHdrs header by header (each set() validates and scans the keys)
+ * was a tenth of delivery's CPU when every success published its audit outcome this way.
+ */
+export function encodeOutcomeHeaders(meta: OutcomeMeta, msgId: string): EncodedHeaders {
+  let text = `NATS/1.0\r\n${Header.msgId}: ${headerValue(msgId)}`;
+  text += `\r\n${Header.taskId}: ${headerValue(meta.taskId)}`;
+  text += `\r\n${Header.eventId}: ${headerValue(meta.eventId)}`;
+  text += `\r\n${Header.eventType}: ${headerValue(meta.eventType)}`;
+  text += `\r\n${Header.endpointId}: ${headerValue(meta.endpointId)}`;
+  text += `\r\n${Header.attempt}: ${meta.attempt}`;
+  text += `\r\n${Header.deferrals}: ${meta.deferrals}`;
+  text += `\r\n${Header.createdAt}: ${meta.createdAt}`;
+  text += `\r\n${Header.deadline}: ${meta.deadline}`;
+  if (meta.notBefore !== undefined) text += `\r\n${Header.notBefore}: ${meta.notBefore}`;
+  if (meta.history !== undefined && meta.history.length > 0) {
+    const history = JSON.stringify(meta.history.slice(-HISTORY_LIMIT));
+    text += `\r\n${Header.history}: ${headerValue(history)}`;
+  }
+  if (meta.replayOf !== undefined) text += `\r\n${Header.replayOf}: ${headerValue(meta.replayOf)}`;
+  text += `\r\n${Header.result}: ${headerValue(meta.result)}`;
+  if (meta.status !== undefined) text += `\r\n${Header.status}: ${meta.status}`;
+  if (meta.error !== undefined) {
+    text += `\r\n${Header.error}: ${headerValue(headerSafe(meta.error))}`;
+  }
+  text += `\r\n${Header.durationMs}: ${Math.round(meta.durationMs)}`;
+  if (meta.retryAfterMs !== undefined) {
+    text += `\r\n${Header.retryAfterMs}: ${meta.retryAfterMs}`;
+  }
+  const bytes = encoder.encode(`${text}\r\n\r\n`);
+  return { encode: () => bytes };
 }

@@ -14,11 +14,11 @@ import {
   type ServiceMetrics,
 } from "@hookline/kit";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import type { EndpointGuards } from "../guards/endpoint-guards";
 import { isAttempt, statusClass } from "../http/attempt";
 import type { LaneRecorder } from "../metrics";
-import { type AttemptSummary, outcomeFor, outcomeMsgId } from "./outcome";
+import { type AttemptSummary, encodeOutcomeHeaders, outcomeFor, outcomeMsgId } from "./outcome";
 import { endpointTimeoutMs, webhookRequestFor } from "./webhook-request";
 import type { WriteCoalescer } from "./write-coalescer";
 
@@ -142,10 +142,11 @@ export function createTaskRunner(
   };
 
   const recordSuccess = (msg: JsMsg, task: TaskMeta, summary: AttemptSummary) => {
-    const headers = encodeOutcome(
+    // nc.publish only calls encode() on the headers: the same bytes encodeOutcome gives.
+    const headers = encodeOutcomeHeaders(
       outcomeFor(task, summary),
       outcomeMsgId(task, summary.result, msg.seq),
-    );
+    ) as unknown as MsgHdrs;
     writes.defer(() => {
       // Audit only, so a core publish: the stream stores it, and neither side spends a PubAck
       // on it. Headers tell the story; leaving out the body keeps the audit stream small.
