@@ -174,8 +174,8 @@ describe("the fast path of the event routes", () => {
 
   it("answers every request as the validated routes do (over HTTP, under @hono/node-server)", async () => {
     for (const { name, path = "/v1/events", headers = auth, body } of cases) {
-      const send = (server: RunningServer) =>
-        fetch(`http://127.0.0.1:${server.port}${path}`, { method: "POST", headers, body });
+      const send = (to: RunningServer) =>
+        fetch(`http://127.0.0.1:${to.port}${path}`, { method: "POST", headers, body });
       const [mine, theirs] = [
         await seen(await send(fastServer)),
         await seen(await send(validatedServer)),
@@ -229,6 +229,20 @@ describe("the fast path of the event routes", () => {
     expect(await metrics(fast)).toEqual(await metrics(validated));
     expect(await metrics(fast)).toContainEqual(expect.stringContaining('status="202"'));
     expect(await events(fast)).toEqual(await events(validated));
+  });
+
+  it("leaves a chunked body to the app, which accepts it as well", async () => {
+    const body = json(valid);
+    const chunked =
+      "POST /v1/events HTTP/1.1\r\nhost: x\r\nconnection: close\r\n" +
+      `authorization: Bearer ${TEST_TOKEN}\r\ncontent-type: application/json\r\n` +
+      `transfer-encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    const [mine, theirs] = await Promise.all([
+      rawStatus(fastServer.port, chunked),
+      rawStatus(validatedServer.port, chunked),
+    ]);
+    expect(mine).toBe("HTTP/1.1 202 Accepted");
+    expect(mine).toBe(theirs);
   });
 });
 

@@ -19,10 +19,19 @@ export interface FastEventRoutesDeps {
   events: EventPublisher;
 }
 
-type Fetch = IngestApp["fetch"];
-type HeaderOf = (name: string) => string | undefined;
+/** A request header by lower-case name; repeated lines joined with ", " as web Headers do. */
+export type HeaderOf = (name: string) => string | undefined;
 
-const EVENTS_PATH = "/v1/events";
+/** An answer the fast path gives itself. */
+export interface FastAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export const EVENTS_PATH = "/v1/events";
+export type FastPath = typeof EVENTS_PATH | typeof BATCH_PATH;
+
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 const DIGITS = /^\d+$/;
 /** A subset of what the routes take as JSON; any other Content-Type goes the validated way. */
@@ -50,19 +59,12 @@ function tokenMatcher(tokens: readonly ApiToken[]): (presented: string) => strin
   };
 }
 
-/** The path of a Request's absolute URL when it has no query; undefined otherwise. */
-function pathOf(url: string): string | undefined {
-  const start = url.indexOf("/", url.indexOf("://") + 3);
-  if (start < 0 || url.includes("?", start) || url.includes("#", start)) return undefined;
-  return url.slice(start);
-}
-
 /**
- * Headers straight from Node's IncomingMessage (under @hono/node-server), without building a
- * web Headers object. Node keeps only the first of repeated Authorization or Content-Type
- * lines where Headers would join them, so such a request goes the validated way: undefined.
+ * Headers straight from Node's IncomingMessage, without building a web Headers object. Node
+ * keeps only the first of repeated Authorization or Content-Type lines where Headers would join
+ * them, so such a request goes the validated way: undefined.
  */
-function incomingHeaders(incoming: IncomingMessage): HeaderOf | undefined {
+export function incomingHeaders(incoming: IncomingMessage): HeaderOf | undefined {
   const raw = incoming.rawHeaders;
   let authorization = 0;
   let contentType = 0;
@@ -80,81 +82,90 @@ function incomingHeaders(incoming: IncomingMessage): HeaderOf | undefined {
 }
 
 /**
- * Enough of a hono Context for the routes' answer functions and kit's problemResponse: the
- * answers are built by the same code as on the validated route, with the same X-Request-Id.
+ * Enough of a hono Context for the routes' answer functions and kit's problemResponse, which
+ * build the answers here with the same code as on the validated routes. It keeps the answer
+ * instead of making a Response: the caller writes it the way its server needs.
  */
-function answerContext(path: string, requestId: string): Context {
-  const shim = {
-    req: { path },
-    get: (key: string) => (key === "requestId" ? requestId : undefined),
-    json: (object: unknown, status: number) =>
-      new Response(JSON.stringify(object), {
-        status,
-        headers: { "x-request-id": requestId, "content-type": "application/json" },
-      }),
-    body: (text: string, status: number, headers?: Record<string, string>) =>
-      new Response(text, { status, headers: { "x-request-id": requestId, ...headers } }),
-  };
-  return shim as unknown as Context;
+class AnswerContext {
+  answer: FastAnswer | undefined;
+  readonly req: { path: string };
+  constructor(
+    path: string,
+    private readonly requestId: string,
+  ) {
+    this.req = { path };
+  }
+  get(key: string) {
+    return key === "requestId" ? this.requestId : undefined;
+  }
+  json(object: unknown, status: number) {
+    return this.body(JSON.stringify(object), status, { "content-type": "application/json" });
+  }
+  body(text: string, status: number, headers?: Record<string, string>) {
+    this.answer = { status, headers: { "x-request-id": this.requestId, ...headers }, body: text };
+    return this;
+  }
 }
 
 /**
- * The fast path of POST /v1/events and POST /v1/events/batch, in front of the app's fetch.
+ * The fast path of POST /v1/events and POST /v1/events/batch.
  *
- * The hot routes otherwise cost more in the generic machinery (web Headers, request id, metrics
- * by matched route, body limit, bearer auth, media-type gate, zod) than in publishing. This path
- * takes a request only when everything about it is plainly fine: a Content-Length within the
- * limit and no Transfer-Encoding, a JSON Content-Type, a known bearer token (compared in
- * constant time), a valid Idempotency-Key, a body that parses and passes the checks of
- * event-checks.ts. Anything else, before or after reading the body, is handed to the app
- * unchanged (the body it read travels along), so every refusal is the validated route's own
- * answer, word for word. What it answers itself (202, and the publisher's 413, 400 and 503)
- * comes from the routes' answer functions, with the request id, HTTP metrics and rejected-event
- * count the app's middleware would give.
+ * The hot routes otherwise cost more in the generic machinery (web Request and Headers,
+ * request id, metrics by matched route, body limit, bearer auth, media-type gate, zod) than in
+ * publishing. This path takes a request only when everything about it is plainly fine: a
+ * Content-Length within the limit and no Transfer-Encoding, a JSON Content-Type, a known bearer
+ * token (compared in constant time), a valid Idempotency-Key, a body that parses and passes the
+ * checks of event-checks.ts. Anything else, before or after reading the body, is handed to the
+ * app unchanged (with the body it read), so every refusal is the validated route's own answer,
+ * word for word. What it answers itself (202, and the publisher's 413, 400 and 503) comes from
+ * the routes' answer functions, with the request id, HTTP metrics and rejected-event count the
+ * app's middleware would give.
+ * It sits in front of the app's fetch (installFastEventRoutes), so app.request and every
+ * server see it; under @hono/node-server it reads headers from Node's IncomingMessage.
  */
-export function installFastEventRoutes(app: IngestApp, deps: FastEventRoutesDeps): void {
-  const validated: Fetch = app.fetch;
-  const holder = tokenMatcher(deps.tokens);
-  const { httpRequests, httpDuration } = deps.metrics;
+export class FastEventRoutes {
+  private readonly holder: (presented: string) => string | undefined;
+  private readonly maxBytes: Record<FastPath, number>;
 
-  const routes = {
-    [EVENTS_PATH]: {
-      maxBytes: deps.limits.maxBodyBytes,
-      answer: async (c: Context, body: unknown, header: HeaderOf) => {
-        const input = checkEvent(body);
-        if (input === undefined) return undefined;
-        return answerPublishEvent(
-          c,
-          await deps.events.publish(input, header("idempotency-key") || undefined),
-        );
-      },
-    },
-    [BATCH_PATH]: {
-      maxBytes: deps.limits.maxBatchBytes,
-      answer: async (c: Context, body: unknown) => {
-        const inputs = checkBatch(body);
-        if (inputs === undefined) return undefined;
-        return answerPublishBatch(c, await deps.events.publishBatch(inputs));
-      },
-    },
-  } as const;
+  constructor(private readonly deps: FastEventRoutesDeps) {
+    this.holder = tokenMatcher(deps.tokens);
+    this.maxBytes = {
+      [EVENTS_PATH]: deps.limits.maxBodyBytes,
+      [BATCH_PATH]: deps.limits.maxBatchBytes,
+    };
+  }
 
-  /** The app's own metrics middleware, for answers given here. */
-  const countAnswer = (path: string, status: number, started: number) => {
-    const labels = { method: "POST", route: path, status: String(status) };
-    httpRequests.inc(labels);
-    httpDuration.observe(labels, (performance.now() - started) / 1000);
-    if (status >= 400 && status < 500) deps.ingestMetrics.events.inc({ outcome: "rejected" });
-  };
+  /** The fast route for a method and path (no query), if any. */
+  static route(method: string | undefined, path: string | undefined): FastPath | undefined {
+    if (method !== "POST") return undefined;
+    return path === EVENTS_PATH || path === BATCH_PATH ? path : undefined;
+  }
 
-  const serve = async (
-    request: Request,
-    env: unknown,
-    path: typeof EVENTS_PATH | typeof BATCH_PATH,
+  /** Everything the headers can say before the body is read: false sends it the validated way. */
+  admits(path: FastPath, header: HeaderOf): boolean {
+    if (header("transfer-encoding") !== undefined) return false;
+    const length = header("content-length");
+    if (length === undefined || !DIGITS.test(length) || Number(length) > this.maxBytes[path]) {
+      return false;
+    }
+    const contentType = header("content-type");
+    if (contentType === undefined || !JSON_CONTENT_TYPE.test(contentType)) return false;
+    const bearer = BEARER.exec(header("authorization") ?? "")?.[1];
+    if (bearer === undefined || this.holder(bearer) === undefined) return false;
+    return path !== EVENTS_PATH || checkIdempotencyKey(header("idempotency-key"));
+  }
+
+  /**
+   * The answer to an admitted request whose body is `text` (undefined: it could not be read),
+   * or undefined when the validated route must answer (the body is not a valid request).
+   * `started` is performance.now() at arrival, for the duration metric.
+   */
+  async answer(
+    path: FastPath,
     header: HeaderOf,
+    text: string | undefined,
     started: number,
-    executionCtx: Parameters<Fetch>[2],
-  ): Promise<Response> => {
+  ): Promise<FastAnswer | undefined> {
     const clientId = header("x-request-id");
     const requestId =
       clientId === undefined ||
@@ -163,81 +174,104 @@ export function installFastEventRoutes(app: IngestApp, deps: FastEventRoutesDeps
       REQUEST_ID_REFUSED.test(clientId)
         ? randomUUID()
         : clientId;
-    const c = answerContext(path, requestId);
-    let response: Response | undefined;
+    const c = new AnswerContext(path, requestId);
+    const context = c as unknown as Context;
     try {
-      let text: string | undefined;
-      try {
-        text = await request.text();
-      } catch {
+      if (text === undefined) {
         // The client went away mid-body; the validated route answers this way too.
-        response = problemResponse(c, {
+        problemResponse(context, {
           status: 400,
           code: "http_error",
           title: "Malformed JSON in request body",
         });
-      }
-      if (text !== undefined) {
+      } else {
         let body: unknown;
-        let parsed = true;
         try {
           body = JSON.parse(text);
         } catch {
-          parsed = false;
+          return undefined;
         }
-        if (parsed) response = await routes[path].answer(c, body, header);
-        if (response === undefined) {
-          // Refused: the validated route reads the same body and words the answer.
-          const again = new Request(request.url, {
-            method: "POST",
-            headers: request.headers,
-            body: text,
-          });
-          return validated(again, env, executionCtx);
+        if (path === EVENTS_PATH) {
+          const input = checkEvent(body);
+          if (input === undefined) return undefined;
+          const key = header("idempotency-key") || undefined;
+          answerPublishEvent(context, await this.deps.events.publish(input, key));
+        } else {
+          const inputs = checkBatch(body);
+          if (inputs === undefined) return undefined;
+          answerPublishBatch(context, await this.deps.events.publishBatch(inputs));
         }
       }
     } catch (error) {
-      // As the app's onError: nothing thrown here may reach the client as anything but this.
-      deps.logger.error({ err: error, requestId, route: path }, "unhandled error");
-      response = problemResponse(c, {
-        status: 500,
-        code: "internal",
-        title: "Internal server error",
-      });
+      // As the app's onError: nothing thrown here reaches the client as anything but this.
+      this.deps.logger.error({ err: error, requestId, route: path }, "unhandled error");
+      problemResponse(context, { status: 500, code: "internal", title: "Internal server error" });
     }
-    const answer = response as Response;
-    countAnswer(path, answer.status, started);
+    const answer = c.answer as FastAnswer;
+    this.count(path, answer.status, started);
     return answer;
+  }
+
+  /** What the app's metrics middleware and countRejectedEvents record for an answer. */
+  private count(path: FastPath, status: number, started: number) {
+    const labels = { method: "POST", route: path, status: String(status) };
+    this.deps.metrics.httpRequests.inc(labels);
+    this.deps.metrics.httpDuration.observe(labels, (performance.now() - started) / 1000);
+    if (status >= 400 && status < 500) {
+      this.deps.ingestMetrics.events.inc({ outcome: "rejected" });
+    }
+  }
+}
+
+/** The path of a Request's absolute URL when it has no query; undefined otherwise. */
+function pathOfUrl(url: string): string | undefined {
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  if (start < 0 || url.includes("?", start) || url.includes("#", start)) return undefined;
+  return url.slice(start);
+}
+
+/** Puts the fast path in front of the app's fetch (web Requests: app.request, any server). */
+export function installFastEventRoutes(app: IngestApp, deps: FastEventRoutesDeps): void {
+  const validated: IngestApp["fetch"] = app.fetch;
+  const routes = new FastEventRoutes(deps);
+
+  const serve = async (
+    request: Request,
+    env: unknown,
+    executionCtx: Parameters<IngestApp["fetch"]>[2],
+    path: FastPath,
+    header: HeaderOf,
+    started: number,
+  ): Promise<Response> => {
+    let text: string | undefined;
+    try {
+      text = await request.text();
+    } catch {}
+    const answer = await routes.answer(path, header, text, started);
+    if (answer !== undefined) {
+      return new Response(answer.body, { status: answer.status, headers: answer.headers });
+    }
+    // Refused: the validated route reads the same body and words the answer.
+    const again = new Request(request.url, {
+      method: "POST",
+      headers: request.headers,
+      body: text,
+    });
+    return validated(again, env, executionCtx);
   };
 
   app.fetch = (request, env, executionCtx) => {
-    if (request.method !== "POST") return validated(request, env, executionCtx);
-    const path = pathOf(request.url);
-    if (path !== EVENTS_PATH && path !== BATCH_PATH) return validated(request, env, executionCtx);
+    const path = FastEventRoutes.route(request.method, pathOfUrl(request.url));
+    if (path === undefined) return validated(request, env, executionCtx);
     const started = performance.now();
     const incoming = (env as { incoming?: IncomingMessage } | undefined)?.incoming;
     const header: HeaderOf | undefined =
       incoming?.rawHeaders === undefined
         ? (name) => request.headers.get(name) ?? undefined
         : incomingHeaders(incoming);
-    if (header === undefined || header("transfer-encoding") !== undefined) {
+    if (header === undefined || !routes.admits(path, header)) {
       return validated(request, env, executionCtx);
     }
-    const length = header("content-length");
-    if (length === undefined || !DIGITS.test(length) || Number(length) > routes[path].maxBytes) {
-      return validated(request, env, executionCtx);
-    }
-    const contentType = header("content-type");
-    if (contentType === undefined || !JSON_CONTENT_TYPE.test(contentType)) {
-      return validated(request, env, executionCtx);
-    }
-    const bearer = BEARER.exec(header("authorization") ?? "")?.[1];
-    if (bearer === undefined || holder(bearer) === undefined) {
-      return validated(request, env, executionCtx);
-    }
-    if (path === EVENTS_PATH && !checkIdempotencyKey(header("idempotency-key"))) {
-      return validated(request, env, executionCtx);
-    }
-    return serve(request, env, path, header, started, executionCtx);
+    return serve(request, env, executionCtx, path, header, started);
   };
 }
