@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The one entry point behind `npm run dev` and `npm test`: it installs what a fresh machine lacks
+// The one entry point behind `npm run dev`, `npm test` and `npm run bench`: it installs what a fresh machine lacks
 // (pnpm packages; nats-server, and for the tests promtool and prometheus: system-tools.mjs), then
-// runs the dev stack or the checks (build, lint, typecheck, tests). Plain JS: it must run before
+// runs the dev stack, the checks (build, lint, typecheck, tests) or the benchmark. Plain JS: it must run before
 // any dependency is installed.
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
@@ -10,8 +10,8 @@ import { ensureSystemTools } from "./system-tools.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const mode = process.argv[2];
-if (mode !== "dev" && mode !== "test") {
-  console.error("usage: node scripts/bootstrap.mjs dev|test");
+if (mode !== "dev" && mode !== "test" && mode !== "bench") {
+  console.error("usage: node scripts/bootstrap.mjs dev|test|bench [bench options]");
   process.exit(2);
 }
 
@@ -43,10 +43,14 @@ if (pnpmRun(["install", ...frozen]) !== 0) {
 step(mode === "test" ? "checking nats-server, promtool and prometheus" : "checking nats-server");
 const env = { ...process.env, ...ensureSystemTools(mode) };
 
+const tsx = join(root, "node_modules", ".bin", "tsx");
 if (mode === "dev") {
   step("starting Hookline");
-  const tsx = join(root, "node_modules", ".bin", "tsx");
   process.exit(run(tsx, [join(root, "scripts", "dev.ts")], { env }));
+}
+if (mode === "bench") {
+  step("benchmark (it builds the services first)");
+  process.exit(run(tsx, [join(root, "scripts", "bench.ts"), ...process.argv.slice(3)], { env }));
 }
 
 // The build first: the tests run the built services too (test/e2e/built-services.test.ts).

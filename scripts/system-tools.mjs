@@ -96,6 +96,8 @@ const tools = {
 /** What each mode needs: dev only nats-server, and not even that when NATS_URL names a server. */
 function needed(mode) {
   if (mode === "test") return ["natsServer", "promtool", "prometheus"];
+  // The benchmark starts its own nats-server whatever NATS_URL says.
+  if (mode === "bench") return ["natsServer"];
   return process.env.NATS_URL ? [] : ["natsServer"];
 }
 

@@ -3,7 +3,7 @@
 // at one moment), then released by the classifier and delivered. It records every service's RSS
 // and nats-server's storage before, while held, while released and after, and the release rate.
 import { encodeTask, hooklineNames, type TaskMeta, taskIdFor } from "@hookline/contracts";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { Hookline } from "./hookline";
 import type { BenchChild } from "./processes";
@@ -42,7 +42,7 @@ export interface HeldRetriesResult {
   duplicates: number;
 }
 
-const WRITE_WINDOW = 2_000;
+const FLUSH_EVERY = 5_000;
 
 export async function heldRetries(options: HeldRetriesOptions): Promise<HeldRetriesResult> {
   const { hookline, receiver } = options;
@@ -56,7 +56,6 @@ export async function heldRetries(options: HeldRetriesOptions): Promise<HeldRetr
   const run = `held-${Date.now().toString(36)}-`;
   await receiver.ask({ type: "reset", run }, "reset-done");
   const nc = await connect({ servers: hookline.nats.url });
-  const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   const heldInTier = async () => (await jsm.streams.info(names.streams.retry)).state.messages;
 
@@ -67,7 +66,8 @@ export async function heldRetries(options: HeldRetriesOptions): Promise<HeldRetr
   const estimatedWriteMs = Math.max(5_000, options.count / 15);
   const notBefore = writeStarted + estimatedWriteMs + options.dueAfterMs;
   const pad = "x".repeat(100);
-  const pending = new Set<Promise<unknown>>();
+  // Core publishes, flushed every few thousand: the stream stores them without a PubAck each,
+  // and the count in the stream is checked afterwards, so a refused write cannot go unnoticed.
   for (let n = 0; n < options.count; n++) {
     const endpointId = endpointIds[n % endpointIds.length] ?? "";
     const eventId = `${run}${n}`;
@@ -84,14 +84,18 @@ export async function heldRetries(options: HeldRetriesOptions): Promise<HeldRetr
       history: [{ n: 1, at: writeStarted, result: "http_error", status: 500, ms: 1 }],
     };
     const body = `{"type":"${task.eventType}","timestamp":"${new Date(writeStarted).toISOString()}","data":{"sentAt":${notBefore},"pad":"${pad}"}}`;
-    const published = js.publish(names.subjects.retry(options.tier, endpointId), body, {
+    nc.publish(names.subjects.retry(options.tier, endpointId), body, {
       headers: encodeTask(task, `${task.taskId}#1@bench`),
     });
-    pending.add(published);
-    void published.finally(() => pending.delete(published));
-    if (pending.size >= WRITE_WINDOW) await Promise.race(pending);
+    if (n % FLUSH_EVERY === FLUSH_EVERY - 1) await nc.flush();
   }
-  await Promise.all(pending);
+  await nc.flush();
+  for (let tries = 0; (await heldInTier()) < options.count; tries++) {
+    if (tries > 50) {
+      throw new Error(`held retries: the tier holds ${await heldInTier()} of ${options.count}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   const writeSeconds = (Date.now() - writeStarted) / 1_000;
   if (Date.now() > notBefore) {
     console.warn("held retries: writing took longer than estimated; some came due early");
