@@ -203,7 +203,9 @@ export function encodeTask(meta: TaskMeta, msgId: string): MsgHdrs {
 /** A NATS header value as MsgHdrs.set stores it: no line breaks, surrounding spaces trimmed.
  *  (Numbers are written as they are: String(n) has neither.) */
 function headerValue(value: string): string {
-  if (/[\r\n]/.test(value)) throw new Error("header values cannot contain \\r or \\n");
+  if (value.includes("\r") || value.includes("\n")) {
+    throw new Error("header values cannot contain \\r or \\n");
+  }
   return value.trim();
 }
 

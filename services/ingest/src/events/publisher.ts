@@ -199,17 +199,22 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
       return { outcome: "unavailable", reason };
     }
     let offset = 0;
+    let duplicates = 0;
     const results = events.map((event): EventResult => {
       const acks = settled.slice(offset, offset + event.endpoints.length);
       offset += event.endpoints.length;
       const tasks = acks.length;
       const duplicate =
         tasks > 0 && acks.every((ack) => ack.status === "fulfilled" && ack.value.duplicate);
-      metrics.events.inc({ outcome: duplicate ? "duplicate" : "accepted" });
-      return duplicate
-        ? { outcome: "duplicate", eventId: event.eventId, tasks }
-        : { outcome: "accepted", eventId: event.eventId, tasks };
+      if (!duplicate) return { outcome: "accepted", eventId: event.eventId, tasks };
+      duplicates++;
+      return { outcome: "duplicate", eventId: event.eventId, tasks };
     });
+    // Once per outcome, not per event: a labelled inc hashes its labels every time.
+    if (duplicates < events.length) {
+      metrics.events.inc({ outcome: "accepted" }, events.length - duplicates);
+    }
+    if (duplicates > 0) metrics.events.inc({ outcome: "duplicate" }, duplicates);
     return { outcome: "stored", results };
   };
 

@@ -119,8 +119,9 @@ export function pubAckTaskPublisher(nc: NatsConnection, timeoutMs: number): Task
   };
 
   const sweep = () => {
-    const now = Date.now();
-    // Deadlines grow with insertion order (one timeout for all), so the first live one ends it.
+    const now = performance.now();
+    // Deadlines grow with insertion order (one timeout, a monotonic clock), so the first live
+    // one ends the sweep.
     for (const [token, entry] of pending) {
       if (entry.deadline > now) break;
       fail(token, new errors.TimeoutError());
@@ -162,7 +163,7 @@ export function pubAckTaskPublisher(nc: NatsConnection, timeoutMs: number): Task
       if (!subscribed) subscribe();
       const token = (next++).toString(36);
       const promise = new Promise<PubAck>((resolve, reject) => {
-        pending.set(token, { subject, deadline: Date.now() + timeoutMs, resolve, reject });
+        pending.set(token, { subject, deadline: performance.now() + timeoutMs, resolve, reject });
       });
       if (queue.length === 0) setImmediate(flush);
       queue.push({ subject, data, headers, reply: prefix + token, token });
