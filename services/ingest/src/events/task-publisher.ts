@@ -146,8 +146,8 @@ export function pubAckTaskPublisher(nc: NatsConnection, timeoutMs: number): Task
   };
 
   const subscribe = () => {
-    subscribed = true;
     nc.subscribe(`${prefix}*`, { callback: onReply });
+    subscribed = true;
     nc.closed().then(() => failAll(() => new errors.ClosedConnectionError()));
   };
 
@@ -157,10 +157,11 @@ export function pubAckTaskPublisher(nc: NatsConnection, timeoutMs: number): Task
       let headers: MsgHdrs;
       try {
         headers = encodedHeaders(taskHeaderBlock(task, msgId));
+        // Subscribing throws on a draining connection: this task fails, as js.publish would.
+        if (!subscribed) subscribe();
       } catch (error) {
         return Promise.reject(error);
       }
-      if (!subscribed) subscribe();
       const token = (next++).toString(36);
       const promise = new Promise<PubAck>((resolve, reject) => {
         pending.set(token, { subject, deadline: performance.now() + timeoutMs, resolve, reject });
