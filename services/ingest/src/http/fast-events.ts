@@ -120,6 +120,7 @@ class AnswerContext {
  * word for word. What it answers itself (202, and the publisher's 413, 400 and 503) comes from
  * the routes' answer functions, with the request id, HTTP metrics and rejected-event count the
  * app's middleware would give.
+ *
  * It sits in front of the app's fetch (installFastEventRoutes), so app.request and every
  * server see it; under @hono/node-server it reads headers from Node's IncomingMessage.
  */
