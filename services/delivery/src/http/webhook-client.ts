@@ -61,9 +61,9 @@ export function createWebhookClient(options: WebhookClientOptions): WebhookClien
         resolve({ ...report, ms: performance.now() - started }),
       );
       attempt.startTimer(webhook.timeoutMs);
-      let target: URL;
+      let target: Target;
       try {
-        target = new URL(webhook.url);
+        target = targetOf(webhook.url);
       } catch (error) {
         attempt.fail(error);
         return;
@@ -72,7 +72,7 @@ export function createWebhookClient(options: WebhookClientOptions): WebhookClien
         agent.dispatch(
           {
             origin: target.origin,
-            path: `${target.pathname}${target.search}`,
+            path: target.path,
             method: "POST",
             headers: webhook.headers,
             body: webhook.body,
@@ -85,6 +85,27 @@ export function createWebhookClient(options: WebhookClientOptions): WebhookClien
     });
 
   return { send, close: () => agent.close() };
+}
+
+interface Target {
+  origin: string;
+  path: string;
+}
+
+/** Parsed endpoint URLs: an endpoint sends many webhooks to the same one. */
+const targets = new Map<string, Target>();
+/** Past this many URLs the map starts over rather than grow. */
+const MAX_TARGETS = 10_000;
+
+function targetOf(url: string): Target {
+  let target = targets.get(url);
+  if (!target) {
+    const parsed = new URL(url);
+    target = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+    if (targets.size >= MAX_TARGETS) targets.clear();
+    targets.set(url, target);
+  }
+  return target;
 }
 
 function firstHeader(value: string | string[] | undefined): string | undefined {

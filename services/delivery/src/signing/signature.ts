@@ -1,4 +1,4 @@
-import { createHmac } from "node:crypto";
+import { createHmac, createSecretKey, type KeyObject } from "node:crypto";
 
 const SECRET_PREFIX = "whsec_";
 
@@ -6,6 +6,21 @@ const SECRET_PREFIX = "whsec_";
 export function secretKey(secret: string): Buffer {
   const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
   return Buffer.from(encoded, "base64");
+}
+
+/** Keys of the secrets seen lately: decoding one per webhook showed up in profiles. */
+const keys = new Map<string, KeyObject>();
+/** Secrets are a few per endpoint; past this many the map starts over rather than grow. */
+const MAX_KEYS = 10_000;
+
+function keyOf(secret: string): KeyObject {
+  let key = keys.get(secret);
+  if (!key) {
+    if (keys.size >= MAX_KEYS) keys.clear();
+    key = createSecretKey(secretKey(secret));
+    keys.set(secret, key);
+  }
+  return key;
 }
 
 export interface SignatureInput {
@@ -28,7 +43,7 @@ export function webhookSignature(input: SignatureInput): string {
   const prefix = `${input.id}.${input.timestamp}.`;
   return input.secrets
     .map((secret) => {
-      const mac = createHmac("sha256", secretKey(secret));
+      const mac = createHmac("sha256", keyOf(secret));
       mac.update(prefix);
       mac.update(input.body);
       return `v1,${mac.digest("base64")}`;
