@@ -37,9 +37,13 @@ interface Pending {
  * Headers already encoded: a publish only ever calls `encode()` on its headers (nats-core's
  * protocol.publish), so the task's block from taskHeaderBlock goes out as it is.
  */
-function encodedHeaders(block: Uint8Array): MsgHdrs {
-  return { encode: () => block } as unknown as MsgHdrs;
+class EncodedHeaders {
+  constructor(private readonly block: Uint8Array) {}
+  encode(): Uint8Array {
+    return this.block;
+  }
 }
+const encodedHeaders = (block: Uint8Array) => new EncodedHeaders(block) as unknown as MsgHdrs;
 
 interface Queued {
   subject: string;
