@@ -19,6 +19,7 @@ import type { EndpointGuards } from "../guards/endpoint-guards";
 import { isAttempt, statusClass } from "../http/attempt";
 import type { LaneRecorder } from "../metrics";
 import { type AttemptSummary, encodeOutcomeHeaders, outcomeFor, outcomeMsgId } from "./outcome";
+import { taskHeaders } from "./task-headers";
 import { endpointTimeoutMs, webhookRequestFor } from "./webhook-request";
 import type { WriteCoalescer } from "./write-coalescer";
 
@@ -165,7 +166,8 @@ export function createTaskRunner(
 
   return {
     async decode(msg) {
-      const decoded = decodeTask(msg.headers);
+      // contracts' decodeTask only calls get() on the headers.
+      const decoded = decodeTask(taskHeaders(msg) as MsgHdrs | undefined);
       if (decoded.ok) return decoded.value;
       await deadLetterInvalid({
         js,
