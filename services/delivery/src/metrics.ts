@@ -17,16 +17,27 @@ export interface DeliveryMetrics {
   heldTasks: Gauge;
   /** Tasks moved to their endpoint's own overflow consumer because it had too many waiting. */
   moved: Counter<"lane">;
+  /**
+   * Runs `flush` before every scrape of `attempts` and `inFlight`: lane recorders count there
+   * and write the totals then, rather than hash their labels on every task.
+   */
+  beforeScrape(flush: () => void): void;
 }
 
 export function createDeliveryMetrics(service: ServiceMetrics): DeliveryMetrics {
   const registers = [service.registry];
+  const flushes: (() => void)[] = [];
+  const collect = () => {
+    for (const flush of flushes) flush();
+  };
   return {
+    beforeScrape: (flush) => flushes.push(flush),
     attempts: new Counter({
       name: "hookline_delivery_attempts_total",
       help: "Delivery attempts by lane, result and HTTP status class",
       labelNames: ["lane", "result", "status_class"],
       registers,
+      collect,
     }),
     attemptDuration: new Histogram({
       name: "hookline_delivery_attempt_duration_seconds",
@@ -51,6 +62,7 @@ export function createDeliveryMetrics(service: ServiceMetrics): DeliveryMetrics 
       help: "Tasks being handled now",
       labelNames: ["lane"],
       registers,
+      collect,
     }),
     circuitBreakers: new Gauge({
       name: "hookline_circuit_breakers",
@@ -78,8 +90,9 @@ export function createDeliveryMetrics(service: ServiceMetrics): DeliveryMetrics 
   };
 }
 
-/** Records one lane's tasks. Series are looked up once and kept: label hashing per message
- * showed up in profiles of the hot path. */
+/** Records one lane's tasks. Series are looked up once and kept, and counts and the in-flight
+ * gauge are written at scrape time: prom-client hashes the labels of every inc() and set(), even
+ * on a kept series, and that showed up in profiles of the hot path. */
 export interface LaneRecorder {
   handled(result: AttemptResult, statusClass: StatusClass): void;
   attemptSeconds(result: AttemptResult, seconds: number): void;
@@ -89,21 +102,34 @@ export interface LaneRecorder {
 }
 
 export function laneRecorder(metrics: DeliveryMetrics, lane: DeliveryLane): LaneRecorder {
-  const handled = new Map<string, Counter.Internal>();
+  /** Per result and status class: its series and what it counted since the last scrape. */
+  const handled = new Map<string, { series: Counter.Internal; count: number }>();
   const durations = new Map<AttemptResult, Histogram.Internal<"result">>();
   const endToEnd = metrics.endToEnd.labels({ lane });
   const inFlight = metrics.inFlight.labels({ lane });
+  let active = 0;
   const moved = metrics.moved.labels({ lane });
   moved.inc(0);
+  metrics.beforeScrape(() => {
+    inFlight.set(active);
+    for (const entry of handled.values()) {
+      if (entry.count === 0) continue;
+      entry.series.inc(entry.count);
+      entry.count = 0;
+    }
+  });
   return {
     handled(result, statusClass) {
       const key = `${result}/${statusClass}`;
-      let series = handled.get(key);
-      if (!series) {
-        series = metrics.attempts.labels({ lane, result, status_class: statusClass });
-        handled.set(key, series);
+      let entry = handled.get(key);
+      if (!entry) {
+        const series = metrics.attempts.labels({ lane, result, status_class: statusClass });
+        // Shown from the first one on, as before: a series appears with its first task.
+        series.inc(0);
+        entry = { series, count: 0 };
+        handled.set(key, entry);
       }
-      series.inc();
+      entry.count++;
     },
     attemptSeconds(result, seconds) {
       let series = durations.get(result);
@@ -114,7 +140,9 @@ export function laneRecorder(metrics: DeliveryMetrics, lane: DeliveryLane): Lane
       series.observe(seconds);
     },
     endToEndSeconds: (seconds) => endToEnd.observe(seconds),
-    inFlight: (count) => inFlight.set(count),
+    inFlight: (count) => {
+      active = count;
+    },
     moved: () => moved.inc(),
   };
 }
