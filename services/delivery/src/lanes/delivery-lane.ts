@@ -13,6 +13,23 @@ export interface WaitingTask {
   resume(): void;
 }
 
+/**
+ * A class rather than an object literal with a closure: tsx and the build keep function names,
+ * which wraps every closure made per task in a defineProperty call.
+ */
+class Waiting implements WaitingTask {
+  constructor(
+    readonly msg: JsMsg,
+    readonly task: TaskMeta,
+    readonly endpoint: EndpointRecord,
+    private readonly onResume: (waiting: WaitingTask) => void,
+  ) {}
+
+  resume(): void {
+    this.onResume(this);
+  }
+}
+
 export interface DeliveryLaneOptions {
   js: JetStreamClient;
   stream: string;
@@ -155,7 +172,7 @@ export function startDeliveryLane(options: DeliveryLaneOptions): DeliveryLane {
         return;
       }
       if (endpoint === undefined) throw new Error("withoutRequest settles a missing endpoint");
-      const waiting: WaitingTask = { msg, task, endpoint, resume: () => resume(waiting) };
+      const waiting = new Waiting(msg, task, endpoint, resume);
       if (options.breakerOpen(endpoint.id)) {
         // The attempt comes due now and counts without a request; nothing to wait for. (Had
         // the breaker just half-opened, the probe went out; a rate-limited one waits below.)

@@ -72,11 +72,12 @@ export interface EncodedHeaders {
 }
 
 const encoder = new TextEncoder();
-const lineBreak = /[\r\n]/;
 
 /** As nats.js sets a header value: no line breaks, trimmed. */
 function headerValue(value: string): string {
-  if (lineBreak.test(value)) throw new Error("header values cannot contain \\r or \\n");
+  if (value.includes("\r") || value.includes("\n")) {
+    throw new Error("header values cannot contain \\r or \\n");
+  }
   return value.trim();
 }
 
@@ -110,6 +111,14 @@ export function encodeOutcomeHeaders(meta: OutcomeMeta, msgId: string): EncodedH
   if (meta.retryAfterMs !== undefined) {
     text += `\r\n${Header.retryAfterMs}: ${meta.retryAfterMs}`;
   }
-  const bytes = encoder.encode(`${text}\r\n\r\n`);
-  return { encode: () => bytes };
+  return new EncodedBytes(encoder.encode(`${text}\r\n\r\n`));
+}
+
+/** A class rather than `{ encode: () => bytes }`: kept function names make closures dear. */
+class EncodedBytes implements EncodedHeaders {
+  constructor(private readonly bytes: Uint8Array) {}
+
+  encode(): Uint8Array {
+    return this.bytes;
+  }
 }
