@@ -32,7 +32,7 @@ describe("the endpoint cache's type index", () => {
   it("follows an endpoint's types through a change and a delete", async () => {
     const nc = await connect({ servers: server.url });
     const kv = await new Kvm(nc).create("cache_index_test");
-    const logger = createLogger({ service: "test", level: "silent" });
+    const logger = createLogger({ service: "test", level: "silent", pretty: false });
     await kv.put(EP_A, JSON.stringify(record(EP_A, ["order.created", "order.paid"])));
     await kv.put(EP_B, JSON.stringify(record(EP_B, ["order.paid"])));
     await kv.put(EP_D, JSON.stringify(record(EP_D, [])));
