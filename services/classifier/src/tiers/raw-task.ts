@@ -1,0 +1,217 @@
+import {
+  attemptResults,
+  ENDPOINT_ID_PATTERN,
+  EVENT_ID_PATTERN,
+  EVENT_TYPE_PATTERN,
+  Header,
+  HISTORY_LIMIT,
+} from "@hookline/contracts";
+import type { JsMsg } from "@nats-io/jetstream";
+
+/**
+ * What releasing a waiting retry needs of its task, read straight from the message's header
+ * bytes: decodeTask (zod over a MsgHdrs that nats.js builds name by name) and encodeTask (a new
+ * MsgHdrs, encoded again) were most of the classifier's CPU and garbage per released retry.
+ * The rest of the block goes on as it is; only the Nats-Msg-Id line is replaced.
+ */
+export interface RawTask {
+  taskId: string;
+  endpointId: string;
+  attempt: number;
+  deferrals: number;
+  notBefore: number | undefined;
+  /** The header block without its Nats-Msg-Id line: `\r\nName: value` lines, then `\r\n\r\n`. */
+  rest: string;
+}
+
+const HEAD = "NATS/1.0\r\n";
+const COUNT = /^\d{1,9}$/;
+const EPOCH_MS = /^\d{1,15}$/;
+const RESULTS: ReadonlySet<string> = new Set(attemptResults);
+
+const Field = {
+  MsgId: 0,
+  TaskId: 1,
+  EventId: 2,
+  EventType: 3,
+  EndpointId: 4,
+  Attempt: 5,
+  Deferrals: 6,
+  CreatedAt: 7,
+  Deadline: 8,
+  NotBefore: 9,
+  History: 10,
+  ReplayOf: 11,
+} as const;
+type Field = (typeof Field)[keyof typeof Field];
+const FIELDS = 12;
+
+/** The only header names a task may carry here; any other sends it down the decodeTask path. */
+const fieldByName = new Map<string, Field>([
+  [Header.msgId, Field.MsgId],
+  [Header.taskId, Field.TaskId],
+  [Header.eventId, Field.EventId],
+  [Header.eventType, Field.EventType],
+  [Header.endpointId, Field.EndpointId],
+  [Header.attempt, Field.Attempt],
+  [Header.deferrals, Field.Deferrals],
+  [Header.createdAt, Field.CreatedAt],
+  [Header.deadline, Field.Deadline],
+  [Header.notBefore, Field.NotBefore],
+  [Header.history, Field.History],
+  [Header.replayOf, Field.ReplayOf],
+]);
+
+const utf8 = new TextDecoder();
+
+interface RawMsg {
+  msg?: { _rdata?: unknown; _msg?: { hdr?: unknown } };
+}
+
+/** The header bytes of a pulled message, where nats.js 3.3 keeps them; undefined elsewhere. */
+export function rawHeaderBytes(msg: JsMsg): Uint8Array | undefined {
+  const inner = (msg as unknown as RawMsg).msg;
+  const data = inner?._rdata;
+  const length = inner?._msg?.hdr;
+  if (data instanceof Uint8Array && typeof length === "number" && length > 0) {
+    return data.subarray(0, length);
+  }
+  return undefined;
+}
+
+/**
+ * The task in a header block, if it is one decodeTask accepts and holds nothing but a task's
+ * headers, each once, in the form encodeTask writes; otherwise undefined, and the caller takes
+ * the decodeTask path (which dead-letters what is invalid). Only ever accepts what decodeTask
+ * accepts, with the same values.
+ */
+export function readRawTask(bytes: Uint8Array): RawTask | undefined {
+  const text = utf8.decode(bytes);
+  if (!text.startsWith(HEAD) || !text.endsWith("\r\n\r\n")) return undefined;
+  const values: (string | undefined)[] = new Array(FIELDS);
+  let msgIdFrom = -1; // the line's leading \r\n ...
+  let msgIdTo = -1; // ... to the next one
+  let at = HEAD.length;
+  const end = text.length - 2; // the blank line
+  while (at < end) {
+    const eol = text.indexOf("\r\n", at);
+    if (eol < 0 || eol > end) return undefined;
+    const colon = text.indexOf(":", at);
+    if (colon < at || colon > eol) return undefined;
+    const field = fieldByName.get(text.slice(at, colon));
+    if (field === undefined || values[field] !== undefined) return undefined;
+    const value = text.slice(colon + 1, eol).trim();
+    // Empty values read as absent, lone CR/LF nats.js refuses: both are decodeTask's to judge.
+    if (value === "" || value.includes("\r") || value.includes("\n")) return undefined;
+    values[field] = value;
+    if (field === Field.MsgId) {
+      msgIdFrom = at - 2;
+      msgIdTo = eol;
+    }
+    at = eol + 2;
+  }
+  if (at !== end) return undefined;
+
+  const taskId = values[Field.TaskId];
+  const eventId = values[Field.EventId];
+  const eventType = values[Field.EventType];
+  const endpointId = values[Field.EndpointId];
+  const attempt = values[Field.Attempt];
+  const deferrals = values[Field.Deferrals];
+  const createdAt = values[Field.CreatedAt];
+  const deadline = values[Field.Deadline];
+  const notBefore = values[Field.NotBefore];
+  const history = values[Field.History];
+  const replayOf = values[Field.ReplayOf];
+  if (
+    taskId === undefined ||
+    taskId.length < 3 ||
+    taskId.length > 200 ||
+    eventId === undefined ||
+    !EVENT_ID_PATTERN.test(eventId) ||
+    eventType === undefined ||
+    !EVENT_TYPE_PATTERN.test(eventType) ||
+    endpointId === undefined ||
+    !ENDPOINT_ID_PATTERN.test(endpointId) ||
+    attempt === undefined ||
+    !COUNT.test(attempt) ||
+    deferrals === undefined ||
+    !COUNT.test(deferrals) ||
+    createdAt === undefined ||
+    !EPOCH_MS.test(createdAt) ||
+    deadline === undefined ||
+    !EPOCH_MS.test(deadline) ||
+    (notBefore !== undefined && !EPOCH_MS.test(notBefore)) ||
+    (replayOf !== undefined && replayOf.length > 100) ||
+    (history !== undefined && !validHistory(history))
+  ) {
+    return undefined;
+  }
+  const rest =
+    msgIdFrom < 0
+      ? text.slice(HEAD.length - 2)
+      : text.slice(HEAD.length - 2, msgIdFrom) + text.slice(msgIdTo);
+  return {
+    taskId,
+    endpointId,
+    attempt: Number(attempt),
+    deferrals: Number(deferrals),
+    notBefore: notBefore === undefined ? undefined : Number(notBefore),
+    rest,
+  };
+}
+
+/** The block to publish: the same headers, with `msgId` as Nats-Msg-Id. */
+export function rawTaskBlock(task: RawTask, msgId: string): Uint8Array {
+  return Buffer.from(`NATS/1.0\r\n${Header.msgId}: ${msgId}${task.rest}`, "utf8");
+}
+
+const isInt = (value: unknown, min: number) =>
+  typeof value === "number" && Number.isInteger(value) && value >= min;
+
+/**
+ * What contracts' history schema accepts, with no key it would strip (so the text that goes on
+ * reads as the one encodeTask would write).
+ */
+function validHistory(text: string): boolean {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  if (!Array.isArray(parsed) || parsed.length > HISTORY_LIMIT) return false;
+  for (const record of parsed as unknown[]) {
+    if (typeof record !== "object" || record === null || Array.isArray(record)) return false;
+    let keys = 0;
+    for (const key in record) {
+      if (!Object.hasOwn(record, key)) continue;
+      keys++;
+      const value = (record as Record<string, unknown>)[key];
+      switch (key) {
+        case "n":
+        case "at":
+          if (!isInt(value, 0)) return false;
+          break;
+        case "result":
+          if (typeof value !== "string" || !RESULTS.has(value)) return false;
+          break;
+        case "status":
+          if (!isInt(value, 100) || (value as number) > 599) return false;
+          break;
+        case "error":
+          if (typeof value !== "string" || value.length > 200) return false;
+          break;
+        case "ms":
+          if (typeof value !== "number" || !(value >= 0) || !Number.isFinite(value)) return false;
+          break;
+        default:
+          return false;
+      }
+    }
+    const r = record as Record<string, unknown>;
+    if (keys === 0 || r.n === undefined || r.at === undefined) return false;
+    if (r.result === undefined || r.ms === undefined) return false;
+  }
+  return true;
+}
