@@ -7,6 +7,7 @@ export * from "./dead-letter";
 export * from "./docs";
 export * from "./endpoint-cache";
 export * from "./endpoint-writer";
+export * from "./header-block-publisher";
 export * from "./http";
 export * from "./invalid";
 export * from "./logger";

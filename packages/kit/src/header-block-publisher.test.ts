@@ -1,10 +1,9 @@
-import { decodeTask, isBacklogFull, type TaskMeta } from "@hookline/contracts";
+import { decodeTask, isBacklogFull, type TaskMeta, taskHeaderBlock } from "@hookline/contracts";
 import { type NatsServerHandle, startNatsServer } from "@hookline/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, errors, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { unavailableReason } from "./publisher";
-import { pubAckTaskPublisher } from "./task-publisher";
+import { createHeaderBlockPublisher, type HeaderBlockPublisher } from "./header-block-publisher";
 
 let nats: NatsServerHandle;
 let nc: NatsConnection;
@@ -40,17 +39,22 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-describe("pubAckTaskPublisher", () => {
+/** Publishes the test task with this Nats-Msg-Id. */
+const publisherOf = (send: HeaderBlockPublisher) => ({
+  publish: (subject: string, msgId: string) => send(subject, data, taskHeaderBlock(task, msgId)),
+});
+
+describe("createHeaderBlockPublisher", () => {
   it("resolves with the PubAck, and a repeated Nats-Msg-Id as a duplicate", async () => {
-    const tasks = pubAckTaskPublisher(nc, 2_000);
+    const tasks = publisherOf(createHeaderBlockPublisher(nc, 2_000));
     const [first, second] = await Promise.all([
-      tasks.publish("tp.a", data, task, "one"),
-      tasks.publish("tp.b", data, task, "two"),
+      tasks.publish("tp.a", "one"),
+      tasks.publish("tp.b", "two"),
     ]);
     expect(first).toMatchObject({ stream: "TP", duplicate: false });
     expect(second).toMatchObject({ stream: "TP", duplicate: false });
     expect(second.seq).not.toBe(first.seq);
-    const again = await tasks.publish("tp.a", data, task, "one");
+    const again = await tasks.publish("tp.a", "one");
     expect(again).toMatchObject({ stream: "TP", seq: first.seq, duplicate: true });
     const stored = await (await jetstreamManager(nc)).streams.getMessage("TP", { seq: first.seq });
     expect(stored?.header.get("Nats-Msg-Id")).toBe("one");
@@ -59,40 +63,39 @@ describe("pubAckTaskPublisher", () => {
   });
 
   it("publishes many at once, each with its own PubAck", async () => {
-    const tasks = pubAckTaskPublisher(nc, 2_000);
+    const tasks = publisherOf(createHeaderBlockPublisher(nc, 2_000));
     const acks = await Promise.all(
-      Array.from({ length: 500 }, (_, n) => tasks.publish("tp.many", data, task, `m${n}`)),
+      Array.from({ length: 500 }, (_, n) => tasks.publish("tp.many", `m${n}`)),
     );
     expect(new Set(acks.map((ack) => ack.seq)).size).toBe(500);
   });
 
   it("rejects as js.publish does: API errors, no responders, timeouts", async () => {
-    const tasks = pubAckTaskPublisher(nc, 200);
-    await tasks.publish("tq.a", data, task, "q1");
-    const full = await tasks.publish("tq.a", data, task, "q2").catch((error) => error);
+    const tasks = publisherOf(createHeaderBlockPublisher(nc, 200));
+    await tasks.publish("tq.a", "q1");
+    const full = await tasks.publish("tq.a", "q2").catch((error) => error);
     expect(isBacklogFull(full)).toBe(true);
 
-    const nobody = await tasks.publish("nobody.here", data, task, "n1").catch((e) => e);
-    expect(unavailableReason(nobody)).toBe("stream_unavailable");
+    const nobody = await tasks.publish("nobody.here", "n1").catch((e) => e);
+    expect(nobody).toBeInstanceOf(errors.NoRespondersError);
 
     const started = Date.now();
-    const silent = await tasks.publish("silent.a", data, task, "s1").catch((e) => e);
+    const silent = await tasks.publish("silent.a", "s1").catch((e) => e);
     expect(silent).toBeInstanceOf(errors.TimeoutError);
-    expect(unavailableReason(silent)).toBe("publish_timeout");
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 
   it("rejects what waits, and what comes after, once the connection is closed", async () => {
     const own = await connect({ servers: nats.url });
-    const tasks = pubAckTaskPublisher(own, 5_000);
+    const tasks = publisherOf(createHeaderBlockPublisher(own, 5_000));
     own.subscribe("silent2.>", { callback: () => {} });
     await own.flush();
-    const waiting = tasks.publish("silent2.a", data, task, "c1").catch((e) => e);
+    const waiting = tasks.publish("silent2.a", "c1").catch((e) => e);
     await new Promise((resolve) => setTimeout(resolve, 50));
     await own.close();
-    expect(unavailableReason(await waiting)).toBe("nats_disconnected");
-    const after = await tasks.publish("tp.c", data, task, "c2").catch((e) => e);
-    expect(unavailableReason(after)).toBe("nats_disconnected");
+    expect(await waiting).toBeInstanceOf(errors.ClosedConnectionError);
+    const after = await tasks.publish("tp.c", "c2").catch((e) => e);
+    expect(after).toBeInstanceOf(errors.ClosedConnectionError);
   });
 });
