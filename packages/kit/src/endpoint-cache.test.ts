@@ -1,5 +1,6 @@
 import type { EndpointRecord } from "@hookline/contracts";
 import { startNatsServer } from "@hookline/testkit";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -62,6 +63,170 @@ describe("the endpoint cache's type index", () => {
       expect(cache.get(EP_A)).toBeUndefined();
     } finally {
       cache.stop();
+      await nc.close();
+    }
+  });
+});
+
+const silent = () => createLogger({ service: "test", level: "silent", pretty: false });
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const idFor = (i: number) =>
+  `ep_01J${[...i.toString(32).padStart(23, "0")].map((d) => CROCKFORD[parseInt(d, 32)]).join("")}`;
+
+/** The cache must match the bucket key by key, and its type index must match its records. */
+async function expectMirrors(
+  kv: Awaited<ReturnType<Kvm["create"]>>,
+  cache: Awaited<ReturnType<typeof startEndpointCache>>,
+  keys: string[],
+  types: string[],
+) {
+  for (const key of keys) {
+    const entry = await kv.get(key);
+    const cached = cache.get(key);
+    if (entry?.operation === "PUT" && entry.string().startsWith("{")) {
+      const stored = entry.json<EndpointRecord>();
+      if (stored.url === "not a url") expect(cached).toBeUndefined();
+      else expect(cached).toEqual({ record: stored, revision: entry.revision });
+    } else {
+      expect(cached).toBeUndefined();
+    }
+  }
+  const all = cache.all().map((c) => c.record);
+  for (const type of types) {
+    const expected = all.filter((r) => r.eventTypes.length === 0 || r.eventTypes.includes(type));
+    expect(ids(cache.subscribedTo(type))).toEqual(ids(expected));
+  }
+}
+
+describe("the endpoint cache's replay", () => {
+  it("replays a bucket larger than a batch, then follows live changes with no gap", async () => {
+    const nc = await connect({ servers: server.url });
+    const kv = await new Kvm(nc).create("cache_replay_test", { history: 5 });
+    const keys = Array.from({ length: 9_000 }, (_, i) => idFor(i));
+    const types = ["t0", "t1", "t2", "t3"];
+    await Promise.all(keys.map((k, i) => kv.put(k, JSON.stringify(record(k, [`t${i % 4}`])))));
+    // Earlier revisions of some keys, which the replay must not apply after the later ones.
+    for (const k of keys.slice(0, 50)) await kv.put(k, JSON.stringify(record(k, ["t1", "t2"])));
+    await kv.delete(keys[60] as string);
+    const warnings: unknown[] = [];
+    const logger = silent();
+    logger.warn = ((obj: unknown) => warnings.push(obj)) as typeof logger.warn;
+    const cache = await startEndpointCache(kv, logger);
+    // Writes racing the replay, and after it: none may be lost.
+    const writes: Promise<unknown>[] = [];
+    for (let i = 0; i < 200; i++) {
+      const k = keys[(i * 37) % keys.length] as string;
+      writes.push(
+        i % 10 === 0 ? kv.delete(k) : kv.put(k, JSON.stringify(record(k, [`t${i % 3}`]))),
+      );
+    }
+    await cache.ready;
+    expect(cache.isReady()).toBe(true);
+    await Promise.all(writes);
+    try {
+      const fresh = idFor(100_000);
+      const last = await kv.put(fresh, JSON.stringify(record(fresh, ["t3"])));
+      expect(await cache.waitForRevision(last)).toBe(true);
+      expect(cache.get(fresh)?.revision).toBe(last);
+      await expectMirrors(kv, cache, [...keys, fresh], types);
+      // The bulk replay did it, not the watch it falls back to.
+      expect(warnings).toEqual([]);
+    } finally {
+      cache.stop();
+      await nc.close();
+    }
+  });
+
+  it("applies a record changed during the replay, moving it between type indexes", async () => {
+    const nc = await connect({ servers: server.url });
+    const kv = await new Kvm(nc).create("cache_replay_change_test");
+    const keys = Array.from({ length: 6_000 }, (_, i) => idFor(i));
+    await Promise.all(keys.map((k) => kv.put(k, JSON.stringify(record(k, ["before"])))));
+    const cache = await startEndpointCache(kv, silent());
+    // The first key comes first in the replay, the last key last: change both while it runs.
+    const first = keys[0] as string;
+    const lastKey = keys[keys.length - 1] as string;
+    const changed = await Promise.all([
+      kv.put(first, JSON.stringify(record(first, ["after"]))),
+      kv.put(lastKey, JSON.stringify(record(lastKey, ["after"]))),
+    ]);
+    await cache.ready;
+    try {
+      expect(await cache.waitForRevision(Math.max(...changed))).toBe(true);
+      expect(ids(cache.subscribedTo("after"))).toEqual(new Set([first, lastKey]));
+      expect(cache.subscribedTo("before")).toHaveLength(keys.length - 2);
+      expect(cache.get(first)?.record.eventTypes).toEqual(["after"]);
+    } finally {
+      cache.stop();
+      await nc.close();
+    }
+  });
+
+  it("logs and ignores invalid records, in the replay and live", async () => {
+    const nc = await connect({ servers: server.url });
+    const kv = await new Kvm(nc).create("cache_invalid_test");
+    const errors: unknown[] = [];
+    const logger = silent();
+    logger.error = ((obj: unknown) => errors.push(obj)) as typeof logger.error;
+    await kv.put(EP_A, JSON.stringify(record(EP_A, ["order.paid"])));
+    await kv.put(EP_B, JSON.stringify({ ...record(EP_B, ["order.paid"]), url: "not a url" }));
+    await kv.put(EP_C, "{ not json");
+    const cache = await startEndpointCache(kv, logger);
+    await cache.ready;
+    try {
+      expect(cache.get(EP_A)).toBeDefined();
+      expect(cache.get(EP_B)).toBeUndefined();
+      expect(cache.get(EP_C)).toBeUndefined();
+      // Known and unusable: a miss that does not wait.
+      expect(await cache.lookup(EP_B, 60_000)).toBeUndefined();
+      expect(errors).toHaveLength(2);
+
+      const broken = await kv.put(EP_A, JSON.stringify({ ...record(EP_A, []), secrets: [] }));
+      expect(await cache.waitForRevision(broken)).toBe(true);
+      expect(cache.get(EP_A)).toBeUndefined();
+      expect(cache.subscribedTo("order.paid")).toEqual([]);
+      expect(errors).toHaveLength(3);
+
+      const fixed = await kv.put(EP_B, JSON.stringify(record(EP_B, ["order.paid"])));
+      expect(await cache.waitForRevision(fixed)).toBe(true);
+      expect(ids(cache.subscribedTo("order.paid"))).toEqual(new Set([EP_B]));
+    } finally {
+      cache.stop();
+      await nc.close();
+    }
+  });
+
+  it("is ready at once for an empty bucket and still follows it", async () => {
+    const nc = await connect({ servers: server.url });
+    const kv = await new Kvm(nc).create("cache_empty_test");
+    const cache = await startEndpointCache(kv, silent());
+    expect(cache.isReady()).toBe(true);
+    try {
+      const revision = await kv.put(EP_A, JSON.stringify(record(EP_A, [])));
+      expect(await cache.waitForRevision(revision)).toBe(true);
+      expect(cache.get(EP_A)?.revision).toBe(revision);
+    } finally {
+      cache.stop();
+      await nc.close();
+    }
+  });
+
+  it("stops during the replay without starting a watch", async () => {
+    const nc = await connect({ servers: server.url });
+    const kv = await new Kvm(nc).create("cache_stop_test");
+    const keys = Array.from({ length: 5_000 }, (_, i) => idFor(i));
+    await Promise.all(keys.map((k) => kv.put(k, JSON.stringify(record(k, ["x"])))));
+    const cache = await startEndpointCache(kv, silent());
+    cache.stop();
+    try {
+      const jsm = await jetstreamManager(nc);
+      // The replay's consumer is deleted, and no watch is started in its place.
+      await expect
+        .poll(async () => (await jsm.consumers.list("KV_cache_stop_test").next()).length)
+        .toBe(0);
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await jsm.consumers.list("KV_cache_stop_test").next()).length).toBe(0);
+    } finally {
       await nc.close();
     }
   });

@@ -1,6 +1,11 @@
-import { type EndpointRecord, endpointRecordSchema } from "@hookline/contracts";
+import type { EndpointRecord } from "@hookline/contracts";
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
+import { parseEndpointRecord } from "./endpoint-record-parse";
+import { startBulkReplay } from "./endpoint-replay";
+
+type KvWatcher = Awaited<ReturnType<KV["watch"]>>;
+const decoder = new TextDecoder();
 
 export interface CachedEndpoint {
   record: EndpointRecord;
@@ -75,6 +80,43 @@ export async function startEndpointCache(
     }
   };
 
+  const invalid = (key: string, error: string) => {
+    byId.delete(key);
+    // Known and unusable: its tasks need not wait for the watch.
+    deleted.add(key);
+    logger.error({ endpointId: key, error }, "endpoint record is invalid; ignored");
+  };
+  /** Applies one change of the bucket: `value` is the raw bytes of a PUT. */
+  const apply = (key: string, revision: number, operation: string, value: Uint8Array) => {
+    unindex(key);
+    if (operation === "PUT") {
+      deleted.delete(key);
+      let json: unknown;
+      try {
+        json = JSON.parse(decoder.decode(value));
+      } catch (error) {
+        invalid(key, (error as Error).message);
+        json = undefined;
+      }
+      if (json !== undefined) {
+        const parsed = parseEndpointRecord(json);
+        if (parsed.success) {
+          byId.set(key, { record: parsed.data, revision });
+          index(parsed.data);
+        } else {
+          invalid(key, parsed.error.message);
+        }
+      }
+    } else {
+      byId.delete(key);
+      deleted.add(key);
+      // A Set iterates in insertion order: drop the oldest tombstone.
+      if (deleted.size > TOMBSTONES) deleted.delete(deleted.values().next().value as string);
+    }
+    if (revision > lastRevision) lastRevision = revision;
+    for (const wake of revisionWaiters) wake();
+  };
+
   const status = await kv.status();
   const startSeq = status.streamInfo.state.last_seq;
   let readyNow = startSeq === 0;
@@ -83,42 +125,54 @@ export async function startEndpointCache(
     ? Promise.resolve()
     : new Promise<void>((resolve) => (markReady = resolve));
 
-  const watcher = await kv.watch();
-  void (async () => {
-    for await (const entry of watcher) {
+  let stopped = false;
+  let watcher: KvWatcher | undefined;
+  const follow = async (watch: KvWatcher) => {
+    for await (const entry of watch) {
       if (options.applyDelayMs) await new Promise((r) => setTimeout(r, options.applyDelayMs));
-      // A getter that parses the message's reply subject each time: read once.
+      // Getters that parse the message's reply subject and headers each time: read once.
       const revision = entry.revision;
-      unindex(entry.key);
-      if (entry.operation === "PUT") {
-        deleted.delete(entry.key);
-        const parsed = endpointRecordSchema.safeParse(entry.json());
-        if (parsed.success) {
-          byId.set(entry.key, { record: parsed.data, revision });
-          index(parsed.data);
-        } else {
-          byId.delete(entry.key);
-          // Known and unusable: its tasks need not wait for the watch.
-          deleted.add(entry.key);
-          logger.error(
-            { endpointId: entry.key, error: parsed.error.message },
-            "endpoint record is invalid; ignored",
-          );
-        }
-      } else {
-        byId.delete(entry.key);
-        deleted.add(entry.key);
-        // A Set iterates in insertion order: drop the oldest tombstone.
-        if (deleted.size > TOMBSTONES) deleted.delete(deleted.values().next().value as string);
-      }
-      lastRevision = Math.max(lastRevision, revision);
+      apply(entry.key, revision, entry.operation, entry.value);
       if (!readyNow && (revision >= startSeq || entry.isUpdate)) {
         readyNow = true;
         markReady();
       }
-      for (const wake of revisionWaiters) wake();
     }
-  })().catch((error: unknown) => logger.error({ err: error }, "endpoint watch ended"));
+  };
+
+  // nats.js's watcher costs too much per entry to load a large registry at start-up: replay
+  // the latest value of each key with big pull batches, then watch from the next revision on.
+  // A lagging watch is simulated per entry, so tests that ask for one get the watcher throughout.
+  const replay =
+    readyNow || options.applyDelayMs
+      ? undefined
+      : await startBulkReplay(kv, status, startSeq, apply);
+  if (replay) {
+    void (async () => {
+      let next: number;
+      try {
+        next = (await replay.done) + 1;
+      } catch (error) {
+        if (stopped) return;
+        // Whatever was applied is still right; the watch below replays every key again.
+        logger.warn({ err: error }, "endpoint replay failed; replaying through the watch");
+        next = 0;
+      }
+      if (stopped) return;
+      if (next > 0 && !readyNow) {
+        readyNow = true;
+        markReady();
+      }
+      watcher = await kv.watch(next > 0 ? { resumeFromRevision: next } : {});
+      if (stopped) watcher.stop();
+      await follow(watcher);
+    })().catch((error: unknown) => logger.error({ err: error }, "endpoint watch ended"));
+  } else {
+    watcher = await kv.watch();
+    void follow(watcher).catch((error: unknown) =>
+      logger.error({ err: error }, "endpoint watch ended"),
+    );
+  }
 
   const waitForRevision = (revision: number, timeoutMs = 5_000): Promise<boolean> => {
     if (lastRevision >= revision) return Promise.resolve(true);
@@ -170,6 +224,10 @@ export async function startEndpointCache(
     ready,
     isReady: () => readyNow,
     waitForRevision,
-    stop: () => watcher.stop(),
+    stop: () => {
+      stopped = true;
+      replay?.stop();
+      watcher?.stop();
+    },
   };
 }
