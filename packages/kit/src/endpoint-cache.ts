@@ -62,7 +62,7 @@ export async function startEndpointCache(
   // Only the types of the record being replaced: scanning every type per change made loading a
   // registry quadratic (100,000 endpoints over 1,000 types took minutes).
   const unindex = (id: string) => {
-    everyType.delete(id);
+    if (everyType.size > 0) everyType.delete(id);
     const previous = byId.get(id)?.record;
     if (!previous) return;
     for (const type of previous.eventTypes) {
@@ -71,11 +71,13 @@ export async function startEndpointCache(
       if (ids?.size === 0) byType.delete(type);
     }
   };
-  const index = (record: EndpointRecord) => {
-    if (record.eventTypes.length === 0) everyType.add(record.id);
+  const index = (record: EndpointRecord, key: string) => {
+    // The key's string has its hash already: use it when it is the id, as it should be.
+    const id = record.id === key ? key : record.id;
+    if (record.eventTypes.length === 0) everyType.add(id);
     for (const type of record.eventTypes) {
       const ids = byType.get(type) ?? new Set<string>();
-      ids.add(record.id);
+      ids.add(id);
       byType.set(type, ids);
     }
   };
@@ -90,7 +92,7 @@ export async function startEndpointCache(
   const apply = (key: string, revision: number, operation: string, value: Uint8Array) => {
     unindex(key);
     if (operation === "PUT") {
-      deleted.delete(key);
+      if (deleted.size > 0) deleted.delete(key);
       let json: unknown;
       try {
         json = JSON.parse(decoder.decode(value));
@@ -102,7 +104,7 @@ export async function startEndpointCache(
         const parsed = parseEndpointRecord(json);
         if (parsed.success) {
           byId.set(key, { record: parsed.data, revision });
-          index(parsed.data);
+          index(parsed.data, key);
         } else {
           invalid(key, parsed.error.message);
         }
@@ -114,7 +116,7 @@ export async function startEndpointCache(
       if (deleted.size > TOMBSTONES) deleted.delete(deleted.values().next().value as string);
     }
     if (revision > lastRevision) lastRevision = revision;
-    for (const wake of revisionWaiters) wake();
+    if (revisionWaiters.size > 0) for (const wake of revisionWaiters) wake();
   };
 
   const status = await kv.status();

@@ -93,11 +93,18 @@ export async function startBulkReplay(
     }
     received++;
     // $JS.ACK.<stream>.<consumer>.<delivered>.<seq>.<dseq>.<ts>.<pending>, or with
-    // <domain>.<account> after ACK and a random token at the end.
-    const tokens = reply.split(".");
-    const at = tokens.length === 9 ? 5 : 7;
-    const seq = Number(tokens[at]);
-    const pending = Number(tokens[at + 3]);
+    // <domain>.<account> after ACK and a random token at the end: read from the end, no split.
+    let end = reply.length;
+    let dots = 0;
+    for (let i = 0; i < reply.length; i++) if (reply.charCodeAt(i) === 46) dots++;
+    if (dots !== 8) end = reply.lastIndexOf(".", end - 1);
+    const pendingAt = reply.lastIndexOf(".", end - 1);
+    const tsAt = reply.lastIndexOf(".", pendingAt - 1);
+    const dseqAt = reply.lastIndexOf(".", tsAt - 1);
+    const seqAt = reply.lastIndexOf(".", dseqAt - 1);
+    const pending = Number(reply.slice(pendingAt + 1, end));
+    const seq = Number(reply.slice(seqAt + 1, dseqAt));
+    if (!(seq > 0) || !(pending >= 0)) throw new Error(`bulk replay: cannot read ${reply}`);
     const raw = msg.subject.substring(prefixLength);
     const key = decodeKey ? decodeKey(raw) : raw;
     let operation = "PUT";
