@@ -1,129 +1,342 @@
-// `pnpm bench`: NATS, ingest and delivery on this machine, a minimal sink, and a closed-loop load
-// generator driving POST /v1/events for BENCH_SECONDS (20). Prints accepted/s, delivered/s and
-// acceptance-to-delivery latency percentiles. Only 127.0.0.1 is targeted, and it stops by itself.
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { startNatsServer, startStack } from "@hookline/testkit";
-import { Pool } from "undici";
+// `pnpm bench`: the published benchmark (docs/benchmarks.md). Builds the services, starts its
+// own nats-server, Postgres, the four built services, a receiver, a load generator and a
+// direct-relay reference, all on 127.0.0.1, runs every scenario once and writes the figures.
+// `pnpm bench --smoke` (or BENCH_SMOKE=1) runs each scenario for a few seconds with small
+// counts, writes to .bench/ instead of docs/, and fails when anything was lost or duplicated.
+// Env: BENCH_SECONDS (20), BENCH_RETRIES (1,000,000), BENCH_REGISTRY (100,000),
+// BENCH_ONLY (comma-separated: relay,single,batch,paced,fanout,retries,registry).
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { natsServerBin, repoRoot } from "@hookline/testkit";
+import { estimatedWriteMsFor, heldRetries } from "./bench/held-retries";
+import { type Hookline, startHookline } from "./bench/hookline";
+import { type LoadResult, type LoadTarget, measureLoad } from "./bench/measure";
+import { type BenchChild, forkChild } from "./bench/processes";
+import {
+  type BenchResults,
+  keptAnalysis,
+  type RegistryFigures,
+  renderMarkdown,
+  targetsOf,
+} from "./bench/report";
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 20);
-const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
-const batchSize = Number(process.env.BENCH_BATCH ?? 0);
-const token = "bench-token-123456";
-const secret = "whsec_YmVuY2gtc2luay1zZWNyZXQtMDEyMzQ1Njc4OQ==";
+const smoke = process.argv.includes("--smoke") || process.env.BENCH_SMOKE === "1";
+const seconds = Number(process.env.BENCH_SECONDS ?? (smoke ? 3 : 20));
+const retries = Number(process.env.BENCH_RETRIES ?? (smoke ? 2_000 : 1_000_000));
+const registrySize = Number(process.env.BENCH_REGISTRY ?? (smoke ? 1_000 : 100_000));
+const only = new Set((process.env.BENCH_ONLY ?? "").split(",").filter(Boolean));
+const wants = (scenario: string) => only.size === 0 || only.has(scenario);
+const root = repoRoot();
+const outDir = process.env.BENCH_OUT ?? join(root, smoke ? ".bench" : "docs");
+/** ~1 KiB events, as in the issue's measurements. */
+const PAD_BYTES = 900;
+const CONNECTIONS = 64;
+const PACED_RATE = 1_000;
+const WARM_UP_SECONDS = smoke ? 1 : 3;
 
-/** Receives webhooks and records acceptance-to-delivery latency from the envelope timestamp. */
-function startLatencySink(): Promise<{ server: Server; port: number; latencies: number[] }> {
-  const latencies: number[] = [];
-  const timestamp = /"timestamp":"([^"]+)"/;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      const received = Date.now();
-      const match = timestamp.exec(Buffer.concat(chunks).toString("utf8"));
-      if (match?.[1]) latencies.push(received - Date.parse(match[1]));
-      res.writeHead(204).end();
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () =>
-      resolve({ server, port: (server.address() as AddressInfo).port, latencies }),
-    ),
+function log(message: string): void {
+  console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+}
+
+function describeLoad(r: LoadResult): string {
+  return (
+    `${r.name}: accepted ${Math.round(r.acceptedPerSecond)}/s, delivered ${Math.round(r.deliveredPerSecond)}/s, ` +
+    `p50/p99 ${r.latency.p50.toFixed(1)}/${r.latency.p99.toFixed(1)} ms, POST p99 ${r.response.p99.toFixed(1)} ms, ` +
+    `box ${Math.round(r.boxCpuPercent)} %, lost ${r.lost}, dup ${r.duplicates}`
   );
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+function machine(): string {
+  const cpu = cpus();
+  const memGiB = Math.round(
+    Number(execFileSync("awk", ["/MemTotal/ {print $2}", "/proc/meminfo"], { encoding: "utf8" })) /
+      1024 /
+      1024,
+  );
+  return `${cpu.length} × ${cpu[0]?.model.trim() ?? "cpu"}, ${memGiB} GiB, ${process.platform} ${process.arch}`;
 }
 
-async function main() {
-  const nats = await startNatsServer();
-  const sink = await startLatencySink();
-  const stack = await startStack({
-    natsUrl: nats.url,
-    services: ["ingest", "delivery"],
-    prefix: "bench",
-    env: {
-      INGEST_API_TOKENS: `bench:${token}`,
-      DELIVERY_ALLOW_PRIVATE_NETWORKS: "true",
-      LOG_LEVEL: "warn",
-    },
+async function main(): Promise<void> {
+  log(`building the services (pnpm build)${smoke ? "; smoke run" : ""}`);
+  const build = spawnSync(process.execPath, [join(root, "scripts", "build.mjs")], {
+    cwd: root,
+    stdio: "inherit",
   });
+  if (build.status !== 0) throw new Error("pnpm build failed");
+
+  const receiver = forkChild("receiver", "receiver");
+  const { port } = await receiver.ask<{ port: number }>(undefined, "listening");
+  const receiverOrigin = `http://127.0.0.1:${port}`;
+  const loads: LoadResult[] = [];
+  const registry: RegistryFigures[] = [];
+  let held: BenchResults["heldRetries"];
+  const closed = (eventTypes: string[], batch = 0, connections = CONNECTIONS) => ({
+    mode: "closed" as const,
+    connections,
+    seconds,
+    batch,
+    eventTypes,
+    padBytes: PAD_BYTES,
+  });
+  const paced = (eventTypes: string[]) => ({
+    mode: "paced" as const,
+    connections: 256,
+    seconds,
+    rate: PACED_RATE,
+    batch: 0,
+    eventTypes,
+    padBytes: PAD_BYTES,
+  });
+  /** A short closed-loop run that is not recorded: JIT-compiled code, open connections. */
+  const warmUp = async (target: LoadTarget, eventTypes: string[], drainTimeoutMs: number) => {
+    const warm = await measureLoad({
+      name: "warm-up",
+      target,
+      receiver,
+      plan: { ...closed(eventTypes), seconds: WARM_UP_SECONDS },
+      drainTimeoutMs,
+    });
+    if (warm.lost > 0 || warm.duplicates > 0) loads.push(warm);
+  };
+  const record = (result: LoadResult) => {
+    loads.push(result);
+    log(describeLoad(result));
+    return result;
+  };
+
+  let relay: BenchChild | undefined;
+  let hookline: Hookline | undefined;
   try {
-    const ingest = new Pool(stack.url("ingest"), { connections });
-    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
-    const created = await ingest.request({
-      method: "POST",
-      path: "/v1/endpoints",
-      headers,
-      body: JSON.stringify({ url: `http://127.0.0.1:${sink.port}/hook`, secret }),
-    });
-    if (created.statusCode !== 201) throw new Error(`endpoint: ${await created.body.text()}`);
-    await created.body.dump();
-
-    const event = (n: number) => ({
-      eventType: "bench.event",
-      payload: { n, note: "x".repeat(200) },
-    });
-    let accepted = 0;
-    let rejected = 0;
-    let sent = 0;
-    const started = Date.now();
-    const deadline = started + seconds * 1000;
-    const worker = async () => {
-      while (Date.now() < deadline) {
-        const n = sent++;
-        const body =
-          batchSize > 0
-            ? JSON.stringify({
-                events: Array.from({ length: batchSize }, (_, i) => event(n * batchSize + i)),
-              })
-            : JSON.stringify(event(n));
-        const res = await ingest.request({
-          method: "POST",
-          path: batchSize > 0 ? "/v1/events/batch" : "/v1/events",
-          headers,
-          body,
-        });
-        await res.body.dump();
-        if (res.statusCode === 202) accepted += batchSize > 0 ? batchSize : 1;
-        else rejected++;
-      }
-    };
-    await Promise.all(Array.from({ length: connections }, worker));
-    const sendSeconds = (Date.now() - started) / 1000;
-
-    // Let the queue drain (bounded), then measure delivery over the whole run.
-    const drainDeadline = Date.now() + 60_000;
-    while (sink.latencies.length < accepted && Date.now() < drainDeadline) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
+    if (wants("relay")) {
+      relay = forkChild("relay", "relay", { RELAY_TARGET: `${receiverOrigin}/hook/relay` });
+      const relayPort = (await relay.ask<{ port: number }>(undefined, "listening")).port;
+      const relayPid = relay.pid;
+      const target: LoadTarget = {
+        system: "relay",
+        origin: `http://127.0.0.1:${relayPort}`,
+        path: "/relay",
+        pids: () => ({ relay: relayPid }),
+      };
+      const drainTimeoutMs = 30_000;
+      await warmUp(target, ["bench.relay"], drainTimeoutMs);
+      record(
+        await measureLoad({
+          name: "relay single",
+          target,
+          receiver,
+          plan: closed(["bench.relay"]),
+          drainTimeoutMs,
+        }),
+      );
+      record(
+        await measureLoad({
+          name: "relay paced 1,000/s",
+          target,
+          receiver,
+          plan: paced(["bench.relay"]),
+          drainTimeoutMs,
+        }),
+      );
+      await relay.stop();
+      relay = undefined;
     }
-    const totalSeconds = (Date.now() - started) / 1000;
-    const sorted = [...sink.latencies].sort((a, b) => a - b);
-    const report = {
-      mode: batchSize > 0 ? `batch of ${batchSize}` : "single events",
-      connections,
-      seconds: Number(sendSeconds.toFixed(1)),
-      accepted,
-      rejected,
-      delivered: sorted.length,
-      acceptedPerSecond: Math.round(accepted / sendSeconds),
-      deliveredPerSecond: Math.round(sorted.length / totalSeconds),
-      latencyMs: {
-        p50: percentile(sorted, 50),
-        p95: percentile(sorted, 95),
-        p99: percentile(sorted, 99),
-      },
-    };
-    console.log(JSON.stringify(report, null, 2));
-    await ingest.close();
+
+    const scenarios = ["single", "batch", "paced", "fanout", "retries", "registry"];
+    if (scenarios.some(wants)) {
+      log("starting Hookline (nats-server, Postgres, four built services)");
+      hookline = await startHookline({
+        RETRY_MAX_BYTES: `${4 * 1024 ** 3}`,
+        ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
+        DISPATCH_RETRY_MAX_BYTES: `${4 * 1024 ** 3}`,
+      });
+      const h = hookline;
+      const target: LoadTarget = {
+        system: "hookline",
+        origin: h.ingestOrigin,
+        path: "/v1/events",
+        token: h.token,
+        pids: h.pids,
+        deadLetterCount: h.deadLetterCount,
+      };
+      const drainTimeoutMs = smoke ? 60_000 : 300_000;
+      // The single-event target and nine more: the small registry.
+      await h.createEndpoints([
+        { url: `${receiverOrigin}/hook/single`, eventTypes: ["bench.single"] },
+        ...Array.from({ length: 9 }, (_, i) => ({
+          url: `${receiverOrigin}/hook/other-${i}`,
+          eventTypes: [`bench.other-${i}`],
+        })),
+      ]);
+      // Every single-event run follows a restart: warm the services' JIT first, as for the relay.
+      const singleRun = async (name: string) => {
+        await warmUp(target, ["bench.single"], drainTimeoutMs);
+        return record(
+          await measureLoad({
+            name,
+            target,
+            receiver,
+            plan: closed(["bench.single"]),
+            drainTimeoutMs,
+          }),
+        );
+      };
+
+      if (wants("single") || wants("registry")) {
+        const startup = await h.restart();
+        log(`10 endpoints: ready ms ${JSON.stringify(startup.readyMs)}`);
+        registry.push({ endpoints: 10, startup, single: await singleRun("single events") });
+      }
+      if (wants("batch")) {
+        record(
+          await measureLoad({
+            name: "batches of 100",
+            target: { ...target, path: "/v1/events/batch" },
+            receiver,
+            plan: closed(["bench.single"], 100, 8),
+            drainTimeoutMs,
+          }),
+        );
+      }
+      if (wants("paced")) {
+        record(
+          await measureLoad({
+            name: "paced 1,000/s",
+            target,
+            receiver,
+            plan: paced(["bench.single"]),
+            drainTimeoutMs,
+          }),
+        );
+      }
+      if (wants("fanout")) {
+        const healthyTypes = Array.from({ length: 100 }, (_, i) => `bench.fan-a-${i}`);
+        await h.createEndpoints(
+          healthyTypes.map((type, i) => ({
+            url: `${receiverOrigin}/hook/fan-a-${i}`,
+            eventTypes: [type],
+          })),
+        );
+        record(
+          await measureLoad({
+            name: "100 endpoints, all healthy",
+            target,
+            receiver,
+            plan: paced(healthyTypes),
+            drainTimeoutMs,
+          }),
+        );
+        const mixedTypes = Array.from({ length: 100 }, (_, i) => `bench.fan-b-${i}`);
+        const failingTypes = mixedTypes.filter((_, i) => i % 10 === 0);
+        await h.createEndpoints(
+          mixedTypes.map((type, i) =>
+            i % 10 === 0
+              ? {
+                  url: `${receiverOrigin}/fail/fan-b-${i}`,
+                  eventTypes: [type],
+                  retrySchedule: ["1s", "1s"],
+                }
+              : { url: `${receiverOrigin}/hook/fan-b-${i}`, eventTypes: [type] },
+          ),
+        );
+        record(
+          await measureLoad({
+            name: "100 endpoints, 10 failing",
+            target,
+            receiver,
+            plan: paced(mixedTypes),
+            failingTypes,
+            drainTimeoutMs,
+          }),
+        );
+      }
+      if (wants("retries")) {
+        const dueAfterMs = smoke ? 3_000 : 20_000;
+        const dueMs = estimatedWriteMsFor(retries) + dueAfterMs;
+        const tier =
+          dueMs <= 25_000 ? "30s" : dueMs <= 110_000 ? "2m" : dueMs <= 280_000 ? "5m" : "30m";
+        log(`held retries: writing ${retries} into the ${tier} tier`);
+        held = await heldRetries({
+          hookline: h,
+          receiver,
+          receiverOrigin,
+          count: retries,
+          endpoints: 100,
+          tier,
+          dueAfterMs,
+          drainTimeoutMs: smoke ? 60_000 : 1_800_000,
+        });
+        log(
+          `held retries: released ${Math.round(held.releasedPerSecond)}/s, delivered ${Math.round(held.deliveredPerSecond)}/s, ` +
+            `lost ${held.lost}, dup ${held.duplicates}, peak RSS ${JSON.stringify(held.rssMb.peak)}`,
+        );
+      }
+      if (wants("registry")) {
+        const types = 1_000;
+        const extra = Math.max(0, registrySize - 10);
+        log(`registering ${extra} more endpoints over ${types} event types`);
+        const started = Date.now();
+        await h.createEndpoints(
+          Array.from({ length: extra }, (_, i) => ({
+            url: `${receiverOrigin}/hook/reg-${i}`,
+            eventTypes: [`bench.reg-${i % types}`],
+          })),
+          32,
+        );
+        log(`registered in ${((Date.now() - started) / 1_000).toFixed(1)} s`);
+        const startup = await h.restart();
+        log(`${registrySize} endpoints: ready ms ${JSON.stringify(startup.readyMs)}`);
+        registry.push({
+          endpoints: registrySize,
+          startup,
+          single: await singleRun(
+            `single events, ${registrySize.toLocaleString("en-US")} endpoints`,
+          ),
+        });
+      }
+    }
   } finally {
-    await stack.stop();
-    sink.server.close();
-    await nats.stop();
+    await relay?.stop();
+    await hookline?.stop();
+    await receiver.stop();
+  }
+
+  const commit = spawnSync("git", ["rev-parse", "--short", "HEAD"], {
+    cwd: root,
+    encoding: "utf8",
+  });
+  const dirty = spawnSync("git", ["status", "--porcelain", "--untracked-files=no"], {
+    cwd: root,
+    encoding: "utf8",
+  });
+  const nats = spawnSync(natsServerBin(), ["--version"], { encoding: "utf8" });
+  const partial: Omit<BenchResults, "targets"> = {
+    date: new Date().toISOString(),
+    commit: `${commit.stdout.trim()}${dirty.stdout.trim() ? " (with uncommitted changes)" : ""}`,
+    machine: machine(),
+    node: process.version,
+    natsServer: nats.stdout.trim() || "nats-server",
+    smoke,
+    processes: "one of each service, one nats-server, one receiver, one load generator",
+    loads,
+    ...(held ? { heldRetries: held } : {}),
+    registry,
+  };
+  const results: BenchResults = { ...partial, targets: targetsOf(partial) };
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, "benchmarks.json"), `${JSON.stringify(results, null, 2)}\n`);
+  const markdownPath = join(outDir, "benchmarks.md");
+  const previous = existsSync(markdownPath) ? readFileSync(markdownPath, "utf8") : "";
+  writeFileSync(markdownPath, renderMarkdown(results, keptAnalysis(previous)));
+  log(`wrote ${join(outDir, "benchmarks.md")} and benchmarks.json`);
+  for (const t of results.targets)
+    log(`${t.met ? "met " : "MISS"} ${t.what}: ${t.goal}: ${t.measured}`);
+
+  const lossy = loads.filter((l) => l.lost > 0 || l.duplicates > 0 || l.accepted === 0);
+  if (lossy.length > 0 || (held && (held.lost > 0 || held.duplicates > 0))) {
+    console.error("bench: something was lost, duplicated, or nothing was accepted (see above)");
+    process.exitCode = 1;
   }
 }
 

@@ -228,6 +228,14 @@ export function renderMarkdown(r: BenchResults, analysis = ""): string {
     lines.push(
       `| nats-server storage | ${f0(held.storageMb.before)} | ${f0(held.storageMb.held)} | | ${f0(held.storageMb.after)} |`,
     );
+    lines.push("");
+    lines.push(
+      `CPU ms per delivered retry, from due to the last delivery: ${Object.entries(
+        held.cpuMsPerEvent,
+      )
+        .map(([name, ms]) => `${name} ${f3(ms)}`)
+        .join(", ")}; the box at ${f0(held.boxCpuPercent)} %.`,
+    );
   }
   if (r.registry.length > 0) {
     lines.push("");
