@@ -211,6 +211,33 @@ describe("the endpoint cache's replay", () => {
     }
   });
 
+  it("replays through the watch when it cannot read the bucket's stream itself", async () => {
+    const nc = await connect({ servers: server.url });
+    const kv = await new Kvm(nc).create("cache_fallback_test");
+    // A bucket that hides nats.js's internals, as another KV implementation would.
+    const hidden = new Proxy(kv, {
+      get(target, property) {
+        if (property === "jsm") return undefined;
+        const value = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    await kv.put(EP_A, JSON.stringify(record(EP_A, ["order.paid"])));
+    await kv.put(EP_B, JSON.stringify({ ...record(EP_B, []), url: "not a url" }));
+    const cache = await startEndpointCache(hidden, silent());
+    await cache.ready;
+    try {
+      expect(ids(cache.subscribedTo("order.paid"))).toEqual(new Set([EP_A]));
+      expect(cache.get(EP_B)).toBeUndefined();
+      const revision = await kv.put(EP_C, JSON.stringify(record(EP_C, ["order.paid"])));
+      expect(await cache.waitForRevision(revision)).toBe(true);
+      expect(ids(cache.subscribedTo("order.paid"))).toEqual(new Set([EP_A, EP_C]));
+    } finally {
+      cache.stop();
+      await nc.close();
+    }
+  });
+
   it("stops during the replay without starting a watch", async () => {
     const nc = await connect({ servers: server.url });
     const kv = await new Kvm(nc).create("cache_stop_test");

@@ -2,7 +2,7 @@ import type { EndpointRecord } from "@hookline/contracts";
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
 import { parseEndpointRecord } from "./endpoint-record-parse";
-import { startBulkReplay } from "./endpoint-replay";
+import { type BulkReplay, startBulkReplay } from "./endpoint-replay";
 
 type KvWatcher = Awaited<ReturnType<KV["watch"]>>;
 const decoder = new TextDecoder();
@@ -145,10 +145,15 @@ export async function startEndpointCache(
   // nats.js's watcher costs too much per entry to load a large registry at start-up: replay
   // the latest value of each key with big pull batches, then watch from the next revision on.
   // A lagging watch is simulated per entry, so tests that ask for one get the watcher throughout.
-  const replay =
-    readyNow || options.applyDelayMs
-      ? undefined
-      : await startBulkReplay(kv, status, startSeq, apply);
+  let replay: BulkReplay | undefined;
+  if (!readyNow && !options.applyDelayMs) {
+    try {
+      replay = await startBulkReplay(kv, status, startSeq, apply);
+    } catch (error) {
+      // No consumer of our own (permissions, say): the watch replays the bucket instead.
+      logger.warn({ err: error }, "endpoint replay could not start; replaying through the watch");
+    }
+  }
   if (replay) {
     void (async () => {
       let next: number;
@@ -165,7 +170,18 @@ export async function startEndpointCache(
         readyNow = true;
         markReady();
       }
-      watcher = await kv.watch(next > 0 ? { resumeFromRevision: next } : {});
+      // The cache is ready but not yet live: keep trying to start the watch.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          watcher = await kv.watch(next > 0 ? { resumeFromRevision: next } : {});
+          break;
+        } catch (error) {
+          if (stopped) return;
+          logger.error({ err: error, attempt }, "endpoint watch could not start; retrying");
+          await new Promise((r) => setTimeout(r, Math.min(attempt, 5) * 1_000));
+          if (stopped) return;
+        }
+      }
       if (stopped) watcher.stop();
       await follow(watcher);
     })().catch((error: unknown) => logger.error({ err: error }, "endpoint watch ended"));
