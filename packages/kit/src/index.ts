@@ -17,4 +17,5 @@ export * from "./outage-warning";
 export * from "./problem";
 export * from "./problem-openapi";
 export * from "./provisioning";
+export * from "./raw-headers";
 export * from "./shutdown";

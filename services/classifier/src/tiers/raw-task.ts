@@ -6,7 +6,6 @@ import {
   Header,
   HISTORY_LIMIT,
 } from "@hookline/contracts";
-import type { JsMsg } from "@nats-io/jetstream";
 
 /**
  * What releasing a waiting retry needs of its task, read straight from the message's header
@@ -63,21 +62,6 @@ const fieldByName = new Map<string, Field>([
 ]);
 
 const utf8 = new TextDecoder();
-
-interface RawMsg {
-  msg?: { _rdata?: unknown; _msg?: { hdr?: unknown } };
-}
-
-/** The header bytes of a pulled message, where nats.js 3.3 keeps them; undefined elsewhere. */
-export function rawHeaderBytes(msg: JsMsg): Uint8Array | undefined {
-  const inner = (msg as unknown as RawMsg).msg;
-  const data = inner?._rdata;
-  const length = inner?._msg?.hdr;
-  if (data instanceof Uint8Array && typeof length === "number" && length > 0) {
-    return data.subarray(0, length);
-  }
-  return undefined;
-}
 
 /**
  * The task in a header block, if it is one decodeTask accepts and holds nothing but a task's

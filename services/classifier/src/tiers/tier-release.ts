@@ -10,13 +10,14 @@ import {
   deadLetterInvalid,
   type Logger,
   publishTaskDeadLetter,
+  rawHeaderBytes,
   type ServiceMetrics,
 } from "@hookline/kit";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { passMsgId } from "../message-ids";
 import type { ClassifierMetrics } from "../metrics";
 import { type RetryTier, retryTierFor } from "../scheduling/retry-tiers";
-import { type RawTask, rawHeaderBytes, rawTaskBlock, readRawTask } from "./raw-task";
+import { type RawTask, rawTaskBlock, readRawTask } from "./raw-task";
 import { createBlockPublisher } from "./release-publisher";
 
 /** When DISPATCH refuses a due retry (NATS down, stream full), it is tried again after this. */

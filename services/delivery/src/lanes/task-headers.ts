@@ -1,3 +1,4 @@
+import { rawHeaderBytes } from "@hookline/kit";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/transport-node";
 
@@ -39,21 +40,15 @@ export function parseHeaders(raw: Uint8Array): Map<string, string> | undefined {
   return values;
 }
 
-interface RawMsg {
-  msg?: { _rdata?: unknown; _msg?: { hdr?: unknown } };
-}
-
 /**
- * The headers of a pulled task for decodeTask. Read from the message's bytes when nats.js
- * keeps them where 3.3 does (`msg._rdata`, header length `msg._msg.hdr`); otherwise, or when
- * they hold anything unusual, from `msg.headers` as before.
+ * The headers of a pulled task for decodeTask: read from the message's bytes (kit's
+ * rawHeaderBytes) when nats.js keeps them there; otherwise, or when they hold anything unusual,
+ * from `msg.headers` as before.
  */
 export function taskHeaders(msg: JsMsg): HeaderReader | undefined {
-  const inner = (msg as unknown as RawMsg).msg;
-  const data = inner?._rdata;
-  const length = inner?._msg?.hdr;
-  if (data instanceof Uint8Array && typeof length === "number" && length > 0) {
-    const values = parseHeaders(data.subarray(0, length));
+  const block = rawHeaderBytes(msg);
+  if (block) {
+    const values = parseHeaders(block);
     if (values) return { get: (name) => values.get(name) ?? "" };
   }
   return msg.headers;
