@@ -23,6 +23,7 @@ const host = fc.oneof(
     "999.0.0.1",
   ),
   pick("xn--abc.com", "xn--nxasmq6b.com", "a--b.com", "-a.com", "a-.com", "a..b", ".com", "a.1b"),
+  pick("127.0.0.1", "10.0.0.256", "01.2.3.4", "0.0.0.0", "1.2.3", "1.2.3.4.5", "255.255.255.255"),
   pick("EXAMPLE.com", "exa mple.com", "[::1]", "ex_ample.com", "b.c123", "a.b-1", "1a.b"),
   chars("abc019.-", 1, 12),
 );
@@ -32,7 +33,7 @@ const url = fc.oneof(
     .chain(([scheme, h]) =>
       fc
         .tuple(
-          pick("", ":443", ":8080", ":0", ":99999", ":65536", ":12345"),
+          pick("", ":443", ":8080", ":0", ":99999", ":65536", ":65535", ":40123", ":099", ":1"),
           pick("", "/", "/in", "/a/b.c~_-", "/%41", "/?q", "/#x", " ", "\t"),
         )
         .map(([port, path]) => `${scheme}${h}${port}${path}`),
@@ -121,7 +122,12 @@ const candidate = fc
         id,
       ),
       url: mostly(
-        pick("https://hooks.example.com/in", "http://localhost:8080/x", "https://a-b.io"),
+        pick(
+          "https://hooks.example.com/in",
+          "http://localhost:8080/x",
+          "https://a-b.io",
+          "http://127.0.0.1:43117/hook/reg-1",
+        ),
         url,
       ),
       description: mostly(fc.string({ maxLength: 10 }), pick("x".repeat(500), "x".repeat(501))),
@@ -238,5 +244,8 @@ describe("parseEndpointRecord", () => {
       false,
     );
     expect(isPlainlyValidEndpointRecord({ ...record, extra: 1 })).toBe(false);
+    // What the benchmark registers.
+    const local = { ...record, url: "http://127.0.0.1:43117/hook/reg-1" };
+    expect(isPlainlyValidEndpointRecord(local)).toBe(true);
   });
 });

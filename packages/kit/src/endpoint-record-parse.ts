@@ -26,11 +26,18 @@ export function parseEndpointRecord(
 const DATETIME = regexes.datetime({});
 /**
  * A subset of z.url({ protocol: /^https?$/ }): lowercase host names whose labels never hold "--"
- * (no punycode to validate) and whose last label starts with a letter (never an IPv4 address),
- * a port of at most four digits, a path of unreserved characters and slashes, and nothing else.
+ * (no punycode to validate) and whose last label starts with a letter (never read as an IPv4
+ * address), or a dotted-decimal IPv4 address; a port up to 65535; a path of unreserved
+ * characters and slashes; nothing else.
  */
-const PLAIN_URL =
-  /^https?:\/\/(?:[a-z0-9]+(?:-[a-z0-9]+)*\.)*[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?::[1-9][0-9]{0,3})?(?:\/[A-Za-z0-9._~/-]*)?$/;
+const OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
+const PORT =
+  "(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])";
+const PLAIN_URL = new RegExp(
+  "^https?://" +
+    `(?:(?:[a-z0-9]+(?:-[a-z0-9]+)*\\.)*[a-z][a-z0-9]*(?:-[a-z0-9]+)*|${OCTET}(?:\\.${OCTET}){3})` +
+    `(?::${PORT})?(?:/[A-Za-z0-9._~/-]*)?$`,
+);
 const SECRET_VALUE = /^whsec_[A-Za-z0-9+/]+={0,2}$/;
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
 const FORMERLY_RESERVED =
