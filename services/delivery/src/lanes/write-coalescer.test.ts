@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createWriteCoalescer } from "./write-coalescer";
 
 describe("createWriteCoalescer", () => {
-  it("runs writes deferred in one turn together, in order, after the turn", async () => {
+  it("runs writes deferred within a millisecond together, in order, after the turn", async () => {
     const coalescer = createWriteCoalescer(() => undefined);
     const ran: number[] = [];
     coalescer.defer(() => ran.push(1));

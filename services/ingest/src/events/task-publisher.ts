@@ -18,7 +18,7 @@ export function jetStreamTaskPublisher(js: JetStreamClient, timeoutMs: number): 
 
 /**
  * Tasks published with kit's header-block publisher: the PubAcks read off one inbox, the
- * publishes of one event-loop turn in one socket write, and the headers encoded straight to
+ * publishes of one millisecond in one socket write, and the headers encoded straight to
  * bytes (contracts' taskHeaderBlock, the same bytes as encodeTask).
  */
 export function pubAckTaskPublisher(nc: NatsConnection, timeoutMs: number): TaskPublisher {
