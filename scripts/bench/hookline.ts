@@ -9,6 +9,7 @@ import {
   startStack,
 } from "@hookline/testkit";
 import { Pool } from "undici";
+import type { DeadLetterCounts } from "./measure";
 import { rssMb } from "./processes";
 
 export const SERVICES = ["ingest", "delivery", "classifier", "dlq"] as const;
@@ -40,8 +41,8 @@ export interface Hookline {
   pids(): Record<string, number>;
   rss(): Record<string, number>;
   createEndpoints(specs: EndpointSpec[], concurrency?: number): Promise<string[]>;
-  /** Dead letters of these event types in the dlq. */
-  deadLetterCount(eventTypes: string[]): Promise<number>;
+  /** Dead letters the dlq stored since this moment, by reason. */
+  deadLetters(fromIso: string): Promise<DeadLetterCounts>;
   /** nats-server's JetStream storage in MB (all streams). */
   storageMb(): Promise<number>;
   /** Stops every service and starts them all again at once, timing each until ready. */
@@ -115,20 +116,19 @@ export async function startHookline(env: Record<string, string>): Promise<Hookli
       await Promise.all(Array.from({ length: concurrency }, worker));
       return ids;
     },
-    async deadLetterCount(eventTypes) {
-      let total = 0;
-      for (const eventType of eventTypes) {
-        const res = await dlq.request({
-          method: "GET",
-          path: `/v1/dead-letters/stats?eventType=${encodeURIComponent(eventType)}`,
-          headers: { authorization: `Bearer ${OPS_TOKEN}` },
-        });
-        const text = await res.body.text();
-        if (res.statusCode !== 200) throw new Error(`dead-letter stats ${res.statusCode}: ${text}`);
-        const stats = JSON.parse(text) as { byEventType: Record<string, number> };
-        total += stats.byEventType[eventType] ?? 0;
-      }
-      return total;
+    async deadLetters(fromIso) {
+      const res = await dlq.request({
+        method: "GET",
+        path: `/v1/dead-letters/stats?from=${encodeURIComponent(fromIso)}`,
+        headers: { authorization: `Bearer ${OPS_TOKEN}` },
+      });
+      const text = await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`dead-letter stats ${res.statusCode}: ${text}`);
+      const stats = JSON.parse(text) as { byReason: Record<string, number> };
+      const byReason = Object.fromEntries(
+        Object.entries(stats.byReason).filter(([, count]) => count > 0),
+      );
+      return { total: Object.values(byReason).reduce((a, b) => a + b, 0), byReason };
     },
     async storageMb() {
       const res = await fetch(`${nats.monitorUrl}/jsz`);

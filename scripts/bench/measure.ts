@@ -12,8 +12,13 @@ export interface LoadTarget {
   token?: string;
   /** Processes of the system under test, by name. */
   pids: () => Record<string, number>;
-  /** Dead letters of these event types (Hookline only). */
-  deadLetterCount?: (eventTypes: string[]) => Promise<number>;
+  /** Dead letters stored since this moment (Hookline only). */
+  deadLetters?: (fromIso: string) => Promise<DeadLetterCounts>;
+}
+
+export interface DeadLetterCounts {
+  total: number;
+  byReason: Record<string, number>;
 }
 
 export interface MeasureOptions {
@@ -21,7 +26,8 @@ export interface MeasureOptions {
   target: LoadTarget;
   receiver: BenchChild;
   plan: Omit<LoadPlan, "origin" | "path" | "token" | "run">;
-  /** Event types whose endpoints always answer 500: their events end dead-lettered. */
+  /** Event types whose endpoints always answer 500: their events end dead-lettered, and are not
+   *  counted as healthy ones missing. */
   failingTypes?: string[];
   /** How long to wait for the last deliveries after the load stopped. */
   drainTimeoutMs: number;
@@ -36,7 +42,10 @@ export interface LoadResult {
   rejected: Record<string, number>;
   delivered: number;
   deadLettered: number;
-  /** Accepted, and neither delivered nor (for failing types) dead-lettered. */
+  deadLetterReasons: Record<string, number>;
+  /** Accepted events of healthy endpoints that were dead-lettered, not delivered (backlog_full). */
+  healthyDeadLettered: number;
+  /** Accepted, and neither delivered nor dead-lettered. */
   lost: number;
   duplicates: number;
   /** Delivered ids that were never accepted (a 503 whose events were stored after all). */
@@ -71,45 +80,49 @@ export async function measureLoad(options: MeasureOptions): Promise<LoadResult> 
     run,
     ...(target.token ? { token: target.token } : {}),
   };
+  const startedAt = new Date().toISOString();
   const report = await load.ask<LoadReport>(loadPlan, "done");
   await load.stop();
 
   const acceptedIds = Buffer.from(report.acceptedIds, "base64");
   const isFailing = (n: number) => failing.has(plan.eventTypes[n % plan.eventTypes.length] ?? "");
-  let expectDelivered = 0;
-  let expectDeadLettered = 0;
-  for (let n = 0; n < acceptedIds.length; n++) {
-    if (acceptedIds[n] !== 1) continue;
-    if (isFailing(n)) expectDeadLettered++;
-    else expectDelivered++;
-  }
+  let accepted = 0;
+  for (let n = 0; n < acceptedIds.length; n++) if (acceptedIds[n] === 1) accepted++;
+  const receivedOf = (report: ReceiverReport) => {
+    const counts = Buffer.from(report.received, "base64");
+    let acceptedAndReceived = 0;
+    let unaccepted = 0;
+    let healthyMissing = 0;
+    for (let n = 0; n < Math.max(counts.length, acceptedIds.length); n++) {
+      const wasAccepted = acceptedIds[n] === 1;
+      const got = (counts[n] ?? 0) > 0;
+      if (wasAccepted && got) acceptedAndReceived++;
+      if (got && !wasAccepted) unaccepted++;
+      if (wasAccepted && !got && !isFailing(n)) healthyMissing++;
+    }
+    return { acceptedAndReceived, unaccepted, healthyMissing };
+  };
 
-  // Wait for the last deliveries and dead letters, or for the drain timeout.
+  // Every accepted event ends delivered or dead-lettered: wait for that, or the drain timeout.
+  // Dead letters are counted by the dlq (every letter since this run started; runs follow one
+  // another, each drained before the next).
   const giveUpAt = Date.now() + options.drainTimeoutMs;
   let received: ReceiverReport;
-  let deadLettered = 0;
+  let counted: ReturnType<typeof receivedOf>;
+  let deadLetters: DeadLetterCounts = { total: 0, byReason: {} };
   for (;;) {
     received = await receiver.ask<ReceiverReport>({ type: "report" }, "report");
-    if (failing.size > 0 && target.deadLetterCount) {
-      deadLettered = await target.deadLetterCount([...failing]);
+    counted = receivedOf(received);
+    if (target.deadLetters && counted.acceptedAndReceived < accepted) {
+      deadLetters = await target.deadLetters(startedAt);
     }
-    const done = received.unique >= expectDelivered && deadLettered >= expectDeadLettered;
+    const done = counted.acceptedAndReceived + deadLetters.total >= accepted;
     if (done || Date.now() > giveUpAt) break;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   const cpu = window();
   cpu.seconds["load generator"] = report.cpuSeconds;
 
-  const counts = Buffer.from(received.received, "base64");
-  let lostDelivered = 0;
-  let unaccepted = 0;
-  for (let n = 0; n < Math.max(counts.length, acceptedIds.length); n++) {
-    const wasAccepted = acceptedIds[n] === 1;
-    const got = (counts[n] ?? 0) > 0;
-    if (wasAccepted && !got && !isFailing(n)) lostDelivered++;
-    if (got && !wasAccepted) unaccepted++;
-  }
-  const lostDeadLetters = Math.max(0, expectDeadLettered - deadLettered);
   const lastAt = Math.max(received.lastAt, report.endedAt);
   const delivered = received.unique;
   const cpuMsPerEvent = Object.fromEntries(
@@ -126,10 +139,12 @@ export async function measureLoad(options: MeasureOptions): Promise<LoadResult> 
     accepted: report.accepted,
     rejected: report.rejected,
     delivered,
-    deadLettered,
-    lost: lostDelivered + lostDeadLetters,
+    deadLettered: deadLetters.total,
+    deadLetterReasons: deadLetters.byReason,
+    healthyDeadLettered: counted.healthyMissing,
+    lost: Math.max(0, accepted - counted.acceptedAndReceived - deadLetters.total),
     duplicates: received.duplicates,
-    unaccepted,
+    unaccepted: counted.unaccepted,
     acceptedPerSecond: report.accepted / ((report.endedAt - report.startedAt) / 1_000),
     deliveredPerSecond: delivered / ((lastAt - report.startedAt) / 1_000),
     latency: received.latency,

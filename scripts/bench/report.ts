@@ -143,6 +143,12 @@ export function keptAnalysis(previous: string): string {
   return at < 0 ? "" : previous.slice(at + ANALYSIS_MARKER.length).trim();
 }
 
+function deadLettersOf(l: LoadResult): string {
+  if (l.deadLettered === 0) return "0";
+  const reasons = Object.entries(l.deadLetterReasons).map(([reason, n]) => `${reason} ${n}`);
+  return `${l.deadLettered} (${reasons.join(", ")})`;
+}
+
 export function renderMarkdown(r: BenchResults, analysis = ""): string {
   const relay = find(r, "relay single");
   const relayPaced = find(r, "relay paced 1,000/s");
@@ -181,9 +187,9 @@ export function renderMarkdown(r: BenchResults, analysis = ""): string {
   );
   lines.push("");
   lines.push(
-    "| scenario | system | load | accepted/s | delivered/s | × relay | p50 / p95 / p99 ms | POST p99 ms | box CPU % | lost | dup |",
+    "| scenario | system | load | accepted/s | delivered/s | × relay | p50 / p95 / p99 ms | POST p99 ms | box CPU % | dead-lettered | lost | dup |",
   );
-  lines.push("|---|---|---|---|---|---|---|---|---|---|---|");
+  lines.push("|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const l of r.loads) {
     const reference = l.mode.startsWith("paced") ? relayPaced : relay;
     const ratio =
@@ -193,7 +199,7 @@ export function renderMarkdown(r: BenchResults, analysis = ""): string {
           ? `p99 ${f1(l.latency.p99 / reference.latency.p99)} ×`
           : "–";
     lines.push(
-      `| ${l.name} | ${l.system} | ${l.mode} | ${f0(l.acceptedPerSecond)} | ${f0(l.deliveredPerSecond)} | ${ratio} | ${f1(l.latency.p50)} / ${f1(l.latency.p95)} / ${f1(l.latency.p99)} | ${f1(l.response.p99)} | ${f0(l.boxCpuPercent)} | ${l.lost} | ${l.duplicates} |`,
+      `| ${l.name} | ${l.system} | ${l.mode} | ${f0(l.acceptedPerSecond)} | ${f0(l.deliveredPerSecond)} | ${ratio} | ${f1(l.latency.p50)} / ${f1(l.latency.p95)} / ${f1(l.latency.p99)} | ${f1(l.response.p99)} | ${f0(l.boxCpuPercent)} | ${deadLettersOf(l)} | ${l.lost} | ${l.duplicates} |`,
     );
   }
   lines.push("");
