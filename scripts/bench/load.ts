@@ -116,10 +116,8 @@ async function runPlan(plan: LoadPlan): Promise<LoadReport> {
 
 process.on("message", (plan: LoadPlan) => {
   runPlan(plan).then(
-    (report) => {
-      process.send?.(report);
-      process.disconnect?.();
-    },
+    // Disconnect only once the report is written: a large one is still in the pipe otherwise.
+    (report) => process.send?.(report, () => process.disconnect?.()),
     (error: unknown) => {
       console.error(error);
       process.exit(1);
