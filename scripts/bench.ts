@@ -219,6 +219,7 @@ async function main(): Promise<void> {
         );
       }
       if (wants("fanout")) {
+        await warmUp(target, ["bench.single"], drainTimeoutMs);
         const healthyTypes = Array.from({ length: 100 }, (_, i) => `bench.fan-a-${i}`);
         await h.createEndpoints(
           healthyTypes.map((type, i) => ({
@@ -259,27 +260,6 @@ async function main(): Promise<void> {
           }),
         );
       }
-      if (wants("retries")) {
-        const dueAfterMs = smoke ? 3_000 : 20_000;
-        const dueMs = estimatedWriteMsFor(retries) + dueAfterMs;
-        const tier =
-          dueMs <= 25_000 ? "30s" : dueMs <= 110_000 ? "2m" : dueMs <= 280_000 ? "5m" : "30m";
-        log(`held retries: writing ${retries} into the ${tier} tier`);
-        held = await heldRetries({
-          hookline: h,
-          receiver,
-          receiverOrigin,
-          count: retries,
-          endpoints: 100,
-          tier,
-          dueAfterMs,
-          drainTimeoutMs: smoke ? 60_000 : 1_800_000,
-        });
-        log(
-          `held retries: released ${Math.round(held.releasedPerSecond)}/s, delivered ${Math.round(held.deliveredPerSecond)}/s, ` +
-            `lost ${held.lost}, dup ${held.duplicates}, peak RSS ${JSON.stringify(held.rssMb.peak)}`,
-        );
-      }
       if (wants("registry")) {
         const types = 1_000;
         const extra = Math.max(0, registrySize - 10);
@@ -302,6 +282,27 @@ async function main(): Promise<void> {
             `single events, ${registrySize.toLocaleString("en-US")} endpoints`,
           ),
         });
+      }
+      if (wants("retries")) {
+        const dueAfterMs = smoke ? 3_000 : 20_000;
+        const dueMs = estimatedWriteMsFor(retries) + dueAfterMs;
+        const tier =
+          dueMs <= 25_000 ? "30s" : dueMs <= 110_000 ? "2m" : dueMs <= 280_000 ? "5m" : "30m";
+        log(`held retries: writing ${retries} into the ${tier} tier`);
+        held = await heldRetries({
+          hookline: h,
+          receiver,
+          receiverOrigin,
+          count: retries,
+          endpoints: 100,
+          tier,
+          dueAfterMs,
+          drainTimeoutMs: smoke ? 60_000 : 1_800_000,
+        });
+        log(
+          `held retries: released ${Math.round(held.releasedPerSecond)}/s, delivered ${Math.round(held.deliveredPerSecond)}/s, ` +
+            `lost ${held.lost}, dup ${held.duplicates}, peak RSS ${JSON.stringify(held.rssMb.peak)}`,
+        );
       }
     }
   } finally {

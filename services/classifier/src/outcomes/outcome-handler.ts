@@ -3,9 +3,9 @@ import {
   type DeadLetterReason,
   decodeOutcome,
   encodeDeadLetter,
-  encodeTask,
   type HooklineNames,
   type OutcomeMeta,
+  taskHeaderBlock,
 } from "@hookline/contracts";
 import {
   createOutageWarning,
@@ -16,6 +16,7 @@ import {
 } from "@hookline/kit";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/transport-node";
+import { createBlockPublisher } from "../block-publisher";
 import { deadLetterMsgId, passMsgId } from "../message-ids";
 import type { ClassifierMetrics } from "../metrics";
 import type { RandomSource, RetryPolicy } from "../scheduling/retry-plan";
@@ -63,10 +64,19 @@ export function createOutcomeHandler(deps: OutcomeHandlerDeps): (msg: JsMsg) => 
   const scheduleFor = createScheduleLookup(policy.schedule);
   const warnOutage = createOutageWarning(logger);
 
-  /** True once stored; on failure the outcome is nakked for later and false returned. */
-  const publish = async (msg: JsMsg, subject: string, headers: MsgHdrs): Promise<boolean> => {
+  const sendBlock = createBlockPublisher(js);
+  /**
+   * True once stored; on failure the outcome is nakked for later and false returned. Retries,
+   * two of a failing task's three publishes, go as header bytes (taskHeaderBlock).
+   */
+  const publish = async (
+    msg: JsMsg,
+    subject: string,
+    headers: MsgHdrs | Uint8Array,
+  ): Promise<boolean> => {
     try {
-      await js.publish(subject, msg.data, { headers });
+      if (headers instanceof Uint8Array) await sendBlock(subject, msg.data, headers);
+      else await js.publish(subject, msg.data, { headers });
       return true;
     } catch (error) {
       warnOutage(error, "cannot publish retries or dead letters; outcomes will come back");
@@ -171,7 +181,7 @@ export function createOutcomeHandler(deps: OutcomeHandlerDeps): (msg: JsMsg) => 
     switch (decision.action) {
       case "retry": {
         const { task, tier } = decision;
-        const headers = encodeTask(task, passMsgId(task, msg.seq));
+        const headers = taskHeaderBlock(task, passMsgId(task, msg.seq));
         if (!(await publish(msg, names.subjects.retry(tier.name, task.endpointId), headers))) {
           return;
         }

@@ -14,11 +14,11 @@ import {
   type ServiceMetrics,
 } from "@hookline/kit";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import { createBlockPublisher } from "../block-publisher";
 import { passMsgId } from "../message-ids";
 import type { ClassifierMetrics } from "../metrics";
 import { type RetryTier, retryTierFor } from "../scheduling/retry-tiers";
 import { type RawTask, rawTaskBlock, readRawTask } from "./raw-task";
-import { createBlockPublisher } from "./release-publisher";
 
 /** When DISPATCH refuses a due retry (NATS down, stream full), it is tried again after this. */
 export const RELEASE_RETRY_NAK_MS = 5_000;

@@ -9,10 +9,10 @@ import type { NatsConnection } from "@nats-io/transport-node";
 const DEFAULT_TIMEOUT_MS = 5_000;
 
 /**
- * The publisher for released retries: kit's header-block publisher on the client's connection,
- * with the timeout of `js` (its `timeout` option, 5 s by default). The tier handlers get only
- * `js`; a client that is not nats.js's own (no `nc`, as in some tests) publishes through
- * `js.publish`.
+ * The classifier's publisher for retries (scheduled and released): kit's header-block publisher
+ * on the client's connection, with the timeout of `js` (its `timeout` option, 5 s by default).
+ * The handlers get only `js`; a client that is not nats.js's own (no `nc`, as in some tests)
+ * publishes through `js.publish`.
  */
 export function createBlockPublisher(js: JetStreamClient): HeaderBlockPublisher {
   const nc = (js as unknown as { nc?: NatsConnection }).nc;
