@@ -1,5 +1,5 @@
-import { connect } from "node:net";
 import { type RunningServer, serveHttp } from "@hookline/kit";
+import { rawStatusLine } from "@hookline/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_PAYLOAD_DEPTH } from "../events/payload-depth";
 import { type IngestHarness, startIngestHarness, TEST_TOKEN } from "../testing/ingest-harness";
@@ -201,8 +201,8 @@ describe("the fast path of the event routes", () => {
       `authorization: Bearer ${TEST_TOKEN}\r\nauthorization: Bearer other\r\n` +
       `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
     const [mine, theirs] = await Promise.all([
-      rawStatus(fastServer.port, raw),
-      rawStatus(validatedServer.port, raw),
+      rawStatusLine(fastServer.port, raw),
+      rawStatusLine(validatedServer.port, raw),
     ]);
     expect(mine).toBe(theirs);
   });
@@ -238,25 +238,10 @@ describe("the fast path of the event routes", () => {
       `authorization: Bearer ${TEST_TOKEN}\r\ncontent-type: application/json\r\n` +
       `transfer-encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
     const [mine, theirs] = await Promise.all([
-      rawStatus(fastServer.port, chunked),
-      rawStatus(validatedServer.port, chunked),
+      rawStatusLine(fastServer.port, chunked),
+      rawStatusLine(validatedServer.port, chunked),
     ]);
     expect(mine).toBe("HTTP/1.1 202 Accepted");
     expect(mine).toBe(theirs);
   });
 });
-
-/** The status line of a raw request on a fresh connection. */
-function rawStatus(port: number, request: string): Promise<string> {
-  const socket = connect(port, "127.0.0.1");
-  return new Promise<string>((resolve, reject) => {
-    let received = "";
-    socket.on("data", (data) => {
-      received += data.toString("latin1");
-      const end = received.indexOf("\r\n");
-      if (end >= 0) resolve(received.slice(0, end));
-    });
-    socket.on("error", reject);
-    socket.write(request);
-  }).finally(() => socket.destroy());
-}
