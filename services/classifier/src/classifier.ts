@@ -7,6 +7,7 @@ import {
   startConsumerPump,
 } from "@hookline/kit";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { createBlockPublisher } from "./block-publisher";
 import type { ClassifierMetrics } from "./metrics";
 import type { EndpointDisabler } from "./outcomes/endpoint-disabler";
 import type { EndpointHealth } from "./outcomes/endpoint-health";
@@ -58,6 +59,8 @@ export function startClassifier(options: ClassifierOptions): RunningClassifier {
   const shared = {
     js,
     names,
+    // One publisher for every handler's retries: one inbox subscription, one timeout sweep.
+    publishBlock: createBlockPublisher(js),
     serviceMetrics: options.serviceMetrics,
     metrics: options.metrics,
     logger,

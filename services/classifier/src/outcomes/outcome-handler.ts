@@ -11,6 +11,7 @@ import {
   createOutageWarning,
   deadLetterInvalid,
   type EndpointCache,
+  type HeaderBlockPublisher,
   type Logger,
   type ServiceMetrics,
 } from "@hookline/kit";
@@ -39,6 +40,11 @@ export const GONE_DISABLED_REASON = "410 Gone from endpoint";
 
 export interface OutcomeHandlerDeps {
   js: JetStreamClient;
+  /**
+   * Publishes retries as header bytes; one per classifier, shared by every handler (one inbox,
+   * one timeout sweep). Default: a publisher of the handler's own on `js`.
+   */
+  publishBlock?: HeaderBlockPublisher;
   names: HooklineNames;
   endpoints: Pick<EndpointCache, "get">;
   disabler: EndpointDisabler;
@@ -64,7 +70,7 @@ export function createOutcomeHandler(deps: OutcomeHandlerDeps): (msg: JsMsg) => 
   const scheduleFor = createScheduleLookup(policy.schedule);
   const warnOutage = createOutageWarning(logger);
 
-  const sendBlock = createBlockPublisher(js);
+  const sendBlock = deps.publishBlock ?? createBlockPublisher(js);
   /**
    * True once stored; on failure the outcome is nakked for later and false returned. Retries,
    * two of a failing task's three publishes, go as header bytes (taskHeaderBlock).

@@ -8,6 +8,7 @@ import {
 import {
   createOutageWarning,
   deadLetterInvalid,
+  type HeaderBlockPublisher,
   type Logger,
   publishTaskDeadLetter,
   rawHeaderBytes,
@@ -25,6 +26,11 @@ export const RELEASE_RETRY_NAK_MS = 5_000;
 
 export interface TierReleaseDeps {
   js: JetStreamClient;
+  /**
+   * Publishes retries as header bytes; one per classifier, shared by every handler (one inbox,
+   * one timeout sweep). Default: a publisher of the handler's own on `js`.
+   */
+  publishBlock?: HeaderBlockPublisher;
   names: HooklineNames;
   /** The tier this handler serves. */
   tier: RetryTier;
@@ -57,7 +63,7 @@ export function createTierReleaseHandler(deps: TierReleaseDeps): (msg: JsMsg) =>
   const { js, names, metrics } = deps;
   const now = deps.now ?? Date.now;
   const warnOutage = createOutageWarning(deps.logger);
-  const publish = createBlockPublisher(js);
+  const publish = deps.publishBlock ?? createBlockPublisher(js);
   const released = metrics.retryReleased.labels({ tier: deps.tier.name });
 
   /** Publishing failed: dead-letter a full endpoint's retry, or try again later. */
