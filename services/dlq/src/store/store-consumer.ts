@@ -5,8 +5,9 @@ import type { Kysely } from "kysely";
 import { isDatabaseOutage } from "../db/outage";
 import type { Database } from "../db/schema";
 import type { DlqMetrics } from "../metrics";
+import { createBatchedLetterStore } from "./batched-store";
 import { readIncoming } from "./incoming";
-import { storeLetter } from "./store-letter";
+import type { StoreOutcome } from "./store-letter";
 
 export interface StoreHandlerOptions {
   db: Kysely<Database>;
@@ -27,7 +28,7 @@ const DEFAULT_RETRY_DELAY_MS = 2_000;
 const DEFAULT_FAILURE_PAUSE_MS = 250;
 
 /**
- * The `dlq-store` handler: read, upsert in Postgres, then ack. While the database is away it
+ * The `dlq-store` handler: read, upsert in Postgres (batched per turn), then ack. While the database is away it
  * naks with a delay, so the letter stays in JetStream until it can be stored.
  */
 export function createStoreHandler(options: StoreHandlerOptions): (msg: JsMsg) => Promise<void> {
@@ -35,15 +36,16 @@ export function createStoreHandler(options: StoreHandlerOptions): (msg: JsMsg) =
   const now = options.now ?? Date.now;
   const retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
   const failurePauseMs = options.failurePauseMs ?? DEFAULT_FAILURE_PAUSE_MS;
+  const store = createBatchedLetterStore(db, now);
   let outage = false;
 
   return async (msg) => {
     const letter = readIncoming(msg, names);
     const endpointUrl =
       letter.endpointId === null ? null : (cache.get(letter.endpointId)?.record.url ?? null);
-    let result: Awaited<ReturnType<typeof storeLetter>>;
+    let result: StoreOutcome;
     try {
-      result = await storeLetter(db, letter, { endpointUrl, now: new Date(now()) });
+      result = await store(letter, endpointUrl);
     } catch (error) {
       if (isDatabaseOutage(error)) {
         // One warning per outage; every letter meanwhile waits in JetStream.
