@@ -22,6 +22,7 @@ describe("parseEnv", () => {
     expect(env.PORT).toBe(8080);
     expect(env.HOOKLINE_PREFIX).toBe("hookline");
     expect(env.INGEST_DEDUPE_WINDOW).toBe(600_000);
+    expect(env.HEAP_GROWTH_PERCENT).toBe(25);
     expect(env.INGEST_API_TOKENS).toEqual([
       { name: "dev", token: "dev-ingest-token" },
       { name: "ci", token: "ci-token-123" },

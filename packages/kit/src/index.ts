@@ -8,6 +8,7 @@ export * from "./docs";
 export * from "./endpoint-cache";
 export * from "./endpoint-writer";
 export * from "./header-block-publisher";
+export * from "./heap-growth";
 export * from "./http";
 export * from "./invalid";
 export * from "./logger";

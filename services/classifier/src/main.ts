@@ -1,5 +1,6 @@
 import { hooklineNames } from "@hookline/contracts";
 import {
+  boundHeapGrowth,
   connectNats,
   createEndpointWriter,
   createLogger,
@@ -28,6 +29,7 @@ const SERVICE = "classifier";
 
 async function main(): Promise<void> {
   const env = loadEnvOrExit(SERVICE, classifierEnvShape, retryPolicyFromEnv);
+  boundHeapGrowth(env.HEAP_GROWTH_PERCENT);
   const logger = createLogger({ service: SERVICE, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
   const serviceMetrics = createServiceMetrics(SERVICE);
   const metrics = createClassifierMetrics(serviceMetrics);

@@ -1,5 +1,6 @@
 import { hooklineNames } from "@hookline/contracts";
 import {
+  boundHeapGrowth,
   connectNats,
   createEndpointWriter,
   createLogger,
@@ -26,6 +27,7 @@ const SERVICE = "delivery";
 
 async function main(): Promise<void> {
   const env = loadEnvOrExit(SERVICE, deliveryEnvShape);
+  boundHeapGrowth(env.HEAP_GROWTH_PERCENT);
 
   const logger = createLogger({ service: SERVICE, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
   const serviceMetrics = createServiceMetrics(SERVICE);

@@ -1,5 +1,6 @@
 import { hooklineNames } from "@hookline/contracts";
 import {
+  boundHeapGrowth,
   type ConsumerPump,
   connectNats,
   createLogger,
@@ -38,6 +39,7 @@ const API_CONNECTIONS = 5;
 
 async function main(): Promise<void> {
   const env = loadEnvOrExit(SERVICE, dlqEnvShape);
+  boundHeapGrowth(env.HEAP_GROWTH_PERCENT);
   const logger = createLogger({ service: SERVICE, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
   const metrics = createServiceMetrics(SERVICE);
   const database = connectDatabase({

@@ -1,5 +1,6 @@
 import { hooklineNames } from "@hookline/contracts";
 import {
+  boundHeapGrowth,
   connectNats,
   createLogger,
   createServiceMetrics,
@@ -39,6 +40,7 @@ function endpointStates(cache: EndpointCache): EndpointStateCounts {
 
 async function main(): Promise<void> {
   const env = loadEnvOrExit(SERVICE, ingestEnvShape);
+  boundHeapGrowth(env.HEAP_GROWTH_PERCENT);
   const logger = createLogger({ service: SERVICE, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
   const metrics = createServiceMetrics(SERVICE);
 
