@@ -1,11 +1,13 @@
 import { MsgHdrsImpl, headers as natsHeaders } from "@nats-io/transport-node";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { deadLetterReasons } from "./enums";
 import { Header } from "./headers";
 import {
   type AttemptRecord,
   appendAttempt,
   type DeadLetterMeta,
+  deadLetterHeaderBlock,
   decodeDeadLetter,
   decodeOutcome,
   decodeTask,
@@ -140,6 +142,19 @@ describe("taskHeaderBlock", () => {
     const decoded = MsgHdrsImpl.decode(block);
     expect(decoded.get(Header.msgId)).toBe(task.taskId);
     expect(decodeTask(decoded)).toEqual({ ok: true, value: task });
+  });
+
+  it("with a reason, is byte for byte encodeDeadLetter's header block", () => {
+    const reasons = fc.constantFrom(...deadLetterReasons);
+    fc.assert(
+      fc.property(meta, text, reasons, (m: TaskMeta, msgId, reason) => {
+        const letter = { ...m, history: m.history ?? [], reason };
+        expect(Buffer.from(deadLetterHeaderBlock(letter, msgId)).toString("utf8")).toBe(
+          Buffer.from((encodeDeadLetter(letter, msgId) as MsgHdrsImpl).encode()).toString("utf8"),
+        );
+      }),
+      { numRuns: 1_000 },
+    );
   });
 
   it("refuses a value with a line break, as MsgHdrs does", () => {

@@ -215,6 +215,16 @@ function headerValue(value: string): string {
  * of the CPU (no MsgHdrs map, no per-set key search). For publishers that hand NATS the bytes.
  */
 export function taskHeaderBlock(meta: TaskMeta, msgId: string): Uint8Array {
+  return Buffer.from(`${taskHeaderLines(meta, msgId)}\r\n\r\n`, "utf8");
+}
+
+/** `encodeDeadLetter(meta, msgId).encode()`, byte for byte, as taskHeaderBlock is encodeTask's. */
+export function deadLetterHeaderBlock(meta: DeadLetterMeta, msgId: string): Uint8Array {
+  const lines = `${taskHeaderLines(meta, msgId)}\r\n${Header.reason}: ${headerValue(meta.reason)}`;
+  return Buffer.from(`${lines}\r\n\r\n`, "utf8");
+}
+
+function taskHeaderLines(meta: TaskMeta, msgId: string): string {
   let block =
     `NATS/1.0\r\n${Header.msgId}: ${headerValue(msgId)}` +
     `\r\n${Header.taskId}: ${headerValue(meta.taskId)}` +
@@ -232,7 +242,7 @@ export function taskHeaderBlock(meta: TaskMeta, msgId: string): Uint8Array {
     block += `\r\n${Header.history}: ${headerValue(JSON.stringify(meta.history.slice(-HISTORY_LIMIT)))}`;
   }
   if (meta.replayOf !== undefined) block += `\r\n${Header.replayOf}: ${headerValue(meta.replayOf)}`;
-  return Buffer.from(`${block}\r\n\r\n`, "utf8");
+  return block;
 }
 
 export function encodeOutcome(meta: OutcomeMeta, msgId: string): MsgHdrs {

@@ -1,8 +1,8 @@
 import {
   type AttemptResult,
   type DeadLetterReason,
+  deadLetterHeaderBlock,
   decodeOutcome,
-  encodeDeadLetter,
   type HooklineNames,
   type OutcomeMeta,
   taskHeaderBlock,
@@ -72,17 +72,13 @@ export function createOutcomeHandler(deps: OutcomeHandlerDeps): (msg: JsMsg) => 
 
   const sendBlock = deps.publishBlock ?? createBlockPublisher(js);
   /**
-   * True once stored; on failure the outcome is nakked for later and false returned. Retries,
-   * two of a failing task's three publishes, go as header bytes (taskHeaderBlock).
+   * True once stored; on failure the outcome is nakked for later and false returned. Retries
+   * and dead letters go as header bytes through the shared publisher (no `nc.request`, with its
+   * timer and error objects, per message).
    */
-  const publish = async (
-    msg: JsMsg,
-    subject: string,
-    headers: MsgHdrs | Uint8Array,
-  ): Promise<boolean> => {
+  const publish = async (msg: JsMsg, subject: string, block: Uint8Array): Promise<boolean> => {
     try {
-      if (headers instanceof Uint8Array) await sendBlock(subject, msg.data, headers);
-      else await js.publish(subject, msg.data, { headers });
+      await sendBlock(subject, msg.data, block);
       return true;
     } catch (error) {
       warnOutage(error, "cannot publish retries or dead letters; outcomes will come back");
@@ -92,7 +88,7 @@ export function createOutcomeHandler(deps: OutcomeHandlerDeps): (msg: JsMsg) => 
   };
 
   const deadLetter = async (msg: JsMsg, outcome: OutcomeMeta, reason: DeadLetterReason) => {
-    const headers = encodeDeadLetter(
+    const headers = deadLetterHeaderBlock(
       {
         taskId: outcome.taskId,
         eventId: outcome.eventId,
