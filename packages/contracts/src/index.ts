@@ -1,5 +1,6 @@
 export * from "./duration";
 export * from "./endpoint";
+export * from "./endpoint-url";
 export * from "./enums";
 export * from "./headers";
 export * from "./ids";

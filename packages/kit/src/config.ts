@@ -1,4 +1,12 @@
-import { parseDuration, parseDurationList, prefixSchema } from "@hookline/contracts";
+import {
+  DEFAULT_BLOCKED_PORTS,
+  type EndpointPortPolicy,
+  type PortRange,
+  parseDuration,
+  parseDurationList,
+  parsePortList,
+  prefixSchema,
+} from "@hookline/contracts";
 import { z } from "zod";
 
 /** A duration env var such as "10m" or "200ms", parsed to milliseconds. */
@@ -128,4 +136,31 @@ export function loadEnvOrExit<S extends z.ZodRawShape>(
     process.stderr.write(`${service}: ${error.message}\n`);
     process.exit(78);
   }
+}
+
+/** Ports and ranges separated by commas, such as "443,8000-8999"; "none" is the empty list. */
+export const portListEnv = z.string().transform((text, ctx) => {
+  const ranges = parsePortList(text);
+  if (ranges === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message: `expected ports 1-65535 or ranges such as 8000-8999 separated by commas, or none, got "${text}"`,
+    });
+    return z.NEVER;
+  }
+  return ranges;
+});
+
+/** The ports endpoint URLs may use: ingest refuses others on write, delivery at send time. */
+export const endpointPortEnvShape = {
+  ENDPOINT_BLOCKED_PORTS: portListEnv.default([...DEFAULT_BLOCKED_PORTS]),
+  /** Unset: any port that is not blocked. */
+  ENDPOINT_ALLOWED_PORTS: portListEnv.optional(),
+};
+
+export function endpointPortPolicyFromEnv(env: {
+  ENDPOINT_BLOCKED_PORTS: PortRange[];
+  ENDPOINT_ALLOWED_PORTS?: PortRange[] | undefined;
+}): EndpointPortPolicy {
+  return { blocked: env.ENDPOINT_BLOCKED_PORTS, allowed: env.ENDPOINT_ALLOWED_PORTS };
 }

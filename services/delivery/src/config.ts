@@ -1,8 +1,16 @@
-import { booleanEnv, commonEnvShape, durationEnv, portEnv } from "@hookline/kit";
+import {
+  booleanEnv,
+  commonEnvShape,
+  durationEnv,
+  endpointPortEnvShape,
+  portEnv,
+} from "@hookline/kit";
 import { z } from "zod";
 
 export const deliveryEnvShape = {
   ...commonEnvShape,
+  /** Checked again at send time: stored records may predate the rule or come from other tools. */
+  ...endpointPortEnvShape,
   PORT: portEnv.default(8081),
   /** Tasks handled at once, both lanes together. */
   DELIVERY_MAX_IN_FLIGHT: z.coerce.number().int().min(2).max(100_000).default(256),

@@ -8,6 +8,7 @@ import {
   createServiceMetrics,
   drainOrClose,
   type EndpointCache,
+  endpointPortPolicyFromEnv,
   installGracefulShutdown,
   loadEnvOrExit,
   type NatsLink,
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
   const client = createWebhookClient({
     connectTimeoutMs: env.DELIVERY_CONNECT_TIMEOUT,
     allowPrivateNetworks: env.DELIVERY_ALLOW_PRIVATE_NETWORKS,
+    endpointPorts: endpointPortPolicyFromEnv(env),
   });
   const guards = createEndpointGuards({
     send: client.send,

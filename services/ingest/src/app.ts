@@ -1,4 +1,5 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { EndpointPortPolicy } from "@hookline/contracts";
 import {
   type ApiToken,
   bearerAuth,
@@ -39,6 +40,8 @@ export interface IngestAppDeps {
   registry: EndpointRegistry;
   cache: Pick<EndpointCache, "get" | "all">;
   events: EventPublisher;
+  /** ENDPOINT_BLOCKED_PORTS and ENDPOINT_ALLOWED_PORTS; default DEFAULT_ENDPOINT_PORT_POLICY. */
+  endpointPorts?: EndpointPortPolicy;
   /** Serve the event routes' plainly valid requests on a fast path (default); tests compare. */
   fastEventRoutes?: boolean;
 }

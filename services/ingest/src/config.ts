@@ -1,8 +1,15 @@
-import { commonEnvShape, durationEnv, portEnv, tokenPairsEnv } from "@hookline/kit";
+import {
+  commonEnvShape,
+  durationEnv,
+  endpointPortEnvShape,
+  portEnv,
+  tokenPairsEnv,
+} from "@hookline/kit";
 import { z } from "zod";
 
 export const ingestEnvShape = {
   ...commonEnvShape,
+  ...endpointPortEnvShape,
   PORT: portEnv.default(8080),
   INGEST_API_TOKENS: tokenPairsEnv,
   INGEST_MAX_BODY_BYTES: z.coerce.number().int().min(1_024).default(262_144),

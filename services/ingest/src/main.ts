@@ -6,6 +6,7 @@ import {
   createServiceMetrics,
   drainOrClose,
   type EndpointCache,
+  endpointPortPolicyFromEnv,
   installGracefulShutdown,
   loadEnvOrExit,
   type NatsLink,
@@ -145,6 +146,7 @@ async function main(): Promise<void> {
       readiness,
       tokens: env.INGEST_API_TOKENS,
       limits,
+      endpointPorts: endpointPortPolicyFromEnv(env),
       registry: createEndpointRegistry({
         kv,
         cache: endpointCache,

@@ -53,6 +53,51 @@ describe("the address guard, through the real agent", () => {
   });
 });
 
+describe("endpoint URLs refused at send time", () => {
+  it("refuses a URL with credentials without a request and without naming them", async () => {
+    const url = `http://alice:s3cr3t@127.0.0.1:${sink.port}/with-credentials`;
+    const result = await send(open, url);
+    expect(result).toMatchObject({ result: "blocked_destination", ms: 0 });
+    expect(result.result === "blocked_destination" && result.error).toMatch(/credentials/);
+    expect(JSON.stringify(result)).not.toMatch(/alice|s3cr3t/);
+    expect(sink.count("/with-credentials")).toBe(0);
+  });
+
+  it("refuses a blocked port, and one outside an allow-list, naming it", async () => {
+    const blocked = createWebhookClient({
+      connectTimeoutMs: 2_000,
+      allowPrivateNetworks: true,
+      endpointPorts: { blocked: [{ from: sink.port, to: sink.port }] },
+    });
+    const allowList = createWebhookClient({
+      connectTimeoutMs: 2_000,
+      allowPrivateNetworks: true,
+      endpointPorts: { blocked: [], allowed: [{ from: 443, to: 443 }] },
+    });
+    try {
+      for (const client of [blocked, allowList]) {
+        const result = await send(client, sink.url("/blocked-port"));
+        expect(result.result).toBe("blocked_destination");
+        expect(result.result === "blocked_destination" && result.error).toContain(
+          `port ${sink.port}`,
+        );
+      }
+      expect(sink.count("/blocked-port")).toBe(0);
+    } finally {
+      await blocked.close();
+      await allowList.close();
+    }
+  });
+
+  it("refuses the default blocked ports, and delivers to an allowed one", async () => {
+    for (const port of [22, 6379]) {
+      const result = await send(open, `http://127.0.0.1:${port}/`);
+      expect(result.result, String(port)).toBe("blocked_destination");
+    }
+    expect((await send(open, sink.url("/allowed-port"))).result).toBe("delivered");
+  });
+});
+
 describe("sending", () => {
   it("reports a 500 with the start of its body", async () => {
     sink.script("/fail", [{ status: 500, body: "database\r\nunavailable" }]);

@@ -1,5 +1,10 @@
 import type { IncomingHttpHeaders } from "node:http";
-import { parseRetryAfter } from "@hookline/contracts";
+import {
+  checkEndpointDestination,
+  DEFAULT_ENDPOINT_PORT_POLICY,
+  type EndpointPortPolicy,
+  parseRetryAfter,
+} from "@hookline/contracts";
 import { Agent, buildConnector, type Dispatcher } from "undici";
 import { createAddressGuard } from "./address-guard";
 import { type AttemptReport, reportForError, reportForStatus } from "./attempt";
@@ -35,6 +40,8 @@ export interface WebhookClientOptions {
   connectTimeoutMs: number;
   /** Skips the address guard: tests and the dev runner deliver to 127.0.0.1. */
   allowPrivateNetworks: boolean;
+  /** ENDPOINT_BLOCKED_PORTS and ENDPOINT_ALLOWED_PORTS; default DEFAULT_ENDPOINT_PORT_POLICY. */
+  endpointPorts?: EndpointPortPolicy;
 }
 
 /**
@@ -53,21 +60,26 @@ export function createWebhookClient(options: WebhookClientOptions): WebhookClien
         connectTimeoutMs: options.connectTimeoutMs,
       });
   const agent = new Agent({ connect });
+  const targetOf = createTargets(options.endpointPorts ?? DEFAULT_ENDPOINT_PORT_POLICY);
 
   const send: SendWebhook = (webhook) =>
     new Promise<SendResult>((resolve) => {
+      let target: Target;
+      try {
+        target = targetOf(webhook.url);
+      } catch (error) {
+        resolve({ ...reportForError(error), ms: 0 });
+        return;
+      }
+      if ("refused" in target) {
+        resolve({ result: "blocked_destination", error: target.refused, ms: 0 });
+        return;
+      }
       const started = performance.now();
       const attempt = new Attempt((report) =>
         resolve({ ...report, ms: performance.now() - started }),
       );
       attempt.startTimer(webhook.timeoutMs);
-      let target: Target;
-      try {
-        target = targetOf(webhook.url);
-      } catch (error) {
-        attempt.fail(error);
-        return;
-      }
       try {
         agent.dispatch(
           {
@@ -87,25 +99,32 @@ export function createWebhookClient(options: WebhookClientOptions): WebhookClien
   return { send, close: () => agent.close() };
 }
 
-interface Target {
-  origin: string;
-  path: string;
-}
+/** Where a URL's webhooks go, or why none may go there (never naming its credentials). */
+type Target = { origin: string; path: string } | { refused: string };
 
-/** Parsed endpoint URLs: an endpoint sends many webhooks to the same one. */
-const targets = new Map<string, Target>();
 /** Past this many URLs the map starts over rather than grow. */
 const MAX_TARGETS = 10_000;
 
-function targetOf(url: string): Target {
-  let target = targets.get(url);
-  if (!target) {
-    const parsed = new URL(url);
-    target = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
-    if (targets.size >= MAX_TARGETS) targets.clear();
-    targets.set(url, target);
-  }
-  return target;
+/**
+ * Parses and judges each endpoint URL once: an endpoint sends many webhooks to the same one.
+ * Throws what `new URL` throws for a URL that does not parse.
+ */
+function createTargets(ports: EndpointPortPolicy): (url: string) => Target {
+  const targets = new Map<string, Target>();
+  return (url) => {
+    let target = targets.get(url);
+    if (!target) {
+      const parsed = new URL(url);
+      const verdict = checkEndpointDestination(parsed, ports);
+      target =
+        verdict.outcome === "refused"
+          ? { refused: `endpoint URL refused: ${verdict.message}` }
+          : { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+      if (targets.size >= MAX_TARGETS) targets.clear();
+      targets.set(url, target);
+    }
+    return target;
+  };
 }
 
 function firstHeader(value: string | string[] | undefined): string | undefined {

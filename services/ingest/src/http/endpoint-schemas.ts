@@ -1,8 +1,12 @@
 import { z } from "@hono/zod-openapi";
 import {
+  checkEndpointUrl,
+  DEFAULT_BLOCKED_PORTS,
   type EndpointRecord,
   endpointHeadersSchema,
   endpointRecordSchema,
+  formatPortList,
+  MAX_ENDPOINT_URL_LENGTH,
 } from "@hookline/contracts";
 import { SECRET_MAX_BYTES, SECRET_MIN_BYTES, secretKeyBytes } from "../endpoints/secrets";
 
@@ -73,6 +77,27 @@ const headersDescription =
   "Headers Hookline sets are refused: webhook-*, content-type, content-length, host, " +
   "connection, keep-alive, proxy-connection, transfer-encoding, upgrade, te, trailer, expect.";
 
+/**
+ * The URL as the API takes it. Stored records keep the looser record schema, so records written
+ * before these rules still load; delivery refuses to send to them instead. Ports are checked by
+ * the routes, against the deployment's policy.
+ */
+const endpointUrlInputSchema = record.url
+  .max(MAX_ENDPOINT_URL_LENGTH, `longer than ${MAX_ENDPOINT_URL_LENGTH} characters`)
+  .superRefine((url, context) => {
+    const verdict = checkEndpointUrl(url, { blocked: [] });
+    if (verdict.outcome === "refused" && verdict.problem === "credentials") {
+      context.addIssue({ code: "custom", message: verdict.message });
+    }
+  })
+  .meta({
+    example: "https://example.com/webhooks",
+    description:
+      `http or https, at most ${MAX_ENDPOINT_URL_LENGTH} characters, without user:password@ ` +
+      "(send credentials in `headers`). A port the deployment refuses gets a 400; by default " +
+      `${formatPortList(DEFAULT_BLOCKED_PORTS).replaceAll(",", ", ")}.`,
+  });
+
 const secretExample = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 export const secretInputSchema = z
@@ -88,7 +113,7 @@ export const secretInputSchema = z
 
 export const createEndpointBodySchema = z
   .strictObject({
-    url: record.url.meta({ example: "https://example.com/webhooks" }),
+    url: endpointUrlInputSchema,
     eventTypes: record.eventTypes
       .default([])
       .meta({ example: ["order.created"], description: "Empty or absent: every event type" }),
@@ -113,7 +138,7 @@ export const createEndpointBodySchema = z
 
 export const updateEndpointBodySchema = z
   .strictObject({
-    url: record.url.optional(),
+    url: endpointUrlInputSchema.optional(),
     eventTypes: record.eventTypes.optional(),
     description: record.description.unwrap().nullable().optional(),
     headers: endpointHeadersSchema.nullable().optional().meta({ description: headersDescription }),

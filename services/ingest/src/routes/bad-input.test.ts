@@ -71,7 +71,14 @@ describe("fuzzed requests", () => {
           {
             method: "POST",
             route: "/v1/endpoints",
-            bodies: [endpoint, { ...endpoint, headers: { "x-a": "1" } }],
+            bodies: [
+              endpoint,
+              { ...endpoint, headers: { "x-a": "1" } },
+              // Refused URLs: credentials, a blocked port, port 0, too long.
+              { ...endpoint, url: "https://u:p@example.com:22/fuzz" },
+              { ...endpoint, url: "http://example.com:0/" },
+              { ...endpoint, url: `https://example.com/${"a".repeat(2_100)}` },
+            ],
             weight: 2,
           },
           { method: "GET", route: "/v1/endpoints" },
@@ -81,6 +88,7 @@ describe("fuzzed requests", () => {
             route: "/v1/endpoints/{id}",
             bodies: [
               { description: "d", disabled: false, timeoutMs: 1_000, retrySchedule: ["1s"] },
+              { url: "https://u@example.com:6379/fuzz" },
             ],
             weight: 2,
           },

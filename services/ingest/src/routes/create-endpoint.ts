@@ -1,4 +1,9 @@
 import { createRoute } from "@hono/zod-openapi";
+import {
+  checkEndpointUrl,
+  DEFAULT_ENDPOINT_PORT_POLICY,
+  type EndpointPortPolicy,
+} from "@hookline/contracts";
 import type { IngestApp } from "../app";
 import type { EndpointRegistry } from "../endpoints/registry";
 import {
@@ -30,9 +35,16 @@ export const createEndpointRoute = createRoute({
   },
 });
 
-export function registerCreateEndpoint(app: IngestApp, deps: { registry: EndpointRegistry }) {
+export function registerCreateEndpoint(
+  app: IngestApp,
+  deps: { registry: EndpointRegistry; endpointPorts?: EndpointPortPolicy | undefined },
+) {
+  const ports = deps.endpointPorts ?? DEFAULT_ENDPOINT_PORT_POLICY;
   app.openapi(createEndpointRoute, async (c) => {
-    const result = await deps.registry.create(c.req.valid("json"), c.get("actor"));
+    const input = c.req.valid("json");
+    const verdict = checkEndpointUrl(input.url, ports);
+    if (verdict.outcome === "refused") return invalidField(c, "url", verdict.message);
+    const result = await deps.registry.create(input, c.get("actor"));
     switch (result.outcome) {
       case "created": {
         const [newest] = result.record.secrets;

@@ -1,6 +1,20 @@
-import { type EndpointRecord, endpointRecordSchema } from "@hookline/contracts";
+import {
+  type EndpointPortPolicy,
+  type EndpointRecord,
+  endpointRecordSchema,
+  MAX_ENDPOINT_URL_LENGTH,
+} from "@hookline/contracts";
+import {
+  bearerAuth,
+  createLogger,
+  createServiceApp,
+  createServiceMetrics,
+  type KitEnv,
+} from "@hookline/kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type IngestHarness, startIngestHarness } from "../testing/ingest-harness";
+import { type IngestHarness, startIngestHarness, TEST_TOKEN } from "../testing/ingest-harness";
+import { registerCreateEndpoint } from "./create-endpoint";
+import { registerUpdateEndpoint } from "./update-endpoint";
 
 let h: IngestHarness;
 
@@ -151,6 +165,131 @@ describe("custom headers", () => {
     expect(edited.status).toBe(200);
     const cleared = await h.call("PATCH", `/v1/endpoints/${id}`, { headers: null });
     expect((await json(cleared)).headers).toBeNull();
+  });
+});
+
+describe("endpoint URLs", () => {
+  /** A 400 problem+json with one error on `url`; its message. */
+  const urlRefusal = async (response: Response) => {
+    expect(response.status).toBe(400);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+    const problem = await json(response);
+    expect(problem.code).toBe("invalid_request");
+    const errors = problem.errors as { path: string; message: string }[];
+    expect(errors.map((error) => error.path)).toEqual(["url"]);
+    expect(problem.detail).toBe(`url: ${errors[0]?.message}`);
+    return String(errors[0]?.message);
+  };
+
+  it.each([
+    "https://alice:s3cr3t@example.com/hook",
+    "https://alice@example.com/hook",
+    "https://:s3cr3t@example.com/hook",
+  ])("refuses credentials in %s on create and on update, never echoing them", async (url) => {
+    const created = await h.call("POST", "/v1/endpoints", { url });
+    const message = await urlRefusal(created);
+    expect(message).toMatch(/credentials in URLs .* not accepted/);
+    expect(message).toMatch(/header/);
+    expect(message).not.toMatch(/alice|s3cr3t/);
+    const endpoint = await createEndpoint();
+    const updated = await h.call("PATCH", `/v1/endpoints/${endpoint.id}`, { url });
+    expect(await urlRefusal(updated)).toBe(message);
+    expect((await storedRecord(String(endpoint.id))).url).toBe("https://example.com/hook");
+  });
+
+  it(`refuses a URL longer than ${MAX_ENDPOINT_URL_LENGTH} characters, naming the limit`, async () => {
+    const base = "https://example.com/";
+    const longest = base + "a".repeat(MAX_ENDPOINT_URL_LENGTH - base.length);
+    expect((await createEndpoint({ url: longest })).url).toBe(longest);
+    const tooLong = await h.call("POST", "/v1/endpoints", { url: `${longest}a` });
+    expect(await urlRefusal(tooLong)).toBe("longer than 2048 characters");
+    const endpoint = await createEndpoint();
+    const updated = await h.call("PATCH", `/v1/endpoints/${endpoint.id}`, { url: `${longest}a` });
+    expect(await urlRefusal(updated)).toBe("longer than 2048 characters");
+  });
+
+  it.each([22, 25, 4222, 5432, 6379])(
+    "refuses port %i on create and on update, naming it",
+    async (port) => {
+      const url = `https://example.com:${port}/hook`;
+      const message = await urlRefusal(await h.call("POST", "/v1/endpoints", { url }));
+      expect(message).toBe(`port ${port} is not allowed for endpoints in this deployment`);
+      const endpoint = await createEndpoint();
+      const updated = await h.call("PATCH", `/v1/endpoints/${endpoint.id}`, { url });
+      expect(await urlRefusal(updated)).toBe(message);
+    },
+  );
+
+  it("takes the default ports and an allowed explicit one", async () => {
+    for (const url of [
+      "http://example.com/hook",
+      "https://example.com:443/hook",
+      "https://example.com:8443/hook",
+      "http://127.0.0.1:3000/hook",
+    ]) {
+      const created = await h.call("POST", "/v1/endpoints", { url });
+      expect(created.status, url).toBe(201);
+      const endpoint = await createEndpoint();
+      const updated = await h.call("PATCH", `/v1/endpoints/${endpoint.id}`, { url });
+      expect(updated.status, url).toBe(200);
+      expect((await json(updated)).url).toBe(url);
+    }
+  });
+
+  it("keeps serving and editing a record stored with credentials in its URL", async () => {
+    const created = await createEndpoint();
+    const id = String(created.id);
+    const record = await storedRecord(id);
+    const legacyUrl = "https://alice:s3cr3t@example.com/hook";
+    const revision = await h.kv.put(id, JSON.stringify({ ...record, url: legacyUrl }));
+    expect(await h.cache.waitForRevision(revision)).toBe(true);
+    expect(h.cache.get(id)?.record.url).toBe(legacyUrl);
+    expect((await h.call("GET", `/v1/endpoints/${id}`)).status).toBe(200);
+    const edited = await h.call("PATCH", `/v1/endpoints/${id}`, { description: "legacy" });
+    expect(edited.status).toBe(200);
+    const fixed = await h.call("PATCH", `/v1/endpoints/${id}`, {
+      url: "https://example.com/hook",
+      headers: { authorization: "Basic YWxpY2U6czNjcjN0" },
+    });
+    expect(fixed.status).toBe(200);
+    expect(await json(fixed)).toMatchObject({ url: "https://example.com/hook" });
+  });
+
+  it("follows the deployment's policy: an allow-list, and blocked ports within it", async () => {
+    const policy: EndpointPortPolicy = {
+      blocked: [{ from: 8222, to: 8222 }],
+      allowed: [
+        { from: 443, to: 443 },
+        { from: 8000, to: 8999 },
+      ],
+    };
+    const app = createServiceApp<KitEnv>({
+      logger: createLogger({ service: "ingest", level: "silent", pretty: false }),
+      metrics: createServiceMetrics("ingest"),
+      readiness: {},
+    });
+    app.use("/v1/*", bearerAuth([{ name: "tester", token: TEST_TOKEN }]));
+    registerCreateEndpoint(app, { registry: h.registry, endpointPorts: policy });
+    registerUpdateEndpoint(app, { registry: h.registry, endpointPorts: policy });
+    const call = (method: string, path: string, body: unknown) =>
+      app.request(path, {
+        method,
+        headers: { authorization: `Bearer ${TEST_TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+
+    const created = await call("POST", "/v1/endpoints", { url: "https://example.com:8443/hook" });
+    expect(created.status).toBe(201);
+    const id = String((await json(created)).id);
+    expect((await call("POST", "/v1/endpoints", { url: "https://example.com/hook" })).status).toBe(
+      201,
+    );
+    expect(
+      await urlRefusal(await call("PATCH", `/v1/endpoints/${id}`, { url: "http://x.test/" })),
+    ).toBe("port 80 is not allowed for endpoints in this deployment (allowed: 443,8000-8999)");
+    expect(
+      await urlRefusal(await call("POST", "/v1/endpoints", { url: "https://x.test:8222/" })),
+    ).toBe("port 8222 is not allowed for endpoints in this deployment");
   });
 });
 

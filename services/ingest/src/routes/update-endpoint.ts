@@ -1,4 +1,9 @@
 import { createRoute } from "@hono/zod-openapi";
+import {
+  checkEndpointUrl,
+  DEFAULT_ENDPOINT_PORT_POLICY,
+  type EndpointPortPolicy,
+} from "@hookline/contracts";
 import type { IngestApp } from "../app";
 import type { EndpointRegistry } from "../endpoints/registry";
 import {
@@ -41,10 +46,20 @@ export const updateEndpointRoute = createRoute({
   },
 });
 
-export function registerUpdateEndpoint(app: IngestApp, deps: { registry: EndpointRegistry }) {
+export function registerUpdateEndpoint(
+  app: IngestApp,
+  deps: { registry: EndpointRegistry; endpointPorts?: EndpointPortPolicy | undefined },
+) {
+  const ports = deps.endpointPorts ?? DEFAULT_ENDPOINT_PORT_POLICY;
   app.openapi(updateEndpointRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const result = await deps.registry.update(id, c.req.valid("json"), c.get("actor"));
+    const changes = c.req.valid("json");
+    // A stored URL that is left alone keeps working here; delivery judges it at send time.
+    if (changes.url !== undefined) {
+      const verdict = checkEndpointUrl(changes.url, ports);
+      if (verdict.outcome === "refused") return invalidField(c, "url", verdict.message);
+    }
+    const result = await deps.registry.update(id, changes, c.get("actor"));
     switch (result.outcome) {
       case "updated":
         return c.json(publicEndpoint(result.record), 200);
