@@ -137,6 +137,35 @@ describe("the endpoint cache's replay", () => {
     }
   });
 
+  it("lists an endpoint once per type, and drops deleted and purged keys, in the replay", async () => {
+    const nc = await connect({ servers: server.url });
+    const kv = await new Kvm(nc).create("cache_replay_types_test");
+    await kv.put(EP_A, JSON.stringify(record(EP_A, ["order.paid", "order.sent", "order.paid"])));
+    await kv.put(EP_B, JSON.stringify(record(EP_B, ["order.paid"])));
+    await kv.put(EP_C, JSON.stringify(record(EP_C, ["order.paid"])));
+    await kv.put(EP_D, JSON.stringify(record(EP_D, ["order.paid"])));
+    await kv.delete(EP_B);
+    await kv.purge(EP_C);
+    const cache = await startEndpointCache(kv, silent());
+    await cache.ready;
+    try {
+      expect(cache.subscribedTo("order.paid").map((r) => r.id)).toEqual([EP_A, EP_D]);
+      expect(cache.get(EP_B)).toBeUndefined();
+      expect(cache.get(EP_C)).toBeUndefined();
+      // The first change after the load: the type's list becomes a Set and still lists once.
+      const changed = await kv.put(EP_D, JSON.stringify(record(EP_D, ["order.paid", "x"])));
+      expect(await cache.waitForRevision(changed)).toBe(true);
+      expect(cache.subscribedTo("order.paid").map((r) => r.id)).toEqual([EP_A, EP_D]);
+      const moved = await kv.put(EP_A, JSON.stringify(record(EP_A, ["order.sent"])));
+      expect(await cache.waitForRevision(moved)).toBe(true);
+      expect(ids(cache.subscribedTo("order.paid"))).toEqual(new Set([EP_D]));
+      expect(ids(cache.subscribedTo("order.sent"))).toEqual(new Set([EP_A]));
+    } finally {
+      cache.stop();
+      await nc.close();
+    }
+  });
+
   it("applies a record changed during the replay, moving it between type indexes", async () => {
     const nc = await connect({ servers: server.url });
     const kv = await new Kvm(nc).create("cache_replay_change_test");

@@ -54,7 +54,9 @@ export async function startEndpointCache(
 ): Promise<EndpointCache> {
   const byId = new Map<string, CachedEndpoint>();
   const deleted = new Set<string>();
-  const byType = new Map<string, Set<string>>();
+  // A type's ids are an array until one is removed: a load only appends, and appending to an
+  // array costs less than adding to a Set (less memory too); the first removal makes it a Set.
+  const byType = new Map<string, string[] | Set<string>>();
   const everyType = new Set<string>();
   let lastRevision = 0;
   const revisionWaiters = new Set<() => void>();
@@ -66,9 +68,12 @@ export async function startEndpointCache(
     const previous = byId.get(id)?.record;
     if (!previous) return;
     for (const type of previous.eventTypes) {
-      const ids = byType.get(type);
-      ids?.delete(id);
-      if (ids?.size === 0) byType.delete(type);
+      const listed = byType.get(type);
+      if (listed === undefined) continue;
+      const ids = Array.isArray(listed) ? new Set(listed) : listed;
+      if (ids !== listed) byType.set(type, ids);
+      ids.delete(id);
+      if (ids.size === 0) byType.delete(type);
     }
   };
   const index = (record: EndpointRecord, key: string) => {
@@ -76,9 +81,18 @@ export async function startEndpointCache(
     const id = record.id === key ? key : record.id;
     if (record.eventTypes.length === 0) everyType.add(id);
     for (const type of record.eventTypes) {
-      const ids = byType.get(type) ?? new Set<string>();
-      ids.add(id);
-      byType.set(type, ids);
+      const ids = byType.get(type);
+      if (ids === undefined) {
+        byType.set(type, id === key ? [id] : new Set([id]));
+      } else if (!Array.isArray(ids)) {
+        ids.add(id);
+      } else if (id === key) {
+        // Its key was just unindexed, so the id is in no array but for a type listed twice.
+        if (ids[ids.length - 1] !== id) ids.push(id);
+      } else {
+        // Another key's record claims this id: only a Set keeps it listed once.
+        byType.set(type, new Set(ids).add(id));
+      }
     }
   };
 
@@ -88,14 +102,14 @@ export async function startEndpointCache(
     deleted.add(key);
     logger.error({ endpointId: key, error }, "endpoint record is invalid; ignored");
   };
-  /** Applies one change of the bucket: `value` is the raw bytes of a PUT. */
-  const apply = (key: string, revision: number, operation: string, value: Uint8Array) => {
+  /** Applies one change of the bucket: `value` is the text of a PUT. */
+  const apply = (key: string, revision: number, operation: string, value: string) => {
     unindex(key);
     if (operation === "PUT") {
       if (deleted.size > 0) deleted.delete(key);
       let json: unknown;
       try {
-        json = JSON.parse(decoder.decode(value));
+        json = JSON.parse(value);
       } catch (error) {
         invalid(key, (error as Error).message);
         json = undefined;
@@ -134,7 +148,8 @@ export async function startEndpointCache(
       if (options.applyDelayMs) await new Promise((r) => setTimeout(r, options.applyDelayMs));
       // Getters that parse the message's reply subject and headers each time: read once.
       const revision = entry.revision;
-      apply(entry.key, revision, entry.operation, entry.value);
+      const operation = entry.operation;
+      apply(entry.key, revision, operation, operation === "PUT" ? decoder.decode(entry.value) : "");
       if (!readyNow && (revision >= startSeq || entry.isUpdate)) {
         readyNow = true;
         markReady();

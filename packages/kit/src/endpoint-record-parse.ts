@@ -18,8 +18,21 @@ import { regexes } from "zod/v4/core";
 export function parseEndpointRecord(
   value: unknown,
 ): { success: true; data: EndpointRecord } | { success: false; error: { message: string } } {
-  if (isPlainlyValidEndpointRecord(value)) return { success: true, data: value };
+  if (isPlainlyValidEndpointRecord(value)) return { success: true, data: shareTimestamps(value) };
   return endpointRecordSchema.safeParse(value);
+}
+
+/**
+ * A new record's timestamps are one instant written three times, which JSON.parse makes three
+ * strings: keep one (100,000 endpoints held ~10 MB less).
+ */
+function shareTimestamps(record: EndpointRecord): EndpointRecord {
+  const createdAt = record.createdAt;
+  if (record.updatedAt === createdAt) record.updatedAt = createdAt;
+  for (const secret of record.secrets) {
+    if (secret.createdAt === createdAt) secret.createdAt = createdAt;
+  }
+  return record;
 }
 
 /** z.iso.datetime()'s own pattern. */
@@ -74,11 +87,12 @@ const isInt = (value: unknown, min: number, max: number) =>
 
 const isDatetime = (value: unknown) => typeof value === "string" && DATETIME.test(value);
 
-function isPlainSecret(value: unknown): boolean {
+/** `knownDatetime` passed the check already: an equal string need not be matched again. */
+function isPlainSecret(value: unknown, knownDatetime: string): boolean {
   if (!isObject(value)) return false;
   let keys = 2;
   if (typeof value.value !== "string" || !SECRET_VALUE.test(value.value)) return false;
-  if (!isDatetime(value.createdAt)) return false;
+  if (value.createdAt !== knownDatetime && !isDatetime(value.createdAt)) return false;
   if (value.expiresAt !== undefined) {
     if (!isDatetime(value.expiresAt)) return false;
     keys++;
@@ -121,9 +135,12 @@ export function isPlainlyValidEndpointRecord(value: unknown): value is EndpointR
   for (const type of eventTypes) {
     if (typeof type !== "string" || !EVENT_TYPE_PATTERN.test(type)) return false;
   }
+  const createdAt = r.createdAt;
+  if (typeof createdAt !== "string" || !isDatetime(createdAt)) return false;
+  if (r.updatedAt !== createdAt && !isDatetime(r.updatedAt)) return false;
   const secrets = r.secrets;
   if (!Array.isArray(secrets) || secrets.length < 1) return false;
-  for (const secret of secrets) if (!isPlainSecret(secret)) return false;
+  for (const secret of secrets) if (!isPlainSecret(secret, createdAt)) return false;
   if (r.headers !== undefined && !isPlainHeaders(r.headers)) return false;
   if (typeof r.disabled !== "boolean") return false;
   if (r.disabledReason !== undefined) {
@@ -135,6 +152,5 @@ export function isPlainlyValidEndpointRecord(value: unknown): value is EndpointR
   if (r.retrySchedule !== undefined) return false;
   if (r.maxInFlight !== undefined && !isInt(r.maxInFlight, 1, 1_000)) return false;
   if (r.backlogQuota !== undefined && !isInt(r.backlogQuota, 1, 100_000_000)) return false;
-  if (r.failingSince !== undefined && !isDatetime(r.failingSince)) return false;
-  return isDatetime(r.createdAt) && isDatetime(r.updatedAt);
+  return r.failingSince === undefined || isDatetime(r.failingSince);
 }
