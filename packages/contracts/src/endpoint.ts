@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { parseDuration } from "./duration";
-import { endpointIdSchema, eventTypeSchema } from "./ids";
+import { endpointIdSchema, eventTypeSchema, tenantIdSchema } from "./ids";
 
 export const MAX_ENDPOINT_TIMEOUT_MS = 30_000;
 export const DEFAULT_ENDPOINT_TIMEOUT_MS = 15_000;
@@ -132,6 +132,8 @@ export const storedEndpointHeadersSchema = z
 /** The endpoint as stored in the KV bucket, secrets included. */
 export const endpointRecordSchema = z.object({
   id: endpointIdSchema,
+  /** Absent on records from before tenants: they belong to DEFAULT_TENANT_ID. */
+  tenantId: tenantIdSchema.optional(),
   url: z.url({ protocol: /^https?$/ }),
   description: z.string().max(500).optional(),
   eventTypes: z.array(eventTypeSchema).max(100),

@@ -5,6 +5,8 @@ export const Header = {
   eventId: "Hookline-Event-Id",
   eventType: "Hookline-Event-Type",
   endpointId: "Hookline-Endpoint-Id",
+  /** Absent on tasks from before tenants: they belong to DEFAULT_TENANT_ID. */
+  tenantId: "Hookline-Tenant-Id",
   attempt: "Hookline-Attempt",
   deferrals: "Hookline-Deferrals",
   createdAt: "Hookline-Created-At",

@@ -106,6 +106,7 @@ describe("taskHeaderBlock", () => {
       eventId: text,
       eventType: text,
       endpointId: text,
+      tenantId: text,
       attempt: fc.nat(),
       deferrals: fc.nat(),
       createdAt: fc.nat(),

@@ -7,7 +7,7 @@ import {
   deadLetterReasonSchema,
 } from "./enums";
 import { Header } from "./headers";
-import { endpointIdSchema, eventIdSchema, eventTypeSchema } from "./ids";
+import { endpointIdSchema, eventIdSchema, eventTypeSchema, tenantIdSchema } from "./ids";
 
 /** One attempt, as kept in `Hookline-History`. */
 export const attemptRecordSchema = z.object({
@@ -48,6 +48,7 @@ const taskFields = {
   eventId: eventIdSchema,
   eventType: eventTypeSchema,
   endpointId: endpointIdSchema,
+  tenantId: tenantIdSchema.optional(),
   attempt: count,
   deferrals: count,
   createdAt: epochMs,
@@ -85,6 +86,8 @@ export interface TaskMeta {
   eventId: string;
   eventType: string;
   endpointId: string;
+  /** The endpoint's tenant; absent on tasks from before tenants (DEFAULT_TENANT_ID). */
+  tenantId?: string | undefined;
   /** Attempts made so far: 0 on a fresh task. */
   attempt: number;
   /** Times the task was put off without a real attempt. */
@@ -119,6 +122,7 @@ const headerByField: Record<string, string> = {
   eventId: Header.eventId,
   eventType: Header.eventType,
   endpointId: Header.endpointId,
+  tenantId: Header.tenantId,
   attempt: Header.attempt,
   deferrals: Header.deferrals,
   createdAt: Header.createdAt,
@@ -181,6 +185,7 @@ function writeTask(h: MsgHdrs, meta: TaskMeta): void {
   h.set(Header.eventId, meta.eventId);
   h.set(Header.eventType, meta.eventType);
   h.set(Header.endpointId, meta.endpointId);
+  if (meta.tenantId !== undefined) h.set(Header.tenantId, meta.tenantId);
   h.set(Header.attempt, String(meta.attempt));
   h.set(Header.deferrals, String(meta.deferrals));
   h.set(Header.createdAt, String(meta.createdAt));
@@ -231,6 +236,7 @@ function taskHeaderLines(meta: TaskMeta, msgId: string): string {
     `\r\n${Header.eventId}: ${headerValue(meta.eventId)}` +
     `\r\n${Header.eventType}: ${headerValue(meta.eventType)}` +
     `\r\n${Header.endpointId}: ${headerValue(meta.endpointId)}` +
+    (meta.tenantId === undefined ? "" : `\r\n${Header.tenantId}: ${headerValue(meta.tenantId)}`) +
     `\r\n${Header.attempt}: ${meta.attempt}` +
     `\r\n${Header.deferrals}: ${meta.deferrals}` +
     `\r\n${Header.createdAt}: ${meta.createdAt}` +

@@ -1,4 +1,4 @@
-import type { EndpointRecord } from "@hookline/contracts";
+import { DEFAULT_TENANT_ID, type EndpointRecord } from "@hookline/contracts";
 import { startNatsServer } from "@hookline/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -30,6 +30,37 @@ const EP_D = "ep_01JABCDEFGHJKMNPQRSTVWXYZD";
 const ids = (records: EndpointRecord[]) => new Set(records.map((r) => r.id));
 
 describe("the endpoint cache's type index", () => {
+  it("keeps each tenant's endpoints to itself, and follows a record into another tenant", async () => {
+    const nc = await connect({ servers: server.url });
+    const kv = await new Kvm(nc).create("cache_tenant_test");
+    const logger = createLogger({ service: "test", level: "silent", pretty: false });
+    const inTenant = (id: string, tenantId: string | undefined, types: string[]) =>
+      JSON.stringify({ ...record(id, types), ...(tenantId ? { tenantId } : {}) });
+    await kv.put(EP_A, inTenant(EP_A, "acme", ["invoice.paid"]));
+    await kv.put(EP_B, inTenant(EP_B, "globex", ["invoice.paid"]));
+    await kv.put(EP_C, inTenant(EP_C, undefined, ["invoice.paid"]));
+    await kv.put(EP_D, inTenant(EP_D, "acme", []));
+    const cache = await startEndpointCache(kv, logger);
+    await cache.ready;
+    try {
+      expect(ids(cache.subscribedTo("acme", "invoice.paid"))).toEqual(new Set([EP_A, EP_D]));
+      expect(ids(cache.subscribedTo("globex", "invoice.paid"))).toEqual(new Set([EP_B]));
+      // Records from before tenants are the default tenant's.
+      expect(ids(cache.subscribedTo(DEFAULT_TENANT_ID, "invoice.paid"))).toEqual(new Set([EP_C]));
+      expect(ids(cache.subscribedTo("initech", "invoice.paid"))).toEqual(new Set());
+      expect(ids(cache.subscribedTo("globex", "order.created"))).toEqual(new Set());
+
+      const moved = await kv.put(EP_D, inTenant(EP_D, "globex", []));
+      expect(await cache.waitForRevision(moved)).toBe(true);
+      expect(ids(cache.subscribedTo("acme", "invoice.paid"))).toEqual(new Set([EP_A]));
+      expect(ids(cache.subscribedTo("globex", "invoice.paid"))).toEqual(new Set([EP_B, EP_D]));
+      expect(ids(cache.subscribedTo("acme", "order.created"))).toEqual(new Set());
+    } finally {
+      cache.stop();
+      await nc.close();
+    }
+  });
+
   it("follows an endpoint's types through a change and a delete", async () => {
     const nc = await connect({ servers: server.url });
     const kv = await new Kvm(nc).create("cache_index_test");
@@ -40,26 +71,38 @@ describe("the endpoint cache's type index", () => {
     const cache = await startEndpointCache(kv, logger);
     await cache.ready;
     try {
-      expect(ids(cache.subscribedTo("order.created"))).toEqual(new Set([EP_A, EP_D]));
-      expect(ids(cache.subscribedTo("order.paid"))).toEqual(new Set([EP_A, EP_D, EP_B]));
+      expect(ids(cache.subscribedTo(DEFAULT_TENANT_ID, "order.created"))).toEqual(
+        new Set([EP_A, EP_D]),
+      );
+      expect(ids(cache.subscribedTo(DEFAULT_TENANT_ID, "order.paid"))).toEqual(
+        new Set([EP_A, EP_D, EP_B]),
+      );
 
       const changed = await kv.put(EP_A, JSON.stringify(record(EP_A, ["invoice.sent"])));
       expect(await cache.waitForRevision(changed)).toBe(true);
-      expect(ids(cache.subscribedTo("order.created"))).toEqual(new Set([EP_D]));
-      expect(ids(cache.subscribedTo("order.paid"))).toEqual(new Set([EP_D, EP_B]));
-      expect(ids(cache.subscribedTo("invoice.sent"))).toEqual(new Set([EP_A, EP_D]));
+      expect(ids(cache.subscribedTo(DEFAULT_TENANT_ID, "order.created"))).toEqual(new Set([EP_D]));
+      expect(ids(cache.subscribedTo(DEFAULT_TENANT_ID, "order.paid"))).toEqual(
+        new Set([EP_D, EP_B]),
+      );
+      expect(ids(cache.subscribedTo(DEFAULT_TENANT_ID, "invoice.sent"))).toEqual(
+        new Set([EP_A, EP_D]),
+      );
 
       const everyType = await kv.put(EP_B, JSON.stringify(record(EP_B, [])));
       expect(await cache.waitForRevision(everyType)).toBe(true);
-      expect(ids(cache.subscribedTo("order.paid"))).toEqual(new Set([EP_D, EP_B]));
-      expect(ids(cache.subscribedTo("anything"))).toEqual(new Set([EP_D, EP_B]));
+      expect(ids(cache.subscribedTo(DEFAULT_TENANT_ID, "order.paid"))).toEqual(
+        new Set([EP_D, EP_B]),
+      );
+      expect(ids(cache.subscribedTo(DEFAULT_TENANT_ID, "anything"))).toEqual(new Set([EP_D, EP_B]));
 
       await kv.delete(EP_A);
       await kv.delete(EP_B);
       const last = await kv.put(EP_C, JSON.stringify(record(EP_C, ["order.paid"])));
       expect(await cache.waitForRevision(last)).toBe(true);
-      expect(ids(cache.subscribedTo("invoice.sent"))).toEqual(new Set([EP_D]));
-      expect(ids(cache.subscribedTo("order.paid"))).toEqual(new Set([EP_D, EP_C]));
+      expect(ids(cache.subscribedTo(DEFAULT_TENANT_ID, "invoice.sent"))).toEqual(new Set([EP_D]));
+      expect(ids(cache.subscribedTo(DEFAULT_TENANT_ID, "order.paid"))).toEqual(
+        new Set([EP_D, EP_C]),
+      );
       expect(cache.get(EP_A)).toBeUndefined();
     } finally {
       cache.stop();
@@ -94,7 +137,7 @@ async function expectMirrors(
   const all = cache.all().map((c) => c.record);
   for (const type of types) {
     const expected = all.filter((r) => r.eventTypes.length === 0 || r.eventTypes.includes(type));
-    expect(ids(cache.subscribedTo(type))).toEqual(ids(expected));
+    expect(ids(cache.subscribedTo(DEFAULT_TENANT_ID, type))).toEqual(ids(expected));
   }
 }
 
@@ -149,17 +192,23 @@ describe("the endpoint cache's replay", () => {
     const cache = await startEndpointCache(kv, silent());
     await cache.ready;
     try {
-      expect(cache.subscribedTo("order.paid").map((r) => r.id)).toEqual([EP_A, EP_D]);
+      expect(cache.subscribedTo(DEFAULT_TENANT_ID, "order.paid").map((r) => r.id)).toEqual([
+        EP_A,
+        EP_D,
+      ]);
       expect(cache.get(EP_B)).toBeUndefined();
       expect(cache.get(EP_C)).toBeUndefined();
       // The first change after the load: the type's list becomes a Set and still lists once.
       const changed = await kv.put(EP_D, JSON.stringify(record(EP_D, ["order.paid", "x"])));
       expect(await cache.waitForRevision(changed)).toBe(true);
-      expect(cache.subscribedTo("order.paid").map((r) => r.id)).toEqual([EP_A, EP_D]);
+      expect(cache.subscribedTo(DEFAULT_TENANT_ID, "order.paid").map((r) => r.id)).toEqual([
+        EP_A,
+        EP_D,
+      ]);
       const moved = await kv.put(EP_A, JSON.stringify(record(EP_A, ["order.sent"])));
       expect(await cache.waitForRevision(moved)).toBe(true);
-      expect(ids(cache.subscribedTo("order.paid"))).toEqual(new Set([EP_D]));
-      expect(ids(cache.subscribedTo("order.sent"))).toEqual(new Set([EP_A]));
+      expect(ids(cache.subscribedTo(DEFAULT_TENANT_ID, "order.paid"))).toEqual(new Set([EP_D]));
+      expect(ids(cache.subscribedTo(DEFAULT_TENANT_ID, "order.sent"))).toEqual(new Set([EP_A]));
     } finally {
       cache.stop();
       await nc.close();
@@ -182,8 +231,10 @@ describe("the endpoint cache's replay", () => {
     await cache.ready;
     try {
       expect(await cache.waitForRevision(Math.max(...changed))).toBe(true);
-      expect(ids(cache.subscribedTo("after"))).toEqual(new Set([first, lastKey]));
-      expect(cache.subscribedTo("before")).toHaveLength(keys.length - 2);
+      expect(ids(cache.subscribedTo(DEFAULT_TENANT_ID, "after"))).toEqual(
+        new Set([first, lastKey]),
+      );
+      expect(cache.subscribedTo(DEFAULT_TENANT_ID, "before")).toHaveLength(keys.length - 2);
       expect(cache.get(first)?.record.eventTypes).toEqual(["after"]);
     } finally {
       cache.stop();
@@ -213,12 +264,12 @@ describe("the endpoint cache's replay", () => {
       const broken = await kv.put(EP_A, JSON.stringify({ ...record(EP_A, []), secrets: [] }));
       expect(await cache.waitForRevision(broken)).toBe(true);
       expect(cache.get(EP_A)).toBeUndefined();
-      expect(cache.subscribedTo("order.paid")).toEqual([]);
+      expect(cache.subscribedTo(DEFAULT_TENANT_ID, "order.paid")).toEqual([]);
       expect(errors).toHaveLength(3);
 
       const fixed = await kv.put(EP_B, JSON.stringify(record(EP_B, ["order.paid"])));
       expect(await cache.waitForRevision(fixed)).toBe(true);
-      expect(ids(cache.subscribedTo("order.paid"))).toEqual(new Set([EP_B]));
+      expect(ids(cache.subscribedTo(DEFAULT_TENANT_ID, "order.paid"))).toEqual(new Set([EP_B]));
     } finally {
       cache.stop();
       await nc.close();
@@ -256,11 +307,13 @@ describe("the endpoint cache's replay", () => {
     const cache = await startEndpointCache(hidden, silent());
     await cache.ready;
     try {
-      expect(ids(cache.subscribedTo("order.paid"))).toEqual(new Set([EP_A]));
+      expect(ids(cache.subscribedTo(DEFAULT_TENANT_ID, "order.paid"))).toEqual(new Set([EP_A]));
       expect(cache.get(EP_B)).toBeUndefined();
       const revision = await kv.put(EP_C, JSON.stringify(record(EP_C, ["order.paid"])));
       expect(await cache.waitForRevision(revision)).toBe(true);
-      expect(ids(cache.subscribedTo("order.paid"))).toEqual(new Set([EP_A, EP_C]));
+      expect(ids(cache.subscribedTo(DEFAULT_TENANT_ID, "order.paid"))).toEqual(
+        new Set([EP_A, EP_C]),
+      );
     } finally {
       cache.stop();
       await nc.close();

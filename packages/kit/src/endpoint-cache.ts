@@ -1,4 +1,4 @@
-import type { EndpointRecord } from "@hookline/contracts";
+import { DEFAULT_TENANT_ID, type EndpointRecord } from "@hookline/contracts";
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
 import { parseEndpointRecord } from "./endpoint-record-parse";
@@ -29,7 +29,7 @@ export interface EndpointCache {
    * Endpoints subscribed to an event type (an empty `eventTypes` means every type), disabled ones
    * included: their tasks dead-letter as `endpoint_disabled`, so nothing is lost while one is off.
    */
-  subscribedTo(eventType: string): EndpointRecord[];
+  subscribedTo(tenantId: string, eventType: string): EndpointRecord[];
   all(): CachedEndpoint[];
   /** Resolves once the watch has replayed the bucket as it stood when the watch began. */
   ready: Promise<void>;
@@ -47,6 +47,10 @@ export interface EndpointCacheOptions {
 /** Deleted ids remembered, so tasks of a deleted endpoint don't each read KV on their miss. */
 const TOMBSTONES = 10_000;
 
+const tenantOf = (record: EndpointRecord) => record.tenantId ?? DEFAULT_TENANT_ID;
+/** A newline is in neither a tenant id nor an event type. */
+const typeKey = (tenantId: string, eventType: string) => `${tenantId}\n${eventType}`;
+
 export async function startEndpointCache(
   kv: KV,
   logger: Logger,
@@ -56,34 +60,48 @@ export async function startEndpointCache(
   const deleted = new Set<string>();
   // A type's ids are an array until one is removed: a load only appends, and appending to an
   // array costs less than adding to a Set (less memory too); the first removal makes it a Set.
+  // Keyed by tenant and type (typeKey): an event reaches only its own tenant's endpoints.
   const byType = new Map<string, string[] | Set<string>>();
-  const everyType = new Set<string>();
+  /** Per tenant, the endpoints that take every type (no eventTypes). */
+  const everyType = new Map<string, Set<string>>();
   let lastRevision = 0;
   const revisionWaiters = new Set<() => void>();
 
   // Only the types of the record being replaced: scanning every type per change made loading a
   // registry quadratic (100,000 endpoints over 1,000 types took minutes).
   const unindex = (id: string) => {
-    if (everyType.size > 0) everyType.delete(id);
     const previous = byId.get(id)?.record;
     if (!previous) return;
+    const tenant = tenantOf(previous);
+    if (previous.eventTypes.length === 0) {
+      const all = everyType.get(tenant);
+      all?.delete(id);
+      if (all?.size === 0) everyType.delete(tenant);
+    }
     for (const type of previous.eventTypes) {
-      const listed = byType.get(type);
+      const key = typeKey(tenant, type);
+      const listed = byType.get(key);
       if (listed === undefined) continue;
       const ids = Array.isArray(listed) ? new Set(listed) : listed;
-      if (ids !== listed) byType.set(type, ids);
+      if (ids !== listed) byType.set(key, ids);
       ids.delete(id);
-      if (ids.size === 0) byType.delete(type);
+      if (ids.size === 0) byType.delete(key);
     }
   };
   const index = (record: EndpointRecord, key: string) => {
     // The key's string has its hash already: use it when it is the id, as it should be.
     const id = record.id === key ? key : record.id;
-    if (record.eventTypes.length === 0) everyType.add(id);
+    const tenant = tenantOf(record);
+    if (record.eventTypes.length === 0) {
+      const all = everyType.get(tenant);
+      if (all === undefined) everyType.set(tenant, new Set([id]));
+      else all.add(id);
+    }
     for (const type of record.eventTypes) {
-      const ids = byType.get(type);
+      const indexKey = typeKey(tenant, type);
+      const ids = byType.get(indexKey);
       if (ids === undefined) {
-        byType.set(type, id === key ? [id] : new Set([id]));
+        byType.set(indexKey, id === key ? [id] : new Set([id]));
       } else if (!Array.isArray(ids)) {
         ids.add(id);
       } else if (id === key) {
@@ -91,7 +109,7 @@ export async function startEndpointCache(
         if (ids[ids.length - 1] !== id) ids.push(id);
       } else {
         // Another key's record claims this id: only a Set keeps it listed once.
-        byType.set(type, new Set(ids).add(id));
+        byType.set(indexKey, new Set(ids).add(id));
       }
     }
   };
@@ -242,13 +260,13 @@ export async function startEndpointCache(
       return byId.get(id);
     },
     all: () => [...byId.values()],
-    subscribedTo(eventType) {
+    subscribedTo(tenantId, eventType) {
       const result: EndpointRecord[] = [];
-      for (const id of everyType) {
+      for (const id of everyType.get(tenantId) ?? []) {
         const record = byId.get(id)?.record;
         if (record) result.push(record);
       }
-      for (const id of byType.get(eventType) ?? []) {
+      for (const id of byType.get(typeKey(tenantId, eventType)) ?? []) {
         const record = byId.get(id)?.record;
         if (record) result.push(record);
       }

@@ -121,6 +121,10 @@ const candidate = fc
         chars(CROCKFORD, 26, 26).map((s) => `ep_${s}`),
         id,
       ),
+      tenantId: mostly(
+        pick("default", "acme", "cus_01.A-b_9"),
+        pick<unknown>(".", "..", "", "a/b", "x".repeat(64), "x".repeat(65), 7, null),
+      ),
       url: mostly(
         pick(
           "https://hooks.example.com/in",
@@ -207,6 +211,7 @@ describe("parseEndpointRecord", () => {
     const override = fc.oneof(
       id.map((v) => ({ id: v })),
       url.map((v) => ({ url: v })),
+      pick<unknown>("acme", ".", "..", "a b", "x".repeat(65)).map((v) => ({ tenantId: v })),
       datetime.map((v) => ({ createdAt: v })),
       datetime.map((v) => ({ failingSince: v })),
       headers.map((v) => ({ headers: v })),

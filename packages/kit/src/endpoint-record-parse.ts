@@ -5,6 +5,7 @@ import {
   endpointRecordSchema,
   MAX_ENDPOINT_HEADERS,
   MAX_ENDPOINT_TIMEOUT_MS,
+  TENANT_ID_PATTERN,
 } from "@hookline/contracts";
 import { regexes } from "zod/v4/core";
 
@@ -59,6 +60,7 @@ const LINE_BREAK = /[\r\n]/;
 
 const RECORD_KEYS = new Set([
   "id",
+  "tenantId",
   "url",
   "description",
   "eventTypes",
@@ -126,6 +128,11 @@ export function isPlainlyValidEndpointRecord(value: unknown): value is EndpointR
   if (known !== Object.keys(value).length) return false;
   const r = value;
   if (typeof r.id !== "string" || !ENDPOINT_ID_PATTERN.test(r.id)) return false;
+  if (r.tenantId !== undefined) {
+    const tenant = r.tenantId;
+    if (typeof tenant !== "string" || !TENANT_ID_PATTERN.test(tenant)) return false;
+    if (tenant === "." || tenant === "..") return false;
+  }
   if (typeof r.url !== "string" || !PLAIN_URL.test(r.url)) return false;
   if (r.description !== undefined) {
     if (typeof r.description !== "string" || r.description.length > 500) return false;

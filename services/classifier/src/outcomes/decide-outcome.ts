@@ -31,6 +31,7 @@ function retryTask(outcome: OutcomeMeta, deferrals: number, notBefore: number): 
     eventId: outcome.eventId,
     eventType: outcome.eventType,
     endpointId: outcome.endpointId,
+    tenantId: outcome.tenantId,
     attempt: outcome.attempt,
     deferrals,
     createdAt: outcome.createdAt,

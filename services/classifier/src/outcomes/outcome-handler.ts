@@ -94,6 +94,7 @@ export function createOutcomeHandler(deps: OutcomeHandlerDeps): (msg: JsMsg) => 
         eventId: outcome.eventId,
         eventType: outcome.eventType,
         endpointId: outcome.endpointId,
+        tenantId: outcome.tenantId,
         attempt: outcome.attempt,
         deferrals: outcome.deferrals,
         createdAt: outcome.createdAt,

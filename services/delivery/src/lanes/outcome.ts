@@ -36,6 +36,7 @@ export function outcomeFor(task: TaskMeta, summary: AttemptSummary): OutcomeMeta
     eventId: task.eventId,
     eventType: task.eventType,
     endpointId: task.endpointId,
+    tenantId: task.tenantId,
     attempt,
     deferrals: task.deferrals,
     createdAt: task.createdAt,
@@ -92,6 +93,7 @@ export function encodeOutcomeHeaders(meta: OutcomeMeta, msgId: string): EncodedH
   text += `\r\n${Header.eventId}: ${headerValue(meta.eventId)}`;
   text += `\r\n${Header.eventType}: ${headerValue(meta.eventType)}`;
   text += `\r\n${Header.endpointId}: ${headerValue(meta.endpointId)}`;
+  if (meta.tenantId !== undefined) text += `\r\n${Header.tenantId}: ${headerValue(meta.tenantId)}`;
   text += `\r\n${Header.attempt}: ${meta.attempt}`;
   text += `\r\n${Header.deferrals}: ${meta.deferrals}`;
   text += `\r\n${Header.createdAt}: ${meta.createdAt}`;

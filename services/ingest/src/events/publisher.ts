@@ -1,4 +1,5 @@
 import {
+  DEFAULT_TENANT_ID,
   type EndpointRecord,
   type HooklineNames,
   isBacklogFull,
@@ -16,6 +17,8 @@ import { pooledRandom } from "./pooled-random";
 import { jetStreamTaskPublisher, type TaskPublisher } from "./task-publisher";
 
 export interface EventInput {
+  /** Fan-out reaches only this tenant's endpoints; DEFAULT_TENANT_ID when absent. */
+  tenantId?: string | undefined;
   eventType: string;
   payload: unknown;
   id?: string | undefined;
@@ -81,6 +84,7 @@ export interface EventPublisherOptions {
 }
 
 interface PlannedEvent {
+  tenantId: string;
   eventId: string;
   eventType: string;
   body: Buffer;
@@ -125,12 +129,14 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
     }
     // Disabled endpoints get tasks too: delivery dead-letters them as endpoint_disabled, so
     // operators can replay what arrived while an endpoint was off.
-    let endpoints = cache.subscribedTo(event.eventType);
+    const tenantId = event.tenantId ?? DEFAULT_TENANT_ID;
+    let endpoints = cache.subscribedTo(tenantId, event.eventType);
     if (event.endpointIds !== undefined) {
       const wanted = new Set(event.endpointIds);
       endpoints = endpoints.filter((endpoint) => wanted.has(endpoint.id));
     }
     return {
+      tenantId,
       eventId: event.id ?? idempotencyKey ?? `evt_${ulid(acceptedAt, random)}`,
       eventType: event.eventType,
       body,
@@ -147,6 +153,7 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
         eventId: event.eventId,
         eventType: event.eventType,
         endpointId: endpoint.id,
+        tenantId: event.tenantId,
         attempt: 0,
         deferrals: 0,
         createdAt: acceptedAt,
