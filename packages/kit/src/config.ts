@@ -91,7 +91,7 @@ export const commonEnvShape = {
   /** Fresh tasks one endpoint may have waiting; beyond it they dead-letter as backlog_full. */
   ENDPOINT_BACKLOG_QUOTA: z.coerce.number().int().min(1).max(100_000_000).default(100_000),
   JETSTREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
-  /** How far V8 lets the heap grow past its live size before a full GC (0: V8's own, up to 4 ×). */
+  /** Once the heap is large: how far V8 grows it past its live size before a full GC (0: V8's own). */
   HEAP_GROWTH_PERCENT: z.coerce.number().int().min(0).max(300).default(25),
 };
 
