@@ -278,7 +278,7 @@ describe("delivery lanes", () => {
   it("delivers one signed webhook with the event id and the body unchanged", async () => {
     const endpoint = await putEndpoint(h, "/ok", { headers: { "X-Tenant": "acme" } });
     sink.setSecrets("/ok", [secretA]);
-    const { task, body } = await publishTask(h, endpoint.id);
+    const { task, body } = await publishTask(h, endpoint.id, { meta: { tenantId: "acme" } });
 
     const [delivery] = await sink.waitFor(1, { path: "/ok" });
     expect(delivery?.verified).toBe(true);
@@ -295,6 +295,7 @@ describe("delivery lanes", () => {
       status: 200,
       attempt: 1,
     });
+    expect(msg.header.get(Header.tenantId)).toBe("acme");
     expect(msg.header.get(Header.msgId)).toMatch(new RegExp(`^${task.taskId}#1@\\d+$`));
     await waitUntilGone(h, h.names.subjects.dispatchFresh(endpoint.id));
     const failed = h.names.subjects.outcomeFailed(endpoint.id);
@@ -305,12 +306,13 @@ describe("delivery lanes", () => {
   it("records a 500 as a failed outcome with the body, then acks the task", async () => {
     const endpoint = await putEndpoint(h, "/fails");
     sink.script("/fails", [{ status: 500, body: "upstream exploded" }]);
-    const { task, body } = await publishTask(h, endpoint.id);
+    const { task, body } = await publishTask(h, endpoint.id, { meta: { tenantId: "acme" } });
 
     const { meta, msg } = await waitForOutcome(h, h.names.subjects.outcomeFailed(endpoint.id));
     expect(meta).toMatchObject({
       taskId: task.taskId,
       eventId: task.eventId,
+      tenantId: "acme",
       result: "http_error",
       status: 500,
       error: "upstream exploded",

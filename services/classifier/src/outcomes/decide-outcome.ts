@@ -1,4 +1,4 @@
-import type { DeadLetterReason, OutcomeMeta, TaskMeta } from "@hookline/contracts";
+import type { DeadLetterMeta, DeadLetterReason, OutcomeMeta, TaskMeta } from "@hookline/contracts";
 import { classifyAttempt } from "../classification/classify-attempt";
 import {
   planAttemptRetry,
@@ -39,6 +39,30 @@ function retryTask(outcome: OutcomeMeta, deferrals: number, notBefore: number): 
     notBefore,
     history: outcome.history,
     replayOf: outcome.replayOf,
+  };
+}
+
+/**
+ * The dead letter of a failed pass: the task's fields (the attempt just made in its history),
+ * without the pass's own result fields, which a dead letter's headers do not carry.
+ */
+export function deadLetterOfOutcome(
+  outcome: OutcomeMeta,
+  reason: DeadLetterReason,
+): DeadLetterMeta {
+  return {
+    taskId: outcome.taskId,
+    eventId: outcome.eventId,
+    eventType: outcome.eventType,
+    endpointId: outcome.endpointId,
+    tenantId: outcome.tenantId,
+    attempt: outcome.attempt,
+    deferrals: outcome.deferrals,
+    createdAt: outcome.createdAt,
+    deadline: outcome.deadline,
+    history: outcome.history,
+    replayOf: outcome.replayOf,
+    reason,
   };
 }
 

@@ -112,6 +112,24 @@ describe("outcome consumer", () => {
     await outcomesSettled();
   });
 
+  it("keeps the tenant on the retry and on the dead letter", async () => {
+    const endpointId = randomEndpointId();
+    await publishOutcome(failedOutcome({ endpointId, tenantId: "acme", status: 500 }));
+    const retried = await waitForLastOn(
+      h.jsm,
+      h.names.streams.retry,
+      h.names.subjects.retry("5s", endpointId),
+    );
+    expect(retried.header.get(Header.tenantId)).toBe("acme");
+    expect(decodedTask(retried).tenantId).toBe("acme");
+
+    await publishOutcome(failedOutcome({ endpointId, tenantId: "acme", status: 400 }));
+    const { stored, meta } = await deadLetterOf(endpointId);
+    expect(stored.header.get(Header.tenantId)).toBe("acme");
+    expect(meta).toMatchObject({ tenantId: "acme", reason: "non_retryable" });
+    await outcomesSettled();
+  });
+
   it("dead-letters a 400 as non_retryable, history kept", async () => {
     const endpointId = randomEndpointId();
     const outcome = failedOutcome({ endpointId, attempt: 1, status: 400, error: "bad request" });

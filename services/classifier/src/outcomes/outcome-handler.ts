@@ -16,13 +16,12 @@ import {
   type ServiceMetrics,
 } from "@hookline/kit";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
-import type { MsgHdrs } from "@nats-io/transport-node";
 import { createBlockPublisher } from "../block-publisher";
 import { deadLetterMsgId, passMsgId } from "../message-ids";
 import type { ClassifierMetrics } from "../metrics";
 import type { RandomSource, RetryPolicy } from "../scheduling/retry-plan";
 import { createScheduleLookup } from "../scheduling/retry-schedule";
-import { decideOutcome } from "./decide-outcome";
+import { deadLetterOfOutcome, decideOutcome } from "./decide-outcome";
 import type { EndpointDisabler } from "./endpoint-disabler";
 import type { EndpointHealth } from "./endpoint-health";
 
@@ -89,20 +88,7 @@ export function createOutcomeHandler(deps: OutcomeHandlerDeps): (msg: JsMsg) => 
 
   const deadLetter = async (msg: JsMsg, outcome: OutcomeMeta, reason: DeadLetterReason) => {
     const headers = deadLetterHeaderBlock(
-      {
-        taskId: outcome.taskId,
-        eventId: outcome.eventId,
-        eventType: outcome.eventType,
-        endpointId: outcome.endpointId,
-        tenantId: outcome.tenantId,
-        attempt: outcome.attempt,
-        deferrals: outcome.deferrals,
-        createdAt: outcome.createdAt,
-        deadline: outcome.deadline,
-        history: outcome.history,
-        replayOf: outcome.replayOf,
-        reason,
-      },
+      deadLetterOfOutcome(outcome, reason),
       deadLetterMsgId(outcome, msg.seq),
     );
     if (!(await publish(msg, names.subjects.deadletter(outcome.endpointId), headers))) return;

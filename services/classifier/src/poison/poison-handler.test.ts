@@ -60,6 +60,7 @@ describe("poison capture", () => {
       eventId: "evt_poison",
       eventType: "order.created",
       endpointId,
+      tenantId: "acme",
       attempt: 0,
       deferrals: 0,
       createdAt: now,
@@ -98,6 +99,7 @@ describe("poison capture", () => {
       reason: "poison",
       taskId: task.taskId,
       eventId: task.eventId,
+      tenantId: "acme",
       attempt: 0,
       history: [],
     });

@@ -6,6 +6,7 @@ import {
   taskHeaderBlock,
 } from "@hookline/contracts";
 import { headers as natsHeaders } from "@nats-io/transport-node";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { passMsgId } from "../message-ids";
 import { rawTaskBlock, readRawTask } from "./raw-task";
@@ -38,6 +39,7 @@ describe("readRawTask", () => {
   it("reads what decodeTask reads and writes what encodeTask writes, but for the Nats-Msg-Id", () => {
     for (const meta of [
       task,
+      { ...task, tenantId: "acme-1.eu_west" },
       { ...task, history: undefined, replayOf: undefined, notBefore: undefined },
     ]) {
       const raw = readRawTask(taskHeaderBlock(meta, "old#1@3"));
@@ -67,6 +69,52 @@ describe("readRawTask", () => {
     expect(decodeTask(block)).toEqual(decodeTask(encodeTask(task, "new")));
   });
 
+  it("keeps the tenant line as it was", () => {
+    const meta: TaskMeta = { ...task, tenantId: "acme" };
+    const raw = readRawTask(taskHeaderBlock(meta, "old"));
+    expect(raw).toBeDefined();
+    if (!raw) return;
+    const block = decodeBlock(rawTaskBlock(raw, "new"));
+    expect(block.get(Header.tenantId)).toBe("acme");
+    const decoded = decodeTask(block);
+    expect(decoded.ok && decoded.value.tenantId).toBe("acme");
+  });
+
+  it("accepts a tenant id only when decodeTask does, and then reads the same task", () => {
+    const tenantChars = "abcXYZ019_.-~ /:é";
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: fc.constantFrom(...tenantChars), minLength: 1, maxLength: 70 }),
+          fc.constantFrom(".", "..", "...", "a".repeat(64), "a".repeat(65), "default"),
+        ),
+        (tenant) => {
+          const text = Buffer.from(taskHeaderBlock(task, "old"))
+            .toString()
+            .replace(
+              "\r\nHookline-Attempt:",
+              `\r\nHookline-Tenant-Id: ${tenant}\r\nHookline-Attempt:`,
+            );
+          const raw = readRawTask(Buffer.from(text));
+          const decoded = decodeTask(decodeBlock(Buffer.from(text)));
+          if (raw === undefined) {
+            // Refused here: fine either way, the decode path judges it. But a valid id must pass.
+            if (decoded.ok && decoded.value.tenantId === tenant) {
+              expect.fail(`a valid tenant id was refused: ${JSON.stringify(tenant)}`);
+            }
+            return;
+          }
+          expect(decoded.ok).toBe(true);
+          const again = decodeTask(decodeBlock(rawTaskBlock(raw, "new")));
+          expect(again).toEqual(
+            decodeTask(encodeTask({ ...task, tenantId: tenant.trim() }, "new")),
+          );
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
   const variants: [string, (text: string) => string][] = [
     ["an unknown header", (t) => t.replace("\r\n\r\n", "\r\nNats-Expected-Stream: X\r\n\r\n")],
     ["a duplicate header", (t) => t.replace("\r\n\r\n", "\r\nHookline-Attempt: 3\r\n\r\n")],
@@ -84,6 +132,12 @@ describe("readRawTask", () => {
     ["history with a bad result", (t) => t.replace("http_error", "nope")],
     ["history with a bad status", (t) => t.replace('"status":500', '"status":99')],
     ["a lone line feed", (t) => t.replace("order.created", "order\ncreated")],
+    ["a bad tenant id", (t) => t.replace("\r\n\r\n", "\r\nHookline-Tenant-Id: a/b\r\n\r\n")],
+    ["the tenant id ..", (t) => t.replace("\r\n\r\n", "\r\nHookline-Tenant-Id: ..\r\n\r\n")],
+    [
+      "two tenant ids",
+      (t) => t.replace("\r\n\r\n", "\r\nHookline-Tenant-Id: a\r\nHookline-Tenant-Id: b\r\n\r\n"),
+    ],
   ];
   it.each(variants)("leaves a block with %s to decodeTask", (_, change) => {
     const text = change(Buffer.from(taskHeaderBlock(task, "old")).toString());

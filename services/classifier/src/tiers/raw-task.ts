@@ -5,6 +5,7 @@ import {
   EVENT_TYPE_PATTERN,
   Header,
   HISTORY_LIMIT,
+  TENANT_ID_PATTERN,
 } from "@hookline/contracts";
 
 /**
@@ -34,16 +35,17 @@ const Field = {
   EventId: 2,
   EventType: 3,
   EndpointId: 4,
-  Attempt: 5,
-  Deferrals: 6,
-  CreatedAt: 7,
-  Deadline: 8,
-  NotBefore: 9,
-  History: 10,
-  ReplayOf: 11,
+  TenantId: 5,
+  Attempt: 6,
+  Deferrals: 7,
+  CreatedAt: 8,
+  Deadline: 9,
+  NotBefore: 10,
+  History: 11,
+  ReplayOf: 12,
 } as const;
 type Field = (typeof Field)[keyof typeof Field];
-const FIELDS = 12;
+const FIELDS = 13;
 
 /** The only header names a task may carry here; any other sends it down the decodeTask path. */
 const fieldByName = new Map<string, Field>([
@@ -52,6 +54,7 @@ const fieldByName = new Map<string, Field>([
   [Header.eventId, Field.EventId],
   [Header.eventType, Field.EventType],
   [Header.endpointId, Field.EndpointId],
+  [Header.tenantId, Field.TenantId],
   [Header.attempt, Field.Attempt],
   [Header.deferrals, Field.Deferrals],
   [Header.createdAt, Field.CreatedAt],
@@ -100,6 +103,7 @@ export function readRawTask(bytes: Uint8Array): RawTask | undefined {
   const eventId = values[Field.EventId];
   const eventType = values[Field.EventType];
   const endpointId = values[Field.EndpointId];
+  const tenantId = values[Field.TenantId];
   const attempt = values[Field.Attempt];
   const deferrals = values[Field.Deferrals];
   const createdAt = values[Field.CreatedAt];
@@ -117,6 +121,7 @@ export function readRawTask(bytes: Uint8Array): RawTask | undefined {
     !EVENT_TYPE_PATTERN.test(eventType) ||
     endpointId === undefined ||
     !ENDPOINT_ID_PATTERN.test(endpointId) ||
+    (tenantId !== undefined && !validTenantId(tenantId)) ||
     attempt === undefined ||
     !COUNT.test(attempt) ||
     deferrals === undefined ||
@@ -149,6 +154,9 @@ export function readRawTask(bytes: Uint8Array): RawTask | undefined {
 export function rawTaskBlock(task: RawTask, msgId: string): Uint8Array {
   return Buffer.from(`NATS/1.0\r\n${Header.msgId}: ${msgId}${task.rest}`, "utf8");
 }
+
+/** contracts' tenantIdSchema: the pattern, and not "." or "..". */
+const validTenantId = (id: string) => TENANT_ID_PATTERN.test(id) && id !== "." && id !== "..";
 
 const isInt = (value: unknown, min: number) =>
   typeof value === "number" && Number.isInteger(value) && value >= min;

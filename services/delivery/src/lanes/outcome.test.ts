@@ -66,6 +66,26 @@ describe("outcomeFor", () => {
     expect(outcome.history).toEqual([{ n: 1, at: 5, result: "delivered", status: 200, ms: 2 }]);
   });
 
+  it("keeps every task field but notBefore, the tenant included", () => {
+    // Required: a field added to TaskMeta fails to compile here until this test covers it.
+    const everyField: Required<TaskMeta> = {
+      ...task,
+      tenantId: "acme",
+      notBefore: 1_700_000_050_000,
+      history: task.history ?? [],
+      replayOf: "dl_123",
+    };
+    const outcome = outcomeFor(everyField, { result: "timeout", at: 1, ms: 1 });
+    for (const field of Object.keys(everyField) as (keyof TaskMeta)[]) {
+      if (field === "notBefore") expect(outcome.notBefore).toBeUndefined();
+      else if (field === "attempt") expect(outcome.attempt).toBe(everyField.attempt + 1);
+      else if (field === "history")
+        expect(outcome.history.slice(0, -1)).toEqual(everyField.history);
+      else expect(outcome[field], field).toEqual(everyField[field]);
+    }
+    expect(outcomeFor(task, { result: "timeout", at: 1, ms: 1 }).tenantId).toBeUndefined();
+  });
+
   it("keeps the replay marker", () => {
     const replayed: TaskMeta = { ...task, replayOf: "dl_123" };
     expect(outcomeFor(replayed, { result: "timeout", at: 1, ms: 1 }).replayOf).toBe("dl_123");
@@ -110,6 +130,7 @@ describe("encodeOutcomeHeaders", () => {
           eventId: noBreaks,
           eventType: noBreaks,
           endpointId: noBreaks,
+          tenantId: fc.option(noBreaks, { nil: undefined }),
           replayOf: fc.option(noBreaks, { nil: undefined }),
           notBefore: fc.option(fc.nat(), { nil: undefined }),
           attempt: fc.nat(20),
