@@ -8,6 +8,7 @@ import {
   prefixSchema,
 } from "@hookline/contracts";
 import { z } from "zod";
+import { type NatsAuthEnv, natsAuthEnvShape, natsAuthOptions, natsAuthProblems } from "./nats-auth";
 
 /** A duration env var such as "10m" or "200ms", parsed to milliseconds. */
 export const durationEnv = z.string().transform((text, ctx) => {
@@ -93,6 +94,8 @@ export const commonEnvShape = {
   JETSTREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   /** Once the heap is large: how far V8 grows it past its live size before a full GC (0: V8's own). */
   HEAP_GROWTH_PERCENT: z.coerce.number().int().min(0).max(300).default(25),
+  /** NATS credentials, TLS files and inbox prefix (nats-auth.ts); none: no authentication. */
+  ...natsAuthEnvShape,
 };
 
 export class ConfigError extends Error {
@@ -108,7 +111,12 @@ export function parseEnv<S extends z.ZodRawShape>(
 ): z.infer<z.ZodObject<S>> {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ""));
   const parsed = z.object(shape).safeParse(present);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    // Variables that are only wrong together (NATS_USER without NATS_PASSWORD, …).
+    const problems = natsAuthProblems(parsed.data as NatsAuthEnv);
+    if (problems.length > 0) throw new ConfigError(problems);
+    return parsed.data;
+  }
   const problems = parsed.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? "environment");
     return env[name] === undefined || env[name] === ""
@@ -130,6 +138,9 @@ export function loadEnvOrExit<S extends z.ZodRawShape>(
   try {
     const env = parseEnv(shape);
     check?.(env);
+    // The NATS files too (creds, seed, certificates): a wrong path is a configuration error.
+    const auth = natsAuthOptions(env as NatsAuthEnv);
+    if (auth.outcome === "invalid") throw new ConfigError(auth.problems);
     return env;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;

@@ -1,13 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { AckPolicy, DeliverPolicy, type JetStreamManager } from "@nats-io/jetstream";
 import type { KV, KvStatus } from "@nats-io/kv";
-import {
-  createInbox,
-  type Msg,
-  type MsgHdrs,
-  type NatsConnection,
-  nanos,
-} from "@nats-io/transport-node";
+import { type Msg, type MsgHdrs, type NatsConnection, nanos } from "@nats-io/transport-node";
+import { connectionInbox } from "./nats";
 
 /** Messages asked for per pull request; two requests are kept outstanding. */
 const BATCH = 4_000;
@@ -185,7 +180,7 @@ export async function startBulkReplay(
     .catch(() => jsm.consumers.add(stream, config));
   const name = consumer.name;
   const nextSubject = `${internals.js?.prefix ?? "$JS.API"}.CONSUMER.MSG.NEXT.${stream}.${name}`;
-  const inbox = createInbox();
+  const inbox = connectionInbox(nc);
   const ownAckPrefix = encoder.encode(`$JS.ACK.${stream}.${name}.`);
 
   let settle: { resolve: (seq: number) => void; reject: (error: Error) => void };

@@ -4,13 +4,8 @@ import {
   JetStreamError,
   type PubAck,
 } from "@nats-io/jetstream";
-import {
-  createInbox,
-  errors,
-  type Msg,
-  type MsgHdrs,
-  type NatsConnection,
-} from "@nats-io/transport-node";
+import { errors, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { connectionInbox } from "./nats";
 
 /** Publishes a message whose NATS header block is already encoded; resolves with its PubAck. */
 export type HeaderBlockPublisher = (
@@ -81,7 +76,7 @@ export function createHeaderBlockPublisher(
   nc: NatsConnection,
   timeoutMs: number,
 ): HeaderBlockPublisher {
-  const prefix = `${createInbox()}.`;
+  const prefix = `${connectionInbox(nc)}.`;
   const pending = new Map<string, Pending>();
   let queue: Queued[] = [];
   let next = 0;

@@ -14,6 +14,7 @@ export * from "./invalid";
 export * from "./logger";
 export * from "./metrics";
 export * from "./nats";
+export * from "./nats-auth";
 export * from "./outage-warning";
 export * from "./problem";
 export * from "./problem-openapi";

@@ -1,5 +1,7 @@
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, createInbox, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { ConfigError } from "./config";
+import { type NatsAuthEnv, natsAuthOptions } from "./nats-auth";
 
 export interface NatsLink {
   nc: NatsConnection;
@@ -10,14 +12,20 @@ export interface NatsLink {
 /**
  * Connects and keeps reconnecting forever: a NATS restart is an outage to ride out, not a
  * reason to exit. Waits for the first connection so start-up survives NATS starting later.
+ * `auth` is the service's env (kit's natsAuthEnvShape): credentials, TLS and the inbox prefix;
+ * a file it names that can't be read throws a ConfigError naming the variable.
  */
 export async function connectNats(options: {
   url: string;
   name: string;
   logger: Logger;
+  auth?: NatsAuthEnv;
 }): Promise<NatsLink> {
   const { logger } = options;
+  const auth = natsAuthOptions(options.auth ?? {});
+  if (auth.outcome === "invalid") throw new ConfigError(auth.problems);
   const nc = await connect({
+    ...auth.options,
     servers: options.url.split(","),
     name: options.name,
     maxReconnectAttempts: -1,
@@ -43,8 +51,31 @@ export async function connectNats(options: {
   nc.closed().then(() => {
     connected = false;
   });
-  logger.info({ url: withoutCredentials(options.url) }, "nats connected");
+  // Which way it authenticated, never with what.
+  logger.info(
+    { url: withoutCredentials(options.url), auth: authMethod(options.auth ?? {}) },
+    "nats connected",
+  );
   return { nc, isConnected: () => connected && !nc.isClosed() };
+}
+
+function authMethod(env: NatsAuthEnv): string {
+  if (env.NATS_CREDS) return "creds";
+  if (env.NATS_NKEY_SEED) return "nkey";
+  if (env.NATS_USER) return `user ${env.NATS_USER}`;
+  if (env.NATS_TOKEN) return "token";
+  return "none";
+}
+
+/**
+ * A new reply inbox under the connection's inbox prefix (NATS_INBOX_PREFIX), for code that
+ * subscribes to its own inboxes: nats.js's createInbox() alone always uses `_INBOX`, which a
+ * server's per-user permissions may refuse.
+ */
+export function connectionInbox(nc: NatsConnection): string {
+  // nats.js keeps its options on the connection; its public type does not show them.
+  const options = (nc as unknown as { options?: { inboxPrefix?: string } }).options;
+  return createInbox(options?.inboxPrefix ?? "");
 }
 
 /** Servers may carry `user:password@`; logs get the address only. */

@@ -13,6 +13,13 @@ export interface StartNatsServerOptions {
   storeDir?: string;
   /** Client and monitoring ports to use when free (the dev runner wants 4222 and 8222). */
   preferredPorts?: { client: number; monitor: number };
+  /**
+   * A nats-server config file to load (`-c`), e.g. one with users and permissions. The address,
+   * ports, JetStream and its store dir still come from the command line, which wins.
+   */
+  configFile?: string;
+  /** Extra environment for nats-server: what the config file's `$VARIABLES` resolve to. */
+  env?: Record<string, string>;
 }
 
 export interface NatsServerHandle {
@@ -75,7 +82,11 @@ export async function startNatsServer(
     addrInUse = false;
     const proc = new ManagedProcess({
       command: bin,
-      args: ["-a", "127.0.0.1", "-p", `${port}`, "-m", `${monitorPort}`, "-js", "-sd", storeDir],
+      args: [
+        ...(opts.configFile === undefined ? [] : ["-c", opts.configFile]),
+        ...["-a", "127.0.0.1", "-p", `${port}`, "-m", `${monitorPort}`, "-js", "-sd", storeDir],
+      ],
+      ...(opts.env === undefined ? {} : { env: { ...process.env, ...opts.env } }),
       logs,
       onLine: (line) => {
         if (line.includes("address already in use")) addrInUse = true;

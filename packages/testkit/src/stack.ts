@@ -19,7 +19,11 @@ export interface StartStackOptions {
   services: string[];
   /** Extra env for every service; wins over the defaults below. */
   env?: Record<string, string>;
-  /** Extra env per service name; wins over `env`. Setting PORT here fixes that service's port. */
+  /**
+   * Extra env per service name; wins over `env`. Setting PORT here fixes that service's port.
+   * Per-service NATS credentials go here too (NATS_USER and NATS_PASSWORD, NATS_INBOX_PREFIX, …):
+   * none is inherited from the test's own environment.
+   */
   serviceEnv?: Record<string, Record<string, string>>;
   /** HOOKLINE_PREFIX; default "hookline". Give each test its own to share one nats-server. */
   prefix?: string;
@@ -81,9 +85,22 @@ interface Service {
   proc: ManagedProcess | undefined;
 }
 
-// Infrastructure locations come only from the options: an inherited value would point a
-// test's services at the developer's own servers.
-const NOT_INHERITED = ["NATS_URL", "DATABASE_URL", "PORT"];
+// Infrastructure locations and credentials come only from the options: an inherited value would
+// point a test's services at the developer's own servers, or log them in as someone else.
+const NOT_INHERITED = [
+  "NATS_URL",
+  "DATABASE_URL",
+  "PORT",
+  "NATS_CREDS",
+  "NATS_NKEY_SEED",
+  "NATS_USER",
+  "NATS_PASSWORD",
+  "NATS_TOKEN",
+  "NATS_TLS_CA",
+  "NATS_TLS_CERT",
+  "NATS_TLS_KEY",
+  "NATS_INBOX_PREFIX",
+];
 
 /**
  * Starts Hookline services as child processes (`node --import tsx services/<name>/src/main.ts`,

@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     ],
   });
 
-  const link = await connectNats({ url: env.NATS_URL, name: SERVICE, logger });
+  const link = await connectNats({ url: env.NATS_URL, auth: env, name: SERVICE, logger });
   started.link = link;
   const provisioned = await provisionUntilDone({
     nc: link.nc,

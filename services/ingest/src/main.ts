@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   });
 
   try {
-    link = await connectNats({ url: env.NATS_URL, name: `hookline-${SERVICE}`, logger });
+    link = await connectNats({ url: env.NATS_URL, auth: env, name: `hookline-${SERVICE}`, logger });
     const names = hooklineNames(env.HOOKLINE_PREFIX);
     const jetStream = await provisionUntilDone({
       nc: link.nc,
