@@ -25,6 +25,8 @@ export interface DeadLettersTable {
   event_id: string | null;
   event_type: string | null;
   endpoint_id: string | null;
+  /** `Hookline-Tenant-Id`; 'default' for letters without one (or with an invalid one). */
+  tenant_id: ColumnType<string, string | undefined, string>;
   /** From the endpoint cache when the letter was stored. */
   endpoint_url: string | null;
   reason: DeadLetterReason;

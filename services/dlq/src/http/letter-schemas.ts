@@ -1,6 +1,11 @@
 import { isUtf8 } from "node:buffer";
 import { z } from "@hono/zod-openapi";
-import { deadLetterReasons, endpointIdSchema, eventTypeSchema } from "@hookline/contracts";
+import {
+  deadLetterReasons,
+  endpointIdSchema,
+  eventTypeSchema,
+  tenantIdSchema,
+} from "@hookline/contracts";
 import { type AuditRow, auditActions, type DeadLetterRow, deadLetterStatuses } from "../db/schema";
 import type { LetterFilter } from "../letters/filter";
 import type { LetterSummary } from "../letters/listing";
@@ -19,6 +24,10 @@ export const deadLetterSchema = z
     eventId: z.string().nullable().openapi({ example: "evt_1" }),
     eventType: z.string().nullable().openapi({ example: "order.created" }),
     endpointId: z.string().nullable().openapi({ example: exampleEndpoint }),
+    tenantId: z.string().openapi({
+      example: "acme",
+      description: "The endpoint's tenant; default for letters from before tenants",
+    }),
     endpointUrl: z.string().nullable().openapi({ example: "https://example.com/webhooks" }),
     reason: deadLetterReasonSchema,
     status: deadLetterStatusSchema,
@@ -87,6 +96,7 @@ export function publicLetter(row: LetterSummary): PublicDeadLetter {
     eventId: row.event_id,
     eventType: row.event_type,
     endpointId: row.endpoint_id,
+    tenantId: row.tenant_id,
     endpointUrl: row.endpoint_url,
     reason: row.reason,
     status: row.status,
@@ -141,6 +151,7 @@ export const filterFields = {
   reason: deadLetterReasonSchema.optional(),
   endpointId: endpointIdSchema.optional().meta({ example: exampleEndpoint }),
   eventType: eventTypeSchema.optional().meta({ example: "order.created" }),
+  tenantId: tenantIdSchema.optional().meta({ example: "acme" }),
   from: z.iso
     .datetime({ offset: true })
     .optional()
@@ -167,6 +178,7 @@ export function letterFilter(input: FilterInput): LetterFilter {
     reason: input.reason,
     endpointId: input.endpointId,
     eventType: input.eventType,
+    tenantId: input.tenantId,
     from: input.from === undefined ? undefined : new Date(input.from),
     to: input.to === undefined ? undefined : new Date(input.to),
   };

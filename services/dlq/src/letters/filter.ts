@@ -8,6 +8,7 @@ export interface LetterFilter {
   reason?: DeadLetterReason | undefined;
   endpointId?: string | undefined;
   eventType?: string | undefined;
+  tenantId?: string | undefined;
   from?: Date | undefined;
   to?: Date | undefined;
 }
@@ -21,6 +22,7 @@ export function matchesFilter(eb: LettersBuilder, filter: LetterFilter): Express
   if (filter.reason !== undefined) conditions.push(eb("reason", "=", filter.reason));
   if (filter.endpointId !== undefined) conditions.push(eb("endpoint_id", "=", filter.endpointId));
   if (filter.eventType !== undefined) conditions.push(eb("event_type", "=", filter.eventType));
+  if (filter.tenantId !== undefined) conditions.push(eb("tenant_id", "=", filter.tenantId));
   if (filter.from !== undefined) conditions.push(eb("dead_at", ">=", filter.from));
   if (filter.to !== undefined) conditions.push(eb("dead_at", "<", filter.to));
   return eb.and(conditions);

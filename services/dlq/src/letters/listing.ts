@@ -14,6 +14,7 @@ export const summaryColumns = [
   "event_id",
   "event_type",
   "endpoint_id",
+  "tenant_id",
   "endpoint_url",
   "reason",
   "status",

@@ -74,6 +74,7 @@ export function createLetterReplayer(options: LetterReplayerOptions): LetterRepl
         eventId: row.event_id,
         eventType: row.event_type,
         endpointId: row.endpoint_id,
+        tenantId: row.tenant_id,
         attempt: 0,
         deferrals: 0,
         createdAt: row.created_at.getTime(),

@@ -5,7 +5,7 @@ import { unlessDatabaseDown } from "../db/outage";
 import type { Database } from "../db/schema";
 import { filterFields, letterFilter, orderedRange, rangeIssue } from "../http/letter-schemas";
 import { problemRef, serviceUnavailable } from "../http/problems";
-import { letterStats, MAX_STAT_GROUPS } from "../letters/stats";
+import { letterStats, MAX_STAT_GROUPS, statGroupings } from "../letters/stats";
 
 const counts = z.record(z.string(), z.number().int());
 
@@ -13,12 +13,24 @@ export const getDeadLetterStatsRoute = createRoute({
   method: "get",
   path: "/v1/dead-letters/stats",
   tags: ["dead letters"],
-  summary: "Count dead letters by status, reason, endpoint and event type",
+  summary: "Count dead letters by status, reason, endpoint and event type (and tenant)",
   description:
     "Over every letter, or those the optional filters select. byStatus and byReason list every " +
     `value (0 when none); byEndpoint and byEventType the ${MAX_STAT_GROUPS} largest groups, ` +
-    "without invalid messages that carry no endpoint or event type.",
-  request: { query: z.object(filterFields).refine(orderedRange, rangeIssue) },
+    "without invalid messages that carry no endpoint or event type. With `groupBy=tenant`, " +
+    `byTenant too (the ${MAX_STAT_GROUPS} largest tenants). Metrics carry no tenant label: ` +
+    "per-tenant figures come from here.",
+  request: {
+    query: z
+      .object({
+        ...filterFields,
+        groupBy: z
+          .enum(statGroupings)
+          .optional()
+          .openapi({ example: "tenant", description: "Adds byTenant to the answer" }),
+      })
+      .refine(orderedRange, rangeIssue),
+  },
   responses: {
     200: {
       description: "Counts",
@@ -32,6 +44,9 @@ export const getDeadLetterStatsRoute = createRoute({
               byReason: counts.openapi({ example: { exhausted: 3, endpoint_gone: 1 } }),
               byEndpoint: counts.openapi({ example: { ep_01JD8Z6Q3V4W5X6Y7Z8A9B0C1E: 4 } }),
               byEventType: counts.openapi({ example: { "order.created": 4 } }),
+              byTenant: counts
+                .optional()
+                .openapi({ example: { acme: 3, default: 1 }, description: "With groupBy=tenant" }),
             })
             .openapi("DeadLetterStats"),
         },
@@ -45,8 +60,9 @@ export const getDeadLetterStatsRoute = createRoute({
 
 export function registerGetDeadLetterStats(app: DlqApp, deps: { db: Kysely<Database> }) {
   app.openapi(getDeadLetterStatsRoute, async (c) => {
+    const { groupBy, ...filter } = c.req.valid("query");
     const stats = await unlessDatabaseDown(() =>
-      letterStats(deps.db, letterFilter(c.req.valid("query"))),
+      letterStats(deps.db, letterFilter(filter), groupBy === undefined ? [] : [groupBy]),
     );
     if ("outcome" in stats) return serviceUnavailable(c, stats.dependency);
     return c.json(stats, 200);

@@ -1,5 +1,6 @@
 import {
   attemptRecordSchema,
+  DEFAULT_TENANT_ID,
   type DeadLetterReason,
   decodeDeadLetter,
   endpointIdSchema,
@@ -8,6 +9,7 @@ import {
   Header,
   HISTORY_LIMIT,
   type HooklineNames,
+  tenantIdSchema,
 } from "@hookline/contracts";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import { z } from "zod";
@@ -30,6 +32,8 @@ export interface IncomingLetter {
   eventId: string | null;
   eventType: string | null;
   endpointId: string | null;
+  /** `Hookline-Tenant-Id`, or DEFAULT_TENANT_ID when absent (or, on an invalid letter, invalid). */
+  tenantId: string;
   reason: DeadLetterReason;
   attemptCount: number;
   attempts: StoredAttempt[];
@@ -119,6 +123,7 @@ export function readIncoming(msg: DeadLetterMessage, names: HooklineNames): Inco
       eventId: meta.eventId,
       eventType: meta.eventType,
       endpointId: meta.endpointId,
+      tenantId: meta.tenantId ?? DEFAULT_TENANT_ID,
       reason: meta.reason,
       attemptCount: meta.attempt,
       attempts,
@@ -145,6 +150,7 @@ export function readIncoming(msg: DeadLetterMessage, names: HooklineNames): Inco
     eventId: valid(eventIdSchema, header(h, Header.eventId)),
     eventType: valid(eventTypeSchema, header(h, Header.eventType)),
     endpointId: valid(endpointIdSchema, header(h, Header.endpointId)),
+    tenantId: valid(tenantIdSchema, header(h, Header.tenantId)) ?? DEFAULT_TENANT_ID,
     reason: "invalid_message",
     attemptCount:
       attemptHeader !== undefined && /^\d{1,9}$/.test(attemptHeader) ? Number(attemptHeader) : 0,

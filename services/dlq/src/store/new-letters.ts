@@ -33,6 +33,7 @@ export async function insertNewLetters(
       event_id: letter.eventId,
       event_type: letter.eventType,
       endpoint_id: letter.endpointId,
+      tenant_id: letter.tenantId,
       endpoint_url: endpointUrl,
       reason: letter.reason,
       status: "open" as const,

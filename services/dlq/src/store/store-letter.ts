@@ -70,6 +70,7 @@ export function storeLetter(
             event_id: letter.eventId,
             event_type: letter.eventType,
             endpoint_id: letter.endpointId,
+            tenant_id: letter.tenantId,
             endpoint_url: options.endpointUrl,
             reason: letter.reason,
             status: "open",
@@ -129,6 +130,8 @@ export function storeLetter(
           event_id: eb.fn.coalesce(eb.val(letter.eventId), eb.ref("event_id")),
           event_type: eb.fn.coalesce(eb.val(letter.eventType), eb.ref("event_type")),
           endpoint_id: eb.fn.coalesce(eb.val(letter.endpointId), eb.ref("endpoint_id")),
+          // A task's tenant never changes; an invalid letter's may be only the default guessed.
+          tenant_id: letter.invalid === undefined ? eb.val(letter.tenantId) : eb.ref("tenant_id"),
           endpoint_url: eb.fn.coalesce(eb.val(options.endpointUrl), eb.ref("endpoint_url")),
           resolved_at: null,
           resolved_by: null,

@@ -1,4 +1,5 @@
 import {
+  DEFAULT_TENANT_ID,
   type DeadLetterMeta,
   type EndpointRecord,
   encodeDeadLetter,
@@ -89,6 +90,7 @@ export function incomingLetter(overrides: Partial<IncomingLetter> = {}): Incomin
     eventId,
     eventType,
     endpointId: endpoint,
+    tenantId: DEFAULT_TENANT_ID,
     reason: "exhausted",
     attemptCount: 1,
     attempts: [{ n: 1, at: deadAt.getTime() - 500, result: "http_error", status: 503, ms: 20 }],

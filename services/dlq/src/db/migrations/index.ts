@@ -1,5 +1,6 @@
 import type { Migration } from "kysely";
 import { createDeadLetters } from "./0001-dead-letters";
+import { addTenantId } from "./0002-tenant-id";
 
 /**
  * Every migration, imported statically so tsx and bundlers see them (no directory scan). Kysely
@@ -7,4 +8,5 @@ import { createDeadLetters } from "./0001-dead-letters";
  */
 export const migrations: Record<string, Migration> = {
   "0001-dead-letters": createDeadLetters,
+  "0002-tenant-id": addTenantId,
 };
