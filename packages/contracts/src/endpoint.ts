@@ -5,8 +5,26 @@ import { endpointIdSchema, eventTypeSchema, tenantIdSchema } from "./ids";
 export const MAX_ENDPOINT_TIMEOUT_MS = 30_000;
 export const DEFAULT_ENDPOINT_TIMEOUT_MS = 15_000;
 
+/**
+ * A value sealed with AES-256-GCM (kit's secret-box): `enc:v1:<kid>:<iv>:<ciphertext and tag>`,
+ * base64url. Signing secrets and header values are stored this way; plain ones written before
+ * encryption keep loading until they are re-encrypted.
+ */
+export const SEALED_VALUE_PATTERN =
+  /^enc:v1:[A-Za-z0-9_-]{1,32}:[A-Za-z0-9_-]{16}:[A-Za-z0-9_-]{22,}$/;
+/** Room for a sealed 1,024-character header value (~1,450 characters) and then some. */
+export const MAX_SEALED_VALUE_LENGTH = 2_048;
+
+export function isSealedValue(value: string): boolean {
+  return value.length <= MAX_SEALED_VALUE_LENGTH && SEALED_VALUE_PATTERN.test(value);
+}
+
+const PLAIN_SECRET = /^whsec_[A-Za-z0-9+/]+={0,2}$/;
+
 export const endpointSecretSchema = z.object({
-  value: z.string().regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, "whsec_ followed by base64"),
+  value: z.string().refine((value) => PLAIN_SECRET.test(value) || isSealedValue(value), {
+    message: "whsec_ followed by base64, or a sealed value (enc:v1:…)",
+  }),
   createdAt: z.iso.datetime(),
   expiresAt: z.iso.datetime().optional(),
 });
@@ -112,7 +130,8 @@ const formerlyReservedHeader =
 
 /**
  * Headers as stored records may hold them: the rules before endpointHeadersSchema followed
- * undici's, so that records written then still load, keep delivering and can be edited.
+ * undici's, so that records written then still load, keep delivering and can be edited. Values
+ * are sealed (isSealedValue) or, in records from before encryption, plain.
  */
 export const storedEndpointHeadersSchema = z
   .record(
@@ -122,8 +141,10 @@ export const storedEndpointHeadersSchema = z
       .refine((name) => !formerlyReservedHeader.test(name), { message: "a reserved header name" }),
     z
       .string()
-      .max(MAX_HEADER_VALUE_LENGTH)
-      .regex(/^[^\r\n]*$/, "a header value without line breaks"),
+      .regex(/^[^\r\n]*$/, "a header value without line breaks")
+      .refine((value) => value.length <= MAX_HEADER_VALUE_LENGTH || isSealedValue(value), {
+        message: `at most ${MAX_HEADER_VALUE_LENGTH} characters (a sealed value: ${MAX_SEALED_VALUE_LENGTH})`,
+      }),
   )
   .refine((headers) => Object.keys(headers).length <= MAX_ENDPOINT_HEADERS, {
     message: `at most ${MAX_ENDPOINT_HEADERS} headers`,

@@ -53,11 +53,32 @@ const datetime = fc.oneof(
     .map(([y, m, d, t, f, z]) => `${y}-${m}-${d}T${t}${f}${z}`),
   fc.string({ maxLength: 25 }),
 );
+const B64URL = "aZ09_-";
+/** What kit's secret-box writes: enc:v1:<kid>:<16-character iv>:<ciphertext and tag>. */
+const goodSealed = (min: number, max: number) =>
+  fc
+    .tuple(chars("kK1_-", 1, 8), chars(B64URL, 16, 16), chars(B64URL, min, max))
+    .map(([kid, iv, sealed]) => `enc:v1:${kid}:${iv}:${sealed}`);
+const sealed = fc.oneof(
+  goodSealed(22, 40),
+  goodSealed(1_400, 2_100),
+  fc
+    .tuple(
+      pick("enc:v1:", "enc:v2:", "ENC:v1:", "enc:v1::"),
+      chars("kK1_-:", 0, 34),
+      pick(":", "::", ""),
+      chars(`${B64URL}=+/`, 14, 17),
+      pick(":", ""),
+      chars(`${B64URL}=\n`, 0, 24),
+    )
+    .map((parts) => parts.join("")),
+);
 const secret = fc.record(
   {
     value: fc.oneof(
       chars("abcXYZ019+/", 1, 40).map((s) => `whsec_${s}`),
       pick("whsec_", "whsec_a==", "whsec_a===", "x"),
+      sealed,
     ),
     createdAt: datetime,
     expiresAt: datetime,
@@ -85,6 +106,7 @@ const headerName = fc.oneof(
 const headerValue = fc.oneof(
   fc.string({ maxLength: 20 }),
   pick("a\r\nb", "x".repeat(1025), "x".repeat(1024), "é"),
+  sealed,
 );
 const headers = fc.dictionary(headerName, headerValue, { maxKeys: 22 });
 const eventType = fc.oneof(chars("az09._:-", 1, 12), pick(".a", "a b", "x".repeat(129), ""));
@@ -107,7 +129,10 @@ const goodDatetime = fc
   .map(([y, m, d, f]) => `${y}-${m}-${d}T10:20:30${f}Z`);
 const goodSecret = fc.record(
   {
-    value: chars("abcXYZ019+/", 1, 40).map((s) => `whsec_${s}`),
+    value: fc.oneof(
+      chars("abcXYZ019+/", 1, 40).map((s) => `whsec_${s}`),
+      goodSealed(22, 120),
+    ),
     createdAt: mostly(goodDatetime, datetime),
     expiresAt: mostly(goodDatetime, datetime),
   },
@@ -144,7 +169,9 @@ const candidate = fc
         fc.array(secret, { maxLength: 3 }),
       ),
       headers: mostly(
-        fc.dictionary(chars("AaXx-", 1, 6), chars("ab 1", 0, 5), { maxKeys: 3 }),
+        fc.dictionary(chars("AaXx-", 1, 6), fc.oneof(chars("ab 1", 0, 5), goodSealed(22, 60)), {
+          maxKeys: 3,
+        }),
         headers,
       ),
       disabled: mostly(fc.boolean(), pick<unknown>(0, "true", null)),

@@ -3,6 +3,7 @@ import {
   type EndpointRecord,
   EVENT_TYPE_PATTERN,
   endpointRecordSchema,
+  isSealedValue,
   MAX_ENDPOINT_HEADERS,
   MAX_ENDPOINT_TIMEOUT_MS,
   TENANT_ID_PATTERN,
@@ -93,7 +94,9 @@ const isDatetime = (value: unknown) => typeof value === "string" && DATETIME.tes
 function isPlainSecret(value: unknown, knownDatetime: string): boolean {
   if (!isObject(value)) return false;
   let keys = 2;
-  if (typeof value.value !== "string" || !SECRET_VALUE.test(value.value)) return false;
+  const secret = value.value;
+  if (typeof secret !== "string") return false;
+  if (!SECRET_VALUE.test(secret) && !isSealedValue(secret)) return false;
   if (value.createdAt !== knownDatetime && !isDatetime(value.createdAt)) return false;
   if (value.expiresAt !== undefined) {
     if (!isDatetime(value.expiresAt)) return false;
@@ -112,7 +115,8 @@ function isPlainHeaders(value: unknown): boolean {
       return false;
     }
     const header = value[name];
-    if (typeof header !== "string" || header.length > 1024 || LINE_BREAK.test(header)) return false;
+    if (typeof header !== "string" || LINE_BREAK.test(header)) return false;
+    if (header.length > 1024 && !isSealedValue(header)) return false;
   }
   return true;
 }
