@@ -16,6 +16,7 @@ export * from "./logger";
 export * from "./metrics";
 export * from "./nats";
 export * from "./nats-auth";
+export * from "./nats-permissions";
 export * from "./outage-warning";
 export * from "./problem";
 export * from "./problem-openapi";

@@ -1,0 +1,270 @@
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { hooklineNames } from "@hookline/contracts";
+import {
+  HOOKLINE_SERVICES,
+  type HooklineService,
+  natsInboxPrefix,
+  natsPasswordVariable,
+  natsPermissions,
+} from "@hookline/kit";
+import {
+  type NatsServerHandle,
+  type PostgresHandle,
+  pollUntil,
+  repoRoot,
+  type Sink,
+  type Stack,
+  startNatsServer,
+  startPostgres,
+  startSink,
+  startStack,
+} from "@hookline/testkit";
+import { connect, type NatsConnection, PermissionViolationError } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DlqClient, dlqClient } from "../support/dlq-client";
+import { fastRetries } from "../support/e2e-stack";
+import { type IngestClient, ingestClient } from "../support/ingest-client";
+
+// The users file the manifests run (deploy/nats), so its prefix: hookline.
+const names = hooklineNames("hookline");
+const usersFile = join(repoRoot(), "deploy", "nats", "hookline-users.conf");
+const permissions = natsPermissions(names);
+const passwords = Object.fromEntries(
+  HOOKLINE_SERVICES.map((service) => [service, randomBytes(18).toString("base64url")]),
+) as Record<HooklineService, string>;
+
+const credentialsOf = (service: HooklineService) => ({
+  NATS_USER: service,
+  NATS_PASSWORD: passwords[service],
+  NATS_INBOX_PREFIX: natsInboxPrefix(names.prefix, service),
+});
+
+let nats: NatsServerHandle;
+let pg: PostgresHandle;
+let sink: Sink;
+let stack: Stack;
+let ingest: IngestClient;
+let dlq: DlqClient;
+
+beforeAll(async () => {
+  [nats, pg, sink] = await Promise.all([
+    startNatsServer({
+      configFile: usersFile,
+      env: Object.fromEntries(
+        HOOKLINE_SERVICES.map((service) => [natsPasswordVariable(service), passwords[service]]),
+      ),
+    }),
+    startPostgres(),
+    startSink(),
+  ]);
+  stack = await startStack({
+    natsUrl: nats.url,
+    services: [...HOOKLINE_SERVICES],
+    prefix: names.prefix,
+    env: {
+      INGEST_API_TOKENS: "e2e:e2e-ingest-token",
+      DELIVERY_ALLOW_PRIVATE_NETWORKS: "true",
+      ...fastRetries,
+    },
+    serviceEnv: {
+      ingest: credentialsOf("ingest"),
+      delivery: credentialsOf("delivery"),
+      classifier: credentialsOf("classifier"),
+      dlq: {
+        ...credentialsOf("dlq"),
+        DATABASE_URL: pg.url,
+        DLQ_API_TOKENS: "ops:e2e-ops-token",
+      },
+    },
+  });
+  ingest = ingestClient(stack.url("ingest"), "e2e-ingest-token");
+  dlq = dlqClient(stack.url("dlq"), "e2e-ops-token");
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await sink?.close();
+  await Promise.all([nats?.stop(), pg?.stop()]);
+});
+
+/** nats-server's log lines about refused publishes and subscriptions. */
+const violations = () => nats.logs().filter((line) => /Violation/.test(line));
+
+describe("services with one NATS user each (deploy/nats/hookline-users.conf)", () => {
+  it("is the file kit's natsUsersConfig renders", async () => {
+    const { natsUsersConfig } = await import("@hookline/kit");
+    const { readFileSync } = await import("node:fs");
+    expect(readFileSync(usersFile, "utf8")).toBe(natsUsersConfig(names));
+  });
+
+  it("delivers an event end to end, stores a dead letter and replays it, refused nothing", async () => {
+    const okEndpoint = await ingest.createEndpoint({
+      url: sink.url("/ok"),
+      eventTypes: ["order.created"],
+    });
+    sink.setSecrets("/ok", [okEndpoint.secret]);
+    sink.setDefault("/refuses", { status: 400, body: "bad request" });
+    const refusing = await ingest.createEndpoint({
+      url: sink.url("/refuses"),
+      eventTypes: ["order.refused"],
+    });
+    sink.setSecrets("/refuses", [refusing.secret]);
+
+    const delivered = await ingest.postEvent({ eventType: "order.created", payload: { n: 1 } });
+    expect(delivered.status).toBe(202);
+    const [webhook] = await sink.waitFor(1, { path: "/ok", timeoutMs: 15_000 });
+    expect(webhook?.verified).toBe(true);
+    expect(webhook?.webhookId).toBe(delivered.json.eventId);
+
+    const refused = await ingest.postEvent({ eventType: "order.refused", payload: { n: 2 } });
+    expect(refused.status).toBe(202);
+    let letterId = "";
+    await pollUntil(
+      async () => {
+        const page = await dlq.list({ endpointId: refusing.id });
+        letterId = page.json.data[0]?.id ?? "";
+        return letterId !== "";
+      },
+      { timeoutMs: 15_000, intervalMs: 100, what: "the dead letter in the dlq" },
+    );
+    const letter = await dlq.get(letterId);
+    expect(letter.json).toMatchObject({
+      eventId: refused.json.eventId,
+      endpointId: refusing.id,
+      // The dlq read the endpoint's URL from the bucket it may only read.
+      endpointUrl: sink.url("/refuses"),
+      reason: "non_retryable",
+    });
+
+    // The replay goes out on dispatch.retry (the dlq's one publish) and is delivered again.
+    sink.setDefault("/refuses", { status: 200 });
+    expect((await dlq.replay(letterId, "fixed")).status).toBe(202);
+    const again = await sink.waitFor(2, { path: "/refuses", timeoutMs: 15_000 });
+    expect(again[1]?.answeredStatus).toBe(200);
+
+    expect(violations()).toEqual([]);
+  });
+
+  // Each is outside the user's permissions (checked against the table first), and the server
+  // refuses it.
+  const refusals: {
+    service: HooklineService;
+    publish?: string;
+    subscribe?: string;
+    why: string;
+  }[] = [
+    { service: "delivery", publish: names.subjects.dispatchFresh("ep_x"), why: "only ingest" },
+    {
+      service: "delivery",
+      publish: `$JS.API.CONSUMER.MSG.NEXT.${names.streams.deadletter}.${names.consumers.dlqStore}`,
+      why: "reading the dlq's dead letters",
+    },
+    {
+      service: "delivery",
+      publish: `$JS.API.STREAM.DELETE.${names.streams.dispatch}`,
+      why: "deleting a stream",
+    },
+    { service: "delivery", subscribe: "_INBOX.>", why: "anyone's replies" },
+    { service: "ingest", subscribe: names.subjects.outcomeFailedAll, why: "not a consumer" },
+    { service: "ingest", publish: names.subjects.outcomeDelivered("ep_x"), why: "delivery's" },
+    {
+      service: "ingest",
+      publish: `$JS.API.STREAM.PURGE.${names.streams.dispatch}`,
+      why: "purging tasks",
+    },
+    { service: "classifier", publish: names.subjects.dispatchFresh("ep_x"), why: "only ingest" },
+    { service: "classifier", publish: "$KV.hookline_tenants.t1", why: "ingest's tenants" },
+    {
+      service: "classifier",
+      subscribe: `${natsInboxPrefix(names.prefix, "ingest")}.>`,
+      why: "ingest's replies (KV watch deliveries with endpoint secrets)",
+    },
+    { service: "dlq", publish: `$KV.${names.kv.endpoints}.ep_x`, why: "reads endpoints only" },
+    { service: "dlq", publish: names.subjects.dispatchFresh("ep_x"), why: "replays go to retry" },
+    { service: "dlq", publish: names.subjects.outcomeFailed("ep_x"), why: "delivery's" },
+    { service: "dlq", subscribe: names.subjects.deadletterAll, why: "only through its consumer" },
+  ];
+
+  it.each(refusals)("refuses $service: $why", async ({ service, publish, subscribe }) => {
+    const subject = publish ?? subscribe ?? "";
+    const allowed =
+      publish === undefined ? permissions[service].subscribe : permissions[service].publish;
+    expect(allowed.some((pattern) => matches(pattern, subject))).toBe(false);
+
+    const nc = await connect({
+      servers: nats.url,
+      user: service,
+      pass: passwords[service],
+      inboxPrefix: natsInboxPrefix(names.prefix, service),
+    });
+    try {
+      const refused = permissionViolation(nc);
+      if (publish !== undefined) nc.publish(publish, "x");
+      else nc.subscribe(subject);
+      await nc.flush();
+      const error = await refused;
+      expect(error.operation).toBe(publish === undefined ? "subscription" : "publish");
+      expect(error.subject).toBe(subject);
+      const kind = publish === undefined ? "Subscription" : "Publish";
+      await expect
+        .poll(() =>
+          violations().some(
+            (line) =>
+              line.includes(`${kind} Violation - User "${service}"`) && line.includes(subject),
+          ),
+        )
+        .toBe(true);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it("lets each user do what its service does outside the stack too (its own subjects)", async () => {
+    // A publish of every user to one of its own subjects is stored (PubAck), so the refusals
+    // above are about the subjects, not the connection.
+    const own: Record<HooklineService, string> = {
+      ingest: names.subjects.dispatchFresh("ep_probe"),
+      delivery: names.subjects.outcomeDelivered("ep_probe"),
+      classifier: names.subjects.retry("5s", "ep_probe"),
+      dlq: names.subjects.dispatchRetry("ep_probe"),
+    };
+    for (const service of HOOKLINE_SERVICES) {
+      const nc = await connect({
+        servers: nats.url,
+        user: service,
+        pass: passwords[service],
+        inboxPrefix: natsInboxPrefix(names.prefix, service),
+      });
+      try {
+        const ack = await nc.request(own[service], "{}", { timeout: 5_000 });
+        expect(JSON.parse(ack.string()), service).toHaveProperty("seq");
+      } finally {
+        await nc.close();
+      }
+    }
+  });
+});
+
+/** The next permission violation the server reports on this connection. */
+function permissionViolation(nc: NatsConnection): Promise<PermissionViolationError> {
+  return (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "error" && status.error instanceof PermissionViolationError) {
+        return status.error;
+      }
+    }
+    throw new Error("connection closed without a permission violation");
+  })();
+}
+
+/** NATS subject matching: `*` is one token, `>` one or more at the end. */
+function matches(pattern: string, subject: string): boolean {
+  const p = pattern.split(".");
+  const s = subject.split(".");
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === ">") return s.length > i;
+    if (i >= s.length || (p[i] !== "*" && p[i] !== s[i])) return false;
+  }
+  return p.length === s.length;
+}
