@@ -101,7 +101,11 @@ describe("connectNats against a server with users", () => {
 
   /** Round trip on the user's own subjects; the reply comes to its own inbox prefix. */
   async function echo(link: NatsLink, subject: string): Promise<string> {
-    const sub = link.nc.subscribe(subject, { callback: (_err, msg) => msg.respond(msg.data) });
+    const sub = link.nc.subscribe(subject, {
+      callback: (_err, msg) => {
+        msg.respond(msg.data);
+      },
+    });
     try {
       await link.nc.flush();
       const reply = await link.nc.request(subject, "ping", { timeout: 2_000 });
