@@ -9,6 +9,7 @@ import {
   type Logger,
   mountApiDocs,
   type ReadinessChecks,
+  type SecretBox,
   type ServiceMetrics,
 } from "@hookline/kit";
 import type { EndpointRegistry } from "./endpoints/registry";
@@ -39,6 +40,8 @@ export interface IngestAppDeps {
   limits: IngestBodyLimits;
   registry: EndpointRegistry;
   cache: Pick<EndpointCache, "get" | "all">;
+  /** Opens the sealed secret GET …/secret shows; absent: secrets are stored in plaintext. */
+  secretBox?: SecretBox | undefined;
   events: EventPublisher;
   /** ENDPOINT_BLOCKED_PORTS and ENDPOINT_ALLOWED_PORTS; default DEFAULT_ENDPOINT_PORT_POLICY. */
   endpointPorts?: EndpointPortPolicy;

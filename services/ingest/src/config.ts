@@ -3,6 +3,7 @@ import {
   durationEnv,
   endpointPortEnvShape,
   portEnv,
+  secretEncryptionEnvShape,
   tokenPairsEnv,
 } from "@hookline/kit";
 import { z } from "zod";
@@ -20,4 +21,6 @@ export const ingestEnvShape = {
     .default(5 * 1024 * 1024),
   /** How long after acceptance a task may still be retried (`Hookline-Deadline`). */
   TASK_DEADLINE: durationEnv.default(3 * 86_400_000),
+  /** Ingest seals signing secrets and header values with the first key; checked by main.ts. */
+  ...secretEncryptionEnvShape,
 };

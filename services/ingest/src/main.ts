@@ -1,6 +1,7 @@
 import { hooklineNames } from "@hookline/contracts";
 import {
   boundHeapGrowth,
+  checkSecretEncryptionEnv,
   connectNats,
   createLogger,
   createServiceMetrics,
@@ -13,6 +14,7 @@ import {
   provisionOptionsFromEnv,
   provisionUntilDone,
   type ReadinessChecks,
+  secretBoxFromEnv,
   serveHttp,
   startEndpointCache,
   watchStreamUsage,
@@ -21,6 +23,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { createIngestApp, createStartingApp } from "./app";
 import { ingestEnvShape } from "./config";
 import { createEndpointRegistry } from "./endpoints/registry";
+import { endpointSealer } from "./endpoints/secrets";
 import { type BacklogQuotas, startBacklogQuotas } from "./events/backlog-quotas";
 import { createEventPublisher, DEFAULT_PUBLISH_TIMEOUT_MS } from "./events/publisher";
 import { pubAckTaskPublisher } from "./events/task-publisher";
@@ -40,9 +43,10 @@ function endpointStates(cache: EndpointCache): EndpointStateCounts {
 }
 
 async function main(): Promise<void> {
-  const env = loadEnvOrExit(SERVICE, ingestEnvShape);
+  const env = loadEnvOrExit(SERVICE, ingestEnvShape, checkSecretEncryptionEnv);
   boundHeapGrowth(env.HEAP_GROWTH_PERCENT);
   const logger = createLogger({ service: SERVICE, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
+  const secretBox = secretBoxFromEnv(env, logger);
   const metrics = createServiceMetrics(SERVICE);
 
   // Filled in as start-up proceeds; readiness and shutdown look at what exists so far.
@@ -153,8 +157,10 @@ async function main(): Promise<void> {
         isConnected: link.isConnected,
         logger,
         backlogQuotaLimit: env.ENDPOINT_BACKLOG_QUOTA,
+        sealer: endpointSealer(secretBox),
       }),
       cache: endpointCache,
+      secretBox,
       events: createEventPublisher({
         js: jetstream(link.nc),
         tasks: pubAckTaskPublisher(link.nc, DEFAULT_PUBLISH_TIMEOUT_MS),

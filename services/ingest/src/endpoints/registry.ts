@@ -3,7 +3,13 @@ import type { EndpointCache, Logger } from "@hookline/kit";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { monotonicFactory } from "ulid";
-import { generateSecret, rotatedSecrets, withoutExpiredSecrets } from "./secrets";
+import {
+  type EndpointSealer,
+  endpointSealer,
+  generateSecret,
+  rotatedSecrets,
+  withoutExpiredSecrets,
+} from "./secrets";
 
 export interface NewEndpoint {
   url: string;
@@ -77,6 +83,11 @@ export interface EndpointRegistryOptions {
   logger: Logger;
   /** ENDPOINT_BACKLOG_QUOTA: an endpoint's own backlogQuota may not be larger. */
   backlogQuotaLimit?: number;
+  /**
+   * Seals secrets and header values before every write (HOOKLINE_ENCRYPTION_KEYS); absent, they
+   * are written as given. Results carry the record as given, in plaintext.
+   */
+  sealer?: EndpointSealer;
   now?: () => number;
 }
 
@@ -158,6 +169,7 @@ export function applyChanges(
 
 export function createEndpointRegistry(options: EndpointRegistryOptions): EndpointRegistry {
   const { kv, cache, isConnected, logger } = options;
+  const sealer = options.sealer ?? endpointSealer(undefined);
   const now = options.now ?? Date.now;
   const nextUlid = monotonicFactory();
 
@@ -192,10 +204,10 @@ export function createEndpointRegistry(options: EndpointRegistryOptions): Endpoi
       for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
         const current = await read(id);
         if (current === undefined) return { outcome: "not_found" } as const;
-        const next = endpointRecordSchema.parse(change(current.record, now()));
+        const next = endpointRecordSchema.parse(change(sealer.open(current.record), now()));
         const revision = await storeCall(async () => {
           try {
-            return await kv.update(id, JSON.stringify(next), current.revision);
+            return await kv.update(id, JSON.stringify(sealer.seal(next)), current.revision);
           } catch (error) {
             if (isRevisionConflict(error)) return undefined;
             throw error;
@@ -242,7 +254,8 @@ export function createEndpointRegistry(options: EndpointRegistryOptions): Endpoi
           createdAt: timestamp,
           updatedAt: timestamp,
         });
-        const revision = await storeCall(() => kv.create(record.id, JSON.stringify(record)));
+        const sealed = JSON.stringify(sealer.seal(record));
+        const revision = await storeCall(() => kv.create(record.id, sealed));
         await cache.waitForRevision(revision);
         changed(record.id, actor, "created");
         return { outcome: "created", record } as const;

@@ -1,5 +1,13 @@
 import { randomBytes } from "node:crypto";
 import type { EndpointRecord, EndpointSecret } from "@hookline/contracts";
+import {
+  type OpenedValue,
+  openEndpointRecord,
+  openEndpointValue,
+  type SecretBox,
+  sealEndpointRecord,
+  secretSealContext,
+} from "@hookline/kit";
 
 export const SECRET_PREFIX = "whsec_";
 /** Standard Webhooks asks for keys of 24 to 64 bytes. */
@@ -47,4 +55,32 @@ export function rotatedSecrets(
     });
   const newest: EndpointSecret = { value, createdAt: new Date(now).toISOString() };
   return [newest, ...older].slice(0, MAX_SECRETS);
+}
+
+/**
+ * How the registry keeps signing secrets and header values encrypted in the bucket: a change is
+ * applied to the record opened, and the record is sealed again as a whole before it is written.
+ */
+export interface EndpointSealer {
+  /** Throws a SealedValueError when a stored value does not open (a key missing). */
+  open(record: EndpointRecord): EndpointRecord;
+  seal(record: EndpointRecord): EndpointRecord;
+}
+
+/** HOOKLINE_ENCRYPTION_KEYS' box; undefined (HOOKLINE_ALLOW_PLAINTEXT_SECRETS) writes plaintext. */
+export function endpointSealer(box: SecretBox | undefined): EndpointSealer {
+  return {
+    open(record) {
+      const opened = openEndpointRecord(box, record);
+      if (opened.outcome === "unopenable") throw opened.error;
+      return opened.record;
+    },
+    seal: (record) => (box === undefined ? record : sealEndpointRecord(box, record)),
+  };
+}
+
+/** The newest signing secret in plaintext, as GET …/secret shows it. */
+export function newestSecret(box: SecretBox | undefined, record: EndpointRecord): OpenedValue {
+  const value = record.secrets[0]?.value ?? "";
+  return openEndpointValue(box, record.id, "secrets[0]", secretSealContext(record.id), value);
 }

@@ -1,6 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
-import type { EndpointCache } from "@hookline/kit";
+import type { EndpointCache, SecretBox } from "@hookline/kit";
 import type { IngestApp } from "../app";
+import { newestSecret } from "../endpoints/secrets";
 import { endpointIdParamsSchema, endpointSecretSchema } from "../http/endpoint-schemas";
 import { endpointNotFound, problemRef } from "../http/problems";
 
@@ -22,12 +23,16 @@ export const getEndpointSecretRoute = createRoute({
 
 export function registerGetEndpointSecret(
   app: IngestApp,
-  deps: { cache: Pick<EndpointCache, "get"> },
+  deps: { cache: Pick<EndpointCache, "get">; secretBox?: SecretBox | undefined },
 ) {
   app.openapi(getEndpointSecretRoute, (c) => {
     const { id } = c.req.valid("param");
-    const newest = deps.cache.get(id)?.record.secrets[0];
-    if (newest === undefined) return endpointNotFound(c, id);
-    return c.json({ secret: newest.value }, 200);
+    const record = deps.cache.get(id)?.record;
+    if (record === undefined) return endpointNotFound(c, id);
+    // Stored sealed: opened here, only for this answer.
+    const newest = newestSecret(deps.secretBox, record);
+    // A key missing from HOOKLINE_ENCRYPTION_KEYS: a 500 whose log names the kid, not a value.
+    if (newest.outcome === "unopenable") throw newest.error;
+    return c.json({ secret: newest.plaintext }, 200);
   });
 }

@@ -10,6 +10,7 @@ import {
   createServiceMetrics,
   type EndpointCache,
   type NatsLink,
+  type SecretBox,
   type ServiceMetrics,
   startEndpointCache,
 } from "@hookline/kit";
@@ -23,6 +24,7 @@ import {
 import type { KV } from "@nats-io/kv";
 import { createIngestApp, type IngestApp } from "../app";
 import { createEndpointRegistry, type EndpointRegistry } from "../endpoints/registry";
+import { endpointSealer } from "../endpoints/secrets";
 import { startBacklogQuotas } from "../events/backlog-quotas";
 import { createEventPublisher, DEFAULT_PUBLISH_TIMEOUT_MS } from "../events/publisher";
 import { pubAckTaskPublisher } from "../events/task-publisher";
@@ -64,6 +66,8 @@ export interface IngestHarnessOptions {
   wrapJetStream?: (js: JetStreamClient) => JetStreamClient;
   /** false: every event request goes through the validated routes (createIngestApp's option). */
   fastEventRoutes?: boolean;
+  /** Seal secrets and header values as main.ts does with HOOKLINE_ENCRYPTION_KEYS; default none. */
+  secretBox?: SecretBox;
 }
 
 /** The ingest app wired as main.ts wires it, in-process, against a real nats-server. */
@@ -99,6 +103,7 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
     isConnected: link.isConnected,
     logger,
     backlogQuotaLimit: defaultProvisionOptions.endpointBacklogQuota,
+    sealer: endpointSealer(options.secretBox),
     ...(options.now === undefined ? {} : { now: options.now }),
   });
   const app = createIngestApp({
@@ -114,6 +119,7 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
     },
     registry,
     cache,
+    secretBox: options.secretBox,
     events: createEventPublisher({
       js: options.wrapJetStream?.(js) ?? js,
       ...(options.wrapJetStream === undefined
