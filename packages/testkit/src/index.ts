@@ -1,3 +1,4 @@
+export { TEST_ENCRYPTION_KEYS } from "./encryption-keys";
 export { freePort, preferredOrFreePort } from "./free-port";
 export { LineBuffer } from "./line-buffer";
 export type { Exit } from "./managed-process";

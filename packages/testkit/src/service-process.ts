@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { ENCRYPTION_ENV_NAMES, encryptionEnvFor } from "./encryption-keys";
 import { LineBuffer } from "./line-buffer";
 import { describeExit, ManagedProcess } from "./managed-process";
 import { repoRoot } from "./repo-root";
@@ -6,7 +7,14 @@ import { answersOk, pollUntil } from "./wait";
 
 // Infrastructure and credentials come only from the test: an inherited one would hide a
 // missing variable or point the service at the developer's own servers.
-const NOT_INHERITED = ["NATS_URL", "DATABASE_URL", "PORT", "INGEST_API_TOKENS", "DLQ_API_TOKENS"];
+const NOT_INHERITED = [
+  "NATS_URL",
+  "DATABASE_URL",
+  "PORT",
+  "INGEST_API_TOKENS",
+  "DLQ_API_TOKENS",
+  ...ENCRYPTION_ENV_NAMES,
+];
 /** After SIGTERM, a service gets this long before SIGKILL (and an exit code of null). */
 const TERMINATE_GRACE_MS = 20_000;
 
@@ -37,7 +45,7 @@ export function runService(name: string, env: Record<string, string>): ServicePr
     command: process.execPath,
     args: ["--import", "tsx", join(root, "services", name, "src", "main.ts")],
     cwd: root,
-    env: { ...inherited, ...env },
+    env: { ...inherited, ...encryptionEnvFor(name), ...env },
     logs,
   });
   const output = () => logs.lines().join("\n");

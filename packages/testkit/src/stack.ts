@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
+import { ENCRYPTION_ENV_NAMES, encryptionEnvFor } from "./encryption-keys";
 import { freePort } from "./free-port";
 import { LineBuffer } from "./line-buffer";
 import { describeExit, type Exit, ManagedProcess } from "./managed-process";
@@ -100,6 +101,7 @@ const NOT_INHERITED = [
   "NATS_TLS_CERT",
   "NATS_TLS_KEY",
   "NATS_INBOX_PREFIX",
+  ...ENCRYPTION_ENV_NAMES,
 ];
 
 /**
@@ -136,6 +138,7 @@ export async function startStack(opts: StartStackOptions): Promise<Stack> {
         HOOKLINE_PREFIX: opts.prefix ?? "hookline",
         PORT: `${await freePort()}`,
         LOG_LEVEL: "info",
+        ...encryptionEnvFor(base),
         ...opts.env,
         ...opts.serviceEnv?.[base],
         ...own,

@@ -4,6 +4,7 @@ import {
   durationEnv,
   endpointPortEnvShape,
   portEnv,
+  secretEncryptionEnvShape,
 } from "@hookline/kit";
 import { z } from "zod";
 
@@ -39,4 +40,6 @@ export const deliveryEnvShape = {
   DELIVERY_ENDPOINT_LOOKUP_TIMEOUT: durationEnv.default(5_000),
   /** The rolling window the failure rate is taken over. */
   DELIVERY_BREAKER_WINDOW: durationEnv.pipe(z.number().min(100, "at least 100ms")).default(10_000),
+  /** Delivery opens sealed signing secrets and header values; checked by main.ts. */
+  ...secretEncryptionEnvShape,
 };

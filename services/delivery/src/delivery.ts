@@ -27,6 +27,7 @@ import { type Overflow, startOverflow } from "./lanes/overflow";
 import { createTaskRunner } from "./lanes/task-runner";
 import { createWriteCoalescer } from "./lanes/write-coalescer";
 import { type DeliveryMetrics, laneRecorder } from "./metrics";
+import type { EndpointCredentials } from "./signing/endpoint-credentials";
 
 export interface FairnessLimits {
   /** DELIVERY_ENDPOINT_MAX_IN_FLIGHT: an endpoint's tasks sent at once, unless it overrides. */
@@ -58,6 +59,8 @@ export interface DeliveryOptions {
   endpointWriter: EndpointWriter;
   /** Rate limits and circuit breakers around the HTTP client's send. */
   guards: EndpointGuards;
+  /** Opens sealed secrets and header values (HOOKLINE_ENCRYPTION_KEYS); default: plain only. */
+  credentials?: EndpointCredentials | undefined;
   serviceMetrics: ServiceMetrics;
   metrics: DeliveryMetrics;
   logger: Logger;

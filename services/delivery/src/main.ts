@@ -1,6 +1,7 @@
 import { hooklineNames } from "@hookline/contracts";
 import {
   boundHeapGrowth,
+  checkSecretEncryptionEnv,
   connectNats,
   createEndpointWriter,
   createLogger,
@@ -14,6 +15,7 @@ import {
   type NatsLink,
   provisionOptionsFromEnv,
   provisionUntilDone,
+  secretBoxFromEnv,
   serveHttp,
   startEndpointCache,
 } from "@hookline/kit";
@@ -23,14 +25,17 @@ import { type RunningDelivery, startDelivery } from "./delivery";
 import { createEndpointGuards } from "./guards/endpoint-guards";
 import { createWebhookClient } from "./http/webhook-client";
 import { createDeliveryMetrics } from "./metrics";
+import { createEndpointCredentials } from "./signing/endpoint-credentials";
 
 const SERVICE = "delivery";
 
 async function main(): Promise<void> {
-  const env = loadEnvOrExit(SERVICE, deliveryEnvShape);
+  const env = loadEnvOrExit(SERVICE, deliveryEnvShape, checkSecretEncryptionEnv);
   boundHeapGrowth(env.HEAP_GROWTH_PERCENT);
 
   const logger = createLogger({ service: SERVICE, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
+  // Sealed secrets and header values are opened per endpoint on first use, in memory only.
+  const credentials = createEndpointCredentials(secretBoxFromEnv(env, logger));
   const serviceMetrics = createServiceMetrics(SERVICE);
   const metrics = createDeliveryMetrics(serviceMetrics);
   const names = hooklineNames(env.HOOKLINE_PREFIX);
@@ -129,6 +134,7 @@ async function main(): Promise<void> {
         endpoints,
         endpointWriter: createEndpointWriter({ kv: provisioned.endpoints, endpoints }),
         guards,
+        credentials,
         serviceMetrics,
         metrics,
         logger,

@@ -17,6 +17,7 @@ import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import type { EndpointGuards } from "../guards/endpoint-guards";
 import { isAttempt, statusClass } from "../http/attempt";
+import type { EndpointCredentials } from "../signing/endpoint-credentials";
 import type { LaneRecorder } from "../metrics";
 import { type AttemptSummary, encodeOutcomeHeaders, outcomeFor, outcomeMsgId } from "./outcome";
 import { taskHeaders } from "./task-headers";
@@ -35,6 +36,8 @@ export interface TaskRunnerDeps {
   endpoints: Pick<EndpointCache, "lookup">;
   /** The send path: per-endpoint rate limit and circuit breaker around the HTTP client. */
   guards: EndpointGuards;
+  /** Opens sealed secrets and header values (HOOKLINE_ENCRYPTION_KEYS); default: plain only. */
+  credentials?: EndpointCredentials | undefined;
   serviceMetrics: ServiceMetrics;
   logger: Logger;
   /** ack_wait of the delivery consumers; longer calls keep the task with working(). */
@@ -89,7 +92,7 @@ export function createTaskRunner(
     try {
       // Signed only when it will really be sent.
       const guarded = await deps.guards.send(endpoint, () =>
-        webhookRequestFor(endpoint, task, msg.data, at),
+        webhookRequestFor(endpoint, task, msg.data, at, deps.credentials),
       );
       if (guarded.outcome !== "sent") {
         if (guarded.outcome === "rate_limited") {

@@ -1,11 +1,15 @@
+import { createSecretKey, randomBytes } from "node:crypto";
 import type { EndpointRecord, TaskMeta } from "@hookline/contracts";
+import { createSecretBox, SealedValueError, sealEndpointRecord } from "@hookline/kit";
 import { describe, expect, it } from "vitest";
-import { webhookSignature } from "../signing/signature";
+import { createEndpointCredentials } from "../signing/endpoint-credentials";
+import { secretKey, webhookSignature } from "../signing/signature";
 import { endpointTimeoutMs, webhookRequestFor } from "./webhook-request";
 
 const secretA = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const secretB = "whsec_dGhlIG90aGVyIHNlY3JldCBmb3Igcm90YXRpb24=";
 const now = Date.parse("2025-06-01T12:00:00.500Z");
+const key = (secret: string) => createSecretKey(secretKey(secret));
 
 const endpoint: EndpointRecord = {
   id: "ep_01JABCDEFGHJKMNPQRSTVWXYZ0",
@@ -41,7 +45,7 @@ describe("webhookRequestFor", () => {
       "user-agent": "Hookline/0.1",
       "webhook-id": "evt_9",
       "webhook-timestamp": String(timestamp),
-      "webhook-signature": webhookSignature({ id: "evt_9", timestamp, body, secrets: [secretA] }),
+      "webhook-signature": webhookSignature({ id: "evt_9", timestamp, body, keys: [key(secretA)] }),
     });
   });
 
@@ -61,7 +65,7 @@ describe("webhookRequestFor", () => {
     const signatures = webhookRequestFor(rotating, task, body, now).headers["webhook-signature"];
     const timestamp = Math.floor(now / 1000);
     expect(signatures).toBe(
-      webhookSignature({ id: "evt_9", timestamp, body, secrets: [secretB, secretA] }),
+      webhookSignature({ id: "evt_9", timestamp, body, keys: [key(secretB), key(secretA)] }),
     );
     expect(signatures?.split(" ")).toHaveLength(2);
   });
@@ -75,6 +79,45 @@ describe("webhookRequestFor", () => {
     };
     expect(webhookRequestFor(expired, task, body, now).headers["webhook-signature"]).toMatch(
       /^v1,/,
+    );
+  });
+});
+
+describe("webhookRequestFor with sealed secrets and header values", () => {
+  const box = createSecretBox([{ kid: "k1", key: randomBytes(32) }]);
+  const sealed = sealEndpointRecord(box, endpoint);
+
+  it("sends what the plain record sends, the header values opened", () => {
+    expect(sealed.secrets[0]?.value).toMatch(/^enc:v1:k1:/);
+    expect(sealed.headers?.["X-Tenant"]).toMatch(/^enc:v1:k1:/);
+    const credentials = createEndpointCredentials(box);
+    expect(webhookRequestFor(sealed, task, body, now, credentials)).toEqual(
+      webhookRequestFor(endpoint, task, body, now),
+    );
+    // The second time from memory: the same answer.
+    expect(webhookRequestFor(sealed, task, body, now, credentials).headers["x-tenant"]).toBe("acme");
+  });
+
+  it("refuses to sign without the key, and never sends a sealed value", () => {
+    expect(() => webhookRequestFor(sealed, task, body, now)).toThrow(SealedValueError);
+    const other = createEndpointCredentials(
+      createSecretBox([{ kid: "k1", key: randomBytes(32) }]),
+    );
+    expect(() => webhookRequestFor(sealed, task, body, now, other)).toThrow(/does not open/);
+  });
+
+  it("refuses a sealed secret or header value moved from another endpoint", () => {
+    const credentials = createEndpointCredentials(box);
+    // Opened (and kept) for its own endpoint first: the copy must still be refused.
+    webhookRequestFor(sealed, task, body, now, credentials);
+    const thief: EndpointRecord = { ...endpoint, id: "ep_01JABCDEFGHJKMNPQRSTVWXYZ1" };
+    const movedSecret = { ...thief, secrets: sealed.secrets };
+    expect(() => webhookRequestFor(movedSecret, task, body, now, credentials)).toThrow(
+      SealedValueError,
+    );
+    const movedHeader = { ...thief, headers: sealed.headers };
+    expect(() => webhookRequestFor(movedHeader, task, body, now, credentials)).toThrow(
+      SealedValueError,
     );
   });
 });

@@ -1,4 +1,4 @@
-import { createHmac } from "node:crypto";
+import { createHmac, createSecretKey } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { secretKey, webhookSignature } from "./signature";
 
@@ -11,6 +11,7 @@ const spec = {
   signature: "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
 };
 const bytes = (text: string) => new TextEncoder().encode(text);
+const key = (secret: string) => createSecretKey(secretKey(secret));
 
 describe("webhookSignature", () => {
   it("matches the Standard Webhooks specification example", () => {
@@ -18,7 +19,7 @@ describe("webhookSignature", () => {
       id: spec.id,
       timestamp: spec.timestamp,
       body: bytes(spec.body),
-      secrets: [spec.secret],
+      keys: [key(spec.secret)],
     });
     expect(signature).toBe(spec.signature);
   });
@@ -29,7 +30,7 @@ describe("webhookSignature", () => {
       id: spec.id,
       timestamp: spec.timestamp,
       body: bytes(spec.body),
-      secrets: [other, spec.secret],
+      keys: [key(other), key(spec.secret)],
     });
     const parts = signature.split(" ");
     expect(parts).toHaveLength(2);
@@ -47,7 +48,7 @@ describe("webhookSignature", () => {
       id: spec.id,
       timestamp: spec.timestamp,
       body: new Uint8Array(body),
-      secrets: [spec.secret],
+      keys: [key(spec.secret)],
     });
     expect(signature).toBe(`v1,${expected}`);
   });
@@ -59,13 +60,13 @@ describe("webhookSignature", () => {
       id: spec.id,
       timestamp: spec.timestamp,
       body,
-      secrets: [spec.secret],
+      keys: [key(spec.secret)],
     });
     expect(signature).toBe(spec.signature);
   });
 
   it("gives an empty header value when no secret is active", () => {
-    expect(webhookSignature({ id: "e", timestamp: 1, body: bytes("{}"), secrets: [] })).toBe("");
+    expect(webhookSignature({ id: "e", timestamp: 1, body: bytes("{}"), keys: [] })).toBe("");
   });
 });
 

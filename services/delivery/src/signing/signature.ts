@@ -1,4 +1,4 @@
-import { createHmac, createSecretKey, type KeyObject } from "node:crypto";
+import { createHmac, type KeyObject } from "node:crypto";
 
 const SECRET_PREFIX = "whsec_";
 
@@ -8,21 +8,6 @@ export function secretKey(secret: string): Buffer {
   return Buffer.from(encoded, "base64");
 }
 
-/** Keys of the secrets seen lately: decoding one per webhook showed up in profiles. */
-const keys = new Map<string, KeyObject>();
-/** Secrets are a few per endpoint; past this many the map starts over rather than grow. */
-const MAX_KEYS = 10_000;
-
-function keyOf(secret: string): KeyObject {
-  let key = keys.get(secret);
-  if (!key) {
-    if (keys.size >= MAX_KEYS) keys.clear();
-    key = createSecretKey(secretKey(secret));
-    keys.set(secret, key);
-  }
-  return key;
-}
-
 export interface SignatureInput {
   /** `webhook-id`: the event id, stable across retries. */
   id: string;
@@ -30,8 +15,8 @@ export interface SignatureInput {
   timestamp: number;
   /** The exact body bytes that are sent; never decoded or re-serialised. */
   body: Uint8Array;
-  /** `whsec_…` secrets, newest first; one signature each. */
-  secrets: readonly string[];
+  /** The HMAC keys of the active secrets, newest first; one signature each. */
+  keys: readonly KeyObject[];
 }
 
 /**
@@ -41,9 +26,9 @@ export interface SignatureInput {
  */
 export function webhookSignature(input: SignatureInput): string {
   const prefix = `${input.id}.${input.timestamp}.`;
-  return input.secrets
-    .map((secret) => {
-      const mac = createHmac("sha256", keyOf(secret));
+  return input.keys
+    .map((key) => {
+      const mac = createHmac("sha256", key);
       mac.update(prefix);
       mac.update(input.body);
       return `v1,${mac.digest("base64")}`;
