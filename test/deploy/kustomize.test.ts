@@ -6,7 +6,13 @@ import { repoRoot } from "@hookline/testkit";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { parseDockerfile, stageLineage } from "./support/dockerfile";
-import { findObject, type K8sObject, renderKustomization, secretValues } from "./support/kustomize";
+import {
+  findObject,
+  isNamed,
+  type K8sObject,
+  renderKustomization,
+  secretValues,
+} from "./support/kustomize";
 import {
   type EnvShape,
   hooklineServices,
@@ -347,8 +353,8 @@ describe("deploy/k8s", () => {
       expect(svc.spec.ports.map((port) => port.port)).toContain(service?.port);
     }
     // The Deployment mounts each rule file where prometheus.yml looks for it.
-    const volume = workload(dev, "prometheus")?.spec.template.spec.volumes?.find(
-      (v) => v.configMap?.name === "prometheus-config",
+    const volume = workload(dev, "prometheus")?.spec.template.spec.volumes?.find((v) =>
+      isNamed(v.configMap?.name ?? "", "prometheus-config"),
     );
     const mounted = (volume?.configMap?.items ?? []).map((item) => item.path);
     for (const ruleFile of prometheus.rule_files) expect(mounted).toContain(ruleFile);
@@ -373,8 +379,8 @@ describe("deploy/k8s", () => {
         volumeMounts: { name: string; mountPath: string }[];
       }
     ).volumeMounts;
-    const dashboardsVolume = grafana.spec.template.spec.volumes?.find(
-      (v) => v.configMap?.name === "grafana-dashboards",
+    const dashboardsVolume = grafana.spec.template.spec.volumes?.find((v) =>
+      isNamed(v.configMap?.name ?? "", "grafana-dashboards"),
     );
     const dashboardsMount = mounts.find((m) => m.name === dashboardsVolume?.name);
     expect(providers.providers[0]?.options.path).toBe(dashboardsMount?.mountPath);
