@@ -8,3 +8,4 @@ export * from "./messages";
 export * from "./names";
 export * from "./provision";
 export * from "./retry-after";
+export * from "./tenant";

@@ -36,7 +36,11 @@ export function hooklineNames(prefix = "hookline") {
       deliveryOverflow: (endpointId: string) => `delivery-overflow-${endpointId}`,
       retryTier: (tier: string) => `retry-${tier}`,
     },
-    kv: { endpoints: `${prefix}_endpoints` },
+    kv: {
+      endpoints: `${prefix}_endpoints`,
+      /** Ingest's tenant records, keyed by tenantKvKey(id). */
+      tenants: `${prefix}_tenants`,
+    },
     subjects: {
       dispatchFresh: (endpointId: string) => `${prefix}.dispatch.fresh.${endpointId}`,
       dispatchRetry: (endpointId: string) => `${prefix}.dispatch.retry.${endpointId}`,

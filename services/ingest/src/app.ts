@@ -20,14 +20,22 @@ import { installFastEventRoutes } from "./http/fast-events";
 import { registerProblemComponents, serviceUnavailable } from "./http/problems";
 import { countRejectedEvents, type IngestMetrics } from "./metrics";
 import { registerCreateEndpoint } from "./routes/create-endpoint";
+import { registerCreateTenant } from "./routes/create-tenant";
 import { registerDeleteEndpoint } from "./routes/delete-endpoint";
+import { registerDeleteTenant } from "./routes/delete-tenant";
 import { registerGetEndpoint } from "./routes/get-endpoint";
 import { registerGetEndpointSecret } from "./routes/get-endpoint-secret";
+import { registerGetTenant } from "./routes/get-tenant";
 import { registerListEndpoints } from "./routes/list-endpoints";
+import { registerListTenants } from "./routes/list-tenants";
 import { registerPublishEvent } from "./routes/publish-event";
 import { registerPublishEventBatch } from "./routes/publish-event-batch";
+import { registerRoutes } from "./routes/registration";
 import { registerRotateEndpointSecret } from "./routes/rotate-endpoint-secret";
 import { registerUpdateEndpoint } from "./routes/update-endpoint";
+import { registerUpdateTenant } from "./routes/update-tenant";
+import type { TenantRegistry } from "./tenants/registry";
+import type { TenantView } from "./tenants/tenant-view";
 
 export type IngestApp = OpenAPIHono<KitEnv>;
 
@@ -40,6 +48,9 @@ export interface IngestAppDeps {
   limits: IngestBodyLimits;
   registry: EndpointRegistry;
   cache: Pick<EndpointCache, "get" | "all">;
+  tenantRegistry: TenantRegistry;
+  /** Whether a tenant exists, asked on every request to a tenant path: in memory. */
+  tenants: Pick<TenantView, "state" | "get" | "all">;
   /** Opens the sealed secret GET …/secret shows; absent: secrets are stored in plaintext. */
   secretBox?: SecretBox | undefined;
   events: EventPublisher;
@@ -57,7 +68,10 @@ export const apiInfo = {
     "takes `Authorization: Bearer <token>`; errors are application/problem+json. Bodies are " +
     "limited by INGEST_MAX_BODY_BYTES (INGEST_MAX_BATCH_BYTES for batches), decided from " +
     `Content-Length (413); a payload nests at most ${MAX_PAYLOAD_DEPTH} levels of arrays and ` +
-    "objects (400). A 503 names the event ids to resend with, so each keeps its webhook-id.",
+    "objects (400). A 503 names the event ids to resend with, so each keeps its webhook-id. " +
+    "Endpoints and events belong to tenants (/v1/tenants/{tenantId}/…); the paths without a " +
+    "tenant (/v1/endpoints…, /v1/events…) act for the `default` tenant. Custom header values " +
+    "of endpoints are write-only: every read shows `<redacted>` in their place.",
 };
 
 export function createIngestApp(deps: IngestAppDeps): IngestApp {
@@ -74,15 +88,21 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
 
   app.use("/v1/*", bearerAuth(deps.tokens));
 
-  registerCreateEndpoint(app, deps);
-  registerListEndpoints(app, deps);
-  registerGetEndpoint(app, deps);
-  registerUpdateEndpoint(app, deps);
-  registerDeleteEndpoint(app, deps);
-  registerGetEndpointSecret(app, deps);
-  registerRotateEndpointSecret(app, deps);
-  registerPublishEvent(app, deps);
-  registerPublishEventBatch(app, deps);
+  const register = registerRoutes(app, deps);
+  registerCreateTenant(register, deps);
+  registerListTenants(register, deps);
+  registerGetTenant(register, deps);
+  registerUpdateTenant(register, deps);
+  registerDeleteTenant(register, deps);
+  registerCreateEndpoint(register, deps);
+  registerListEndpoints(register, deps);
+  registerGetEndpoint(register, deps);
+  registerUpdateEndpoint(register, deps);
+  registerDeleteEndpoint(register, deps);
+  registerGetEndpointSecret(register, deps);
+  registerRotateEndpointSecret(register, deps);
+  registerPublishEvent(register, deps);
+  registerPublishEventBatch(register, deps);
   if (deps.fastEventRoutes !== false) installFastEventRoutes(app, deps);
   return app;
 }

@@ -28,6 +28,9 @@ import { type BacklogQuotas, startBacklogQuotas } from "./events/backlog-quotas"
 import { createEventPublisher, DEFAULT_PUBLISH_TIMEOUT_MS } from "./events/publisher";
 import { pubAckTaskPublisher } from "./events/task-publisher";
 import { createIngestMetrics, type EndpointStateCounts } from "./metrics";
+import { ensureTenantBucket } from "./tenants/bucket";
+import { createTenantRegistry } from "./tenants/registry";
+import { startTenantView, type TenantView } from "./tenants/tenant-view";
 
 const SERVICE = "ingest";
 /** The webhook body wraps the payload in type and timestamp, a little more than the request. */
@@ -53,6 +56,7 @@ async function main(): Promise<void> {
   let link: NatsLink | undefined;
   let provisioned = false;
   let cache: EndpointCache | undefined;
+  let tenants: TenantView | undefined;
   let stopStreamUsage: (() => void) | undefined;
   let quotas: BacklogQuotas | undefined;
   let stopping = false;
@@ -60,6 +64,7 @@ async function main(): Promise<void> {
     nats: () => link?.isConnected() ?? false,
     provisioned: () => provisioned,
     endpointCache: () => cache?.isReady() ?? false,
+    tenants: () => tenants?.isReady() ?? false,
   };
   const ingestMetrics = createIngestMetrics(metrics, () =>
     cache === undefined ? undefined : endpointStates(cache),
@@ -97,6 +102,7 @@ async function main(): Promise<void> {
         },
       },
       { name: "stop endpoint cache", run: () => cache?.stop() },
+      { name: "stop tenant view", run: () => tenants?.stop() },
       { name: "stop stream usage", run: () => stopStreamUsage?.() },
       { name: "stop backlog quotas", run: () => quotas?.stop() },
       { name: "drain nats", run: () => drainOrClose(link) },
@@ -106,11 +112,16 @@ async function main(): Promise<void> {
   try {
     link = await connectNats({ url: env.NATS_URL, auth: env, name: `hookline-${SERVICE}`, logger });
     const names = hooklineNames(env.HOOKLINE_PREFIX);
+    const nc = link.nc;
     const jetStream = await provisionUntilDone({
-      nc: link.nc,
+      nc,
       options: provisionOptionsFromEnv(env, names),
       logger,
       stopping: () => stopping,
+      // Only ingest uses the tenants bucket, so only ingest creates it.
+      after: async () => ({
+        tenantsKv: await ensureTenantBucket(nc, names, env.JETSTREAM_REPLICAS),
+      }),
     });
     // SIGTERM during start-up: shutdown has begun, so start nothing more.
     if (jetStream === undefined || stopping) return;
@@ -128,6 +139,10 @@ async function main(): Promise<void> {
     cache = endpointCache;
     await endpointCache.ready;
     if (stopping) return;
+    const tenantView = await startTenantView(jetStream.tenantsKv, logger);
+    tenants = tenantView;
+    await tenantView.ready;
+    if (stopping) return;
 
     quotas = startBacklogQuotas({ jsm: jetStream.jsm, names, cache: endpointCache, logger });
 
@@ -143,6 +158,14 @@ async function main(): Promise<void> {
       );
     }
 
+    const registry = createEndpointRegistry({
+      kv,
+      cache: endpointCache,
+      isConnected: link.isConnected,
+      logger,
+      backlogQuotaLimit: env.ENDPOINT_BACKLOG_QUOTA,
+      sealer: endpointSealer(secretBox),
+    });
     app = createIngestApp({
       logger,
       metrics,
@@ -151,15 +174,17 @@ async function main(): Promise<void> {
       tokens: env.INGEST_API_TOKENS,
       limits,
       endpointPorts: endpointPortPolicyFromEnv(env),
-      registry: createEndpointRegistry({
-        kv,
-        cache: endpointCache,
+      registry,
+      cache: endpointCache,
+      tenants: tenantView,
+      tenantRegistry: createTenantRegistry({
+        kv: jetStream.tenantsKv,
+        view: tenantView,
+        endpoints: registry,
+        endpointCache,
         isConnected: link.isConnected,
         logger,
-        backlogQuotaLimit: env.ENDPOINT_BACKLOG_QUOTA,
-        sealer: endpointSealer(secretBox),
       }),
-      cache: endpointCache,
       secretBox,
       events: createEventPublisher({
         js: jetstream(link.nc),

@@ -51,11 +51,17 @@ export function createIngestMetrics(
   return { events, tasks };
 }
 
-/** Event requests answered 4xx (bad token, bad body, too large) count as rejected. */
+/** /v1/tenants/{tenantId}/events and …/events/batch. */
+const TENANT_EVENTS_PATH = /^\/v1\/tenants\/[^/]+\/events(\/batch)?$/;
+
+/** Event requests answered 4xx (bad token, bad body, too large, unknown tenant) count as rejected. */
 export function countRejectedEvents(metrics: IngestMetrics): MiddlewareHandler {
   return async (c, next) => {
     await next();
-    if (!c.req.path.startsWith("/v1/events")) return;
-    if (c.res.status >= 400 && c.res.status < 500) metrics.events.inc({ outcome: "rejected" });
+    if (c.res.status < 400 || c.res.status >= 500) return;
+    const path = c.req.path;
+    if (path.startsWith("/v1/events") || TENANT_EVENTS_PATH.test(path)) {
+      metrics.events.inc({ outcome: "rejected" });
+    }
   };
 }

@@ -1,4 +1,4 @@
-import { type EndpointRecord, endpointIdSchema } from "@hookline/contracts";
+import { DEFAULT_TENANT_ID, type EndpointRecord, endpointIdSchema } from "@hookline/contracts";
 import type { EndpointCache } from "@hookline/kit";
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -19,9 +19,13 @@ export function decodeCursor(cursor: string): string | undefined {
   return id;
 }
 
-/** A page in id order (ULIDs sort by creation time), read from the in-memory cache. */
+/**
+ * A page of one tenant's endpoints in id order (ULIDs sort by creation time), read from the
+ * in-memory cache.
+ */
 export function listEndpoints(
   cache: Pick<EndpointCache, "all">,
+  tenantId: string,
   page: { cursor?: string | undefined; limit: number },
 ): EndpointPage {
   let after: string | undefined;
@@ -32,7 +36,11 @@ export function listEndpoints(
   const sorted = cache
     .all()
     .map((cached) => cached.record)
-    .filter((record) => after === undefined || record.id > after)
+    .filter(
+      (record) =>
+        (record.tenantId ?? DEFAULT_TENANT_ID) === tenantId &&
+        (after === undefined || record.id > after),
+    )
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const endpoints = sorted.slice(0, page.limit);
   const last = endpoints.at(-1);

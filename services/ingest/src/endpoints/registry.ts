@@ -1,8 +1,13 @@
-import { type EndpointRecord, endpointIdSchema, endpointRecordSchema } from "@hookline/contracts";
+import {
+  DEFAULT_TENANT_ID,
+  type EndpointRecord,
+  endpointIdSchema,
+  endpointRecordSchema,
+} from "@hookline/contracts";
 import type { EndpointCache, Logger } from "@hookline/kit";
-import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { monotonicFactory } from "ulid";
+import { isRevisionConflict, StoreUnavailable, storeCall } from "../kv/store-calls";
 import {
   type EndpointSealer,
   endpointSealer,
@@ -12,6 +17,8 @@ import {
 } from "./secrets";
 
 export interface NewEndpoint {
+  /** The tenant it belongs to; DEFAULT_TENANT_ID when absent. Stored in the record either way. */
+  tenantId?: string | undefined;
   url: string;
   eventTypes: string[];
   description?: string | undefined;
@@ -66,13 +73,23 @@ export type RotateSecretResult =
   | Unavailable;
 export type DeleteEndpointResult = { outcome: "deleted" } | NotFound | Conflict | Unavailable;
 
-/** Writes to the endpoint bucket. Reads go through the EndpointCache instead. */
+/**
+ * Writes to the endpoint bucket. Reads go through the EndpointCache instead. `owner`, when
+ * given, is the tenant the endpoint must belong to: another tenant's endpoint is `not_found`,
+ * exactly as a missing one.
+ */
 export interface EndpointRegistry {
   /** `actor` is the token holder; every change is logged with it (secrets never are). */
   create(input: NewEndpoint, actor: string): Promise<CreateEndpointResult>;
-  update(id: string, changes: EndpointChanges, actor: string): Promise<UpdateEndpointResult>;
-  rotateSecret(id: string, actor: string): Promise<RotateSecretResult>;
-  remove(id: string, actor: string): Promise<DeleteEndpointResult>;
+  update(
+    id: string,
+    changes: EndpointChanges,
+    actor: string,
+    owner?: string,
+  ): Promise<UpdateEndpointResult>;
+  rotateSecret(id: string, actor: string, owner?: string): Promise<RotateSecretResult>;
+  /** Purges the key: no earlier revision (secrets, header values) stays in the bucket. */
+  remove(id: string, actor: string, owner?: string): Promise<DeleteEndpointResult>;
 }
 
 export interface EndpointRegistryOptions {
@@ -93,28 +110,9 @@ export interface EndpointRegistryOptions {
 
 const MAX_WRITE_ATTEMPTS = 5;
 
-/** A KV call failed for a reason other than a revision conflict: NATS is unavailable. */
-class StoreUnavailable extends Error {
-  constructor(override readonly cause: unknown) {
-    super("endpoint store unavailable");
-  }
-}
-
-function isRevisionConflict(error: unknown): boolean {
-  return (
-    error instanceof JetStreamApiError &&
-    (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
-      error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
-}
-
-async function storeCall<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    throw new StoreUnavailable(error);
-  }
-}
+/** False when `owner` is given and the record belongs to another tenant. */
+const ownedBy = (record: EndpointRecord, owner: string | undefined) =>
+  owner === undefined || (record.tenantId ?? DEFAULT_TENANT_ID) === owner;
 
 type ClearableField =
   | "description"
@@ -173,11 +171,12 @@ export function createEndpointRegistry(options: EndpointRegistryOptions): Endpoi
   const now = options.now ?? Date.now;
   const nextUlid = monotonicFactory();
 
-  const read = async (id: string) => {
+  const read = async (id: string, owner: string | undefined) => {
     const entry = await storeCall(() => kv.get(id));
     if (entry === null || entry.operation !== "PUT") return undefined;
     // A record that fails the schema is a bug in whoever wrote it: let it surface as a 500.
-    return { record: endpointRecordSchema.parse(entry.json()), revision: entry.revision };
+    const record = endpointRecordSchema.parse(entry.json());
+    return ownedBy(record, owner) ? { record, revision: entry.revision } : undefined;
   };
 
   /** Runs a write, answering `unavailable` (not throwing) when NATS is down or times out. */
@@ -195,6 +194,7 @@ export function createEndpointRegistry(options: EndpointRegistryOptions): Endpoi
   /** Compare-and-set: re-reads and re-applies on a revision conflict. */
   const modify = async <R>(
     id: string,
+    owner: string | undefined,
     what: string,
     change: (current: EndpointRecord, at: number) => EndpointRecord,
     done: (record: EndpointRecord) => R,
@@ -202,7 +202,7 @@ export function createEndpointRegistry(options: EndpointRegistryOptions): Endpoi
     if (!endpointIdSchema.safeParse(id).success) return { outcome: "not_found" };
     return guarded(what, async () => {
       for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
-        const current = await read(id);
+        const current = await read(id, owner);
         if (current === undefined) return { outcome: "not_found" } as const;
         const next = endpointRecordSchema.parse(change(sealer.open(current.record), now()));
         const revision = await storeCall(async () => {
@@ -245,10 +245,11 @@ export function createEndpointRegistry(options: EndpointRegistryOptions): Endpoi
       return guarded("create", async () => {
         const at = now();
         const timestamp = new Date(at).toISOString();
-        const { secret, ...fields } = input;
+        const { secret, tenantId, ...fields } = input;
         const record = endpointRecordSchema.parse({
           ...fields,
           id: `ep_${nextUlid(at)}`,
+          tenantId: tenantId ?? DEFAULT_TENANT_ID,
           secrets: [{ value: secret ?? generateSecret(), createdAt: timestamp }],
           disabled: false,
           createdAt: timestamp,
@@ -262,11 +263,12 @@ export function createEndpointRegistry(options: EndpointRegistryOptions): Endpoi
       });
     },
 
-    async update(id, changes, actor) {
+    async update(id, changes, actor, owner) {
       const invalid = quotaProblem(changes.backlogQuota);
       if (invalid) return invalid;
       return modify(
         id,
+        owner,
         "update",
         (current, at) => applyChanges(current, changes, actor, at),
         (record) => {
@@ -276,10 +278,11 @@ export function createEndpointRegistry(options: EndpointRegistryOptions): Endpoi
       );
     },
 
-    rotateSecret(id, actor) {
+    rotateSecret(id, actor, owner) {
       const secret = generateSecret();
       return modify(
         id,
+        owner,
         "rotate-secret",
         (current, at) => ({
           ...current,
@@ -293,15 +296,16 @@ export function createEndpointRegistry(options: EndpointRegistryOptions): Endpoi
       );
     },
 
-    async remove(id, actor) {
+    async remove(id, actor, owner) {
       if (!endpointIdSchema.safeParse(id).success) return { outcome: "not_found" };
       return guarded("delete", async () => {
         for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
-          const current = await read(id);
+          const current = await read(id, owner);
           if (current === undefined) return { outcome: "not_found" } as const;
           const deleted = await storeCall(async () => {
             try {
-              await kv.delete(id, { previousSeq: current.revision });
+              // A purge, not a delete: the earlier revisions hold secrets and header values.
+              await kv.purge(id, { previousSeq: current.revision });
               return true;
             } catch (error) {
               if (isRevisionConflict(error)) return false;
@@ -309,7 +313,7 @@ export function createEndpointRegistry(options: EndpointRegistryOptions): Endpoi
             }
           });
           if (deleted) {
-            // delete() does not return the revision of its marker; the key's latest entry is it
+            // purge() does not return the revision of its marker; the key's latest entry is it
             // (or a later write, which is just as good for waiting).
             const marker = await storeCall(() => kv.get(id));
             if (marker !== null) await cache.waitForRevision(marker.revision);

@@ -2,21 +2,37 @@ import { z } from "@hono/zod-openapi";
 import {
   checkEndpointUrl,
   DEFAULT_BLOCKED_PORTS,
+  DEFAULT_TENANT_ID,
   type EndpointRecord,
   endpointHeadersSchema,
   endpointRecordSchema,
   formatPortList,
   MAX_ENDPOINT_URL_LENGTH,
+  tenantIdSchema,
 } from "@hookline/contracts";
 import { SECRET_MAX_BYTES, SECRET_MIN_BYTES, secretKeyBytes } from "../endpoints/secrets";
 
 const record = endpointRecordSchema.shape;
 const exampleId = "ep_01JD8Z6Q3V4W5X6Y7Z8A9B0C1D";
 
-/** The endpoint as the API shows it: no secrets, and absent optionals as null. */
+/**
+ * What every read shows in place of a custom header's value: header values are write-only, as
+ * they often hold credentials. The API refuses it as a value, so a record read and written back
+ * can't store it by mistake.
+ */
+export const HEADER_VALUE_MASK = "<redacted>";
+
+function maskedHeaders(headers: Record<string, string>): Record<string, string> {
+  const masked: Record<string, string> = {};
+  for (const name of Object.keys(headers)) masked[name] = HEADER_VALUE_MASK;
+  return masked;
+}
+
+/** The endpoint as the API shows it: no secrets, no header values, absent optionals as null. */
 export const endpointSchema = z
   .object({
     id: z.string().openapi({ example: exampleId }),
+    tenantId: z.string().openapi({ example: "acme", description: "The tenant it belongs to" }),
     url: z.string().openapi({ example: "https://example.com/webhooks" }),
     description: z.string().nullable().openapi({ example: "Orders to the ERP" }),
     eventTypes: z
@@ -25,7 +41,10 @@ export const endpointSchema = z
     headers: z
       .record(z.string(), z.string())
       .nullable()
-      .openapi({ example: { "x-tenant": "acme" } }),
+      .openapi({
+        example: { authorization: HEADER_VALUE_MASK },
+        description: `Header names; every value shows as ${JSON.stringify(HEADER_VALUE_MASK)} (write-only)`,
+      }),
     disabled: z.boolean().openapi({ example: false }),
     disabledReason: z.string().nullable().openapi({ example: null }),
     rateLimitPerSecond: z.number().int().nullable().openapi({ example: 50 }),
@@ -55,10 +74,11 @@ export type PublicEndpoint = z.infer<typeof endpointSchema>;
 export function publicEndpoint(endpoint: EndpointRecord): PublicEndpoint {
   return {
     id: endpoint.id,
+    tenantId: endpoint.tenantId ?? DEFAULT_TENANT_ID,
     url: endpoint.url,
     description: endpoint.description ?? null,
     eventTypes: endpoint.eventTypes,
-    headers: endpoint.headers ?? null,
+    headers: endpoint.headers === undefined ? null : maskedHeaders(endpoint.headers),
     disabled: endpoint.disabled,
     disabledReason: endpoint.disabledReason ?? null,
     rateLimitPerSecond: endpoint.rateLimitPerSecond ?? null,
@@ -75,7 +95,22 @@ export function publicEndpoint(endpoint: EndpointRecord): PublicEndpoint {
 const headersDescription =
   "Sent with every delivery, at most 20. Names are HTTP tokens; values printable ASCII. " +
   "Headers Hookline sets are refused: webhook-*, content-type, content-length, host, " +
-  "connection, keep-alive, proxy-connection, transfer-encoding, upgrade, te, trailer, expect.";
+  "connection, keep-alive, proxy-connection, transfer-encoding, upgrade, te, trailer, expect. " +
+  `Values are write-only: reads show ${JSON.stringify(HEADER_VALUE_MASK)}, which is refused ` +
+  "as a value; send the whole map again to change one.";
+
+/** endpointHeadersSchema, refusing the mask reads show: it is never a value anyone meant. */
+const headersInputSchema = endpointHeadersSchema.superRefine((headers, context) => {
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === HEADER_VALUE_MASK) {
+      context.addIssue({
+        code: "custom",
+        path: [name],
+        message: `${JSON.stringify(HEADER_VALUE_MASK)} is what reads show in place of a value; send the real value`,
+      });
+    }
+  }
+});
 
 /**
  * The URL as the API takes it. Stored records keep the looser record schema, so records written
@@ -118,7 +153,7 @@ export const createEndpointBodySchema = z
       .default([])
       .meta({ example: ["order.created"], description: "Empty or absent: every event type" }),
     description: record.description,
-    headers: endpointHeadersSchema.optional().meta({ description: headersDescription }),
+    headers: headersInputSchema.optional().meta({ description: headersDescription }),
     rateLimitPerSecond: record.rateLimitPerSecond,
     timeoutMs: record.timeoutMs,
     retrySchedule: record.retrySchedule.meta({ example: ["5s", "1m", "10m"] }),
@@ -141,7 +176,7 @@ export const updateEndpointBodySchema = z
     url: endpointUrlInputSchema.optional(),
     eventTypes: record.eventTypes.optional(),
     description: record.description.unwrap().nullable().optional(),
-    headers: endpointHeadersSchema.nullable().optional().meta({ description: headersDescription }),
+    headers: headersInputSchema.nullable().optional().meta({ description: headersDescription }),
     rateLimitPerSecond: record.rateLimitPerSecond.unwrap().nullable().optional(),
     timeoutMs: record.timeoutMs.unwrap().nullable().optional(),
     retrySchedule: record.retrySchedule.unwrap().nullable().optional(),
@@ -164,4 +199,15 @@ export const endpointSecretSchema = z
 
 export const endpointIdParamsSchema = z.object({
   id: z.string().openapi({ param: { name: "id", in: "path" }, example: exampleId }),
+});
+
+export const tenantIdParamSchema = tenantIdSchema.meta({
+  param: { name: "tenantId", in: "path" },
+  example: "acme",
+});
+
+export const tenantParamsSchema = z.object({ tenantId: tenantIdParamSchema });
+
+export const tenantEndpointIdParamsSchema = endpointIdParamsSchema.extend({
+  tenantId: tenantIdParamSchema,
 });

@@ -6,8 +6,12 @@ import type { UnavailableReason } from "../events/publisher";
 const problemKinds = {
   BadRequest: "The request is malformed or a field is invalid; `errors` names each field.",
   Unauthorized: "Missing or unknown bearer token.",
-  NotFound: "No endpoint has this id.",
-  Conflict: "The endpoint kept changing under concurrent writes; retry.",
+  NotFound:
+    "No such tenant, or no endpoint with this id in the tenant (another tenant's endpoint " +
+    "answers exactly as a missing one).",
+  Conflict:
+    "The endpoint or tenant kept changing under concurrent writes (retry); the tenant id is " +
+    "taken; the tenant is being deleted; or the default tenant, which cannot be deleted.",
   PayloadTooLarge: "The body exceeds the configured size limit.",
   Unavailable: "NATS is unavailable or the dispatch stream is full; retry after `Retry-After`.",
 } as const;
@@ -76,6 +80,58 @@ export function endpointNotFound(c: Context, id: string) {
     title: "Endpoint not found",
     detail: `no endpoint with id ${JSON.stringify(id)}`,
   });
+}
+
+export function tenantNotFound(c: Context, tenantId: string) {
+  return problemResponse(c, {
+    status: 404,
+    code: "tenant_not_found",
+    title: "Tenant not found",
+    detail: `no tenant with id ${JSON.stringify(tenantId)}`,
+  });
+}
+
+/** Its deletion has begun: it takes nothing new; DELETE again finishes a deletion cut short. */
+export function tenantDeleting(c: Context, tenantId: string) {
+  return problemResponse(c, {
+    status: 409,
+    code: "tenant_deleting",
+    title: "Tenant is being deleted",
+    detail: `tenant ${JSON.stringify(tenantId)} is being deleted; DELETE it again to finish`,
+  });
+}
+
+export function tenantExists(c: Context, tenantId: string) {
+  return problemResponse(c, {
+    status: 409,
+    code: "tenant_exists",
+    title: "Tenant exists",
+    detail: `a tenant with id ${JSON.stringify(tenantId)} exists already`,
+  });
+}
+
+export function defaultTenantUndeletable(c: Context) {
+  return problemResponse(c, {
+    status: 409,
+    code: "default_tenant",
+    title: "The default tenant cannot be deleted",
+    detail:
+      "the default tenant serves the paths without a tenant (/v1/endpoints, /v1/events) and " +
+      "always exists",
+  });
+}
+
+export function tenantConflict(c: Context) {
+  return problemResponse(c, {
+    status: 409,
+    code: "concurrent_update",
+    title: "Concurrent update",
+    detail: "the tenant or its endpoints kept changing while this write was retried; try again",
+  });
+}
+
+export function tenantStoreUnavailable(c: Context) {
+  return serviceUnavailable(c, "the tenant or endpoint store (NATS KV) is unavailable");
 }
 
 export function endpointConflict(c: Context) {

@@ -9,6 +9,7 @@ const endpointIds: string[] = [];
 
 beforeAll(async () => {
   h = await startIngestHarness({ prefix: "ingest_bad_input" });
+  expect((await h.call("POST", "/v1/tenants", { id: "fuzz-t", name: "Fuzz" })).status).toBe(201);
   for (const eventTypes of [["fuzz.a"], ["fuzz.a"], ["fuzz.b"], [], ["fuzz.a"], ["fuzz.b"]]) {
     const response = await h.call("POST", "/v1/endpoints", {
       url: "https://example.com/fuzz",
@@ -79,7 +80,8 @@ describe("fuzzed requests", () => {
               { ...endpoint, url: "http://example.com:0/" },
               { ...endpoint, url: `https://example.com/${"a".repeat(2_100)}` },
             ],
-            weight: 2,
+            // Most variants are refused: weighted so that some are created in every run.
+            weight: 4,
           },
           { method: "GET", route: "/v1/endpoints" },
           { method: "GET", route: "/v1/endpoints/{id}" },
@@ -107,6 +109,38 @@ describe("fuzzed requests", () => {
             bodies: [{ events: [event, { ...event, id: "fuzz-2" }] }],
             weight: 3,
           },
+          { method: "POST", route: "/v1/tenants", bodies: [{ name: "t", metadata: { a: "b" } }] },
+          { method: "GET", route: "/v1/tenants" },
+          { method: "GET", route: "/v1/tenants/{id}" },
+          { method: "PATCH", route: "/v1/tenants/{id}", bodies: [{ name: "n", metadata: null }] },
+          { method: "DELETE", route: "/v1/tenants/{id}" },
+          {
+            method: "POST",
+            route: "/v1/tenants/fuzz-t/endpoints",
+            bodies: [endpoint, { ...endpoint, headers: { "x-b": "2" } }],
+            weight: 2,
+          },
+          { method: "GET", route: "/v1/tenants/fuzz-t/endpoints" },
+          { method: "GET", route: "/v1/tenants/fuzz-t/endpoints/{id}" },
+          {
+            method: "PATCH",
+            route: "/v1/tenants/fuzz-t/endpoints/{id}",
+            bodies: [{ url: endpoint.url }],
+          },
+          { method: "DELETE", route: "/v1/tenants/fuzz-t/endpoints/{id}" },
+          { method: "POST", route: "/v1/tenants/{id}/events", bodies: [event] },
+          {
+            method: "POST",
+            route: "/v1/tenants/fuzz-t/events",
+            bodies: [event, { ...event, id: "fuzz-3", endpointIds }],
+            weight: 2,
+          },
+          {
+            method: "POST",
+            route: "/v1/tenants/fuzz-t/events/batch",
+            bodies: [{ events: [event] }],
+            weight: 2,
+          },
           { method: "GET", route: "/healthz" },
           { method: "GET", route: "/readyz" },
           { method: "GET", route: "/metrics" },
@@ -117,7 +151,7 @@ describe("fuzzed requests", () => {
         headerNames: ["idempotency-key"],
         authorization: `Bearer ${TEST_TOKEN}`,
       },
-      { numRuns: 400 },
+      { numRuns: 600 },
     );
     // The run reached the handlers, not only the 404s and 401s in front of them.
     for (const status of [200, 201, 202, 400, 401, 404]) {

@@ -14,6 +14,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type IngestHarness, startIngestHarness, TEST_TOKEN } from "../testing/ingest-harness";
 import { registerCreateEndpoint } from "./create-endpoint";
+import { registerRoutes } from "./registration";
 import { registerUpdateEndpoint } from "./update-endpoint";
 
 let h: IngestHarness;
@@ -59,7 +60,8 @@ describe("POST /v1/endpoints", () => {
       url: "https://example.com/hook",
       description: "orders",
       eventTypes: ["order.created"],
-      headers: { "x-tenant": "acme" },
+      // Header values are write-only: the answer names the header, the bucket holds the value.
+      headers: { "x-tenant": "<redacted>" },
       disabled: false,
       disabledReason: null,
       rateLimitPerSecond: 5,
@@ -72,6 +74,7 @@ describe("POST /v1/endpoints", () => {
     expect(Buffer.from(String(created.secret).slice(6), "base64")).toHaveLength(24);
     const stored = await storedRecord(String(created.id));
     expect(stored.secrets).toEqual([{ value: created.secret, createdAt: expect.any(String) }]);
+    expect(stored.headers).toEqual({ "x-tenant": "acme" });
   });
 
   it("shows absent optionals as null and defaults eventTypes to every type", async () => {
@@ -160,7 +163,7 @@ describe("custom headers", () => {
     expect(await h.cache.waitForRevision(revision)).toBe(true);
     const shown = await h.call("GET", `/v1/endpoints/${id}`);
     expect(shown.status).toBe(200);
-    expect((await json(shown)).headers).toEqual({ te: "trailers" });
+    expect((await json(shown)).headers).toEqual({ te: "<redacted>" });
     const edited = await h.call("PATCH", `/v1/endpoints/${id}`, { description: "legacy" });
     expect(edited.status).toBe(200);
     const cleared = await h.call("PATCH", `/v1/endpoints/${id}`, { headers: null });
@@ -269,8 +272,13 @@ describe("endpoint URLs", () => {
       readiness: {},
     });
     app.use("/v1/*", bearerAuth([{ name: "tester", token: TEST_TOKEN }]));
-    registerCreateEndpoint(app, { registry: h.registry, endpointPorts: policy });
-    registerUpdateEndpoint(app, { registry: h.registry, endpointPorts: policy });
+    const register = registerRoutes(app, { tenants: h.tenants });
+    registerCreateEndpoint(register, {
+      registry: h.registry,
+      tenants: h.tenants,
+      endpointPorts: policy,
+    });
+    registerUpdateEndpoint(register, { registry: h.registry, endpointPorts: policy });
     const call = (method: string, path: string, body: unknown) =>
       app.request(path, {
         method,

@@ -1,15 +1,22 @@
 import { createRoute } from "@hono/zod-openapi";
-import type { EndpointCache } from "@hookline/kit";
-import type { IngestApp } from "../app";
-import { endpointIdParamsSchema, endpointSchema, publicEndpoint } from "../http/endpoint-schemas";
+import { DEFAULT_TENANT_ID } from "@hookline/contracts";
+import type { EndpointCache, KitEnv } from "@hookline/kit";
+import type { Context } from "hono";
+import { tenantEndpoint } from "../endpoints/ownership";
+import {
+  endpointIdParamsSchema,
+  endpointSchema,
+  publicEndpoint,
+  tenantEndpointIdParamsSchema,
+} from "../http/endpoint-schemas";
 import { endpointNotFound, problemRef } from "../http/problems";
+import { LEGACY_PATH_NOTE } from "./legacy-paths";
+import type { RegisterRoute } from "./registration";
 
-export const getEndpointRoute = createRoute({
-  method: "get",
-  path: "/v1/endpoints/{id}",
+const common = {
+  method: "get" as const,
   tags: ["endpoints"],
-  summary: "Get an endpoint (without its secrets)",
-  request: { params: endpointIdParamsSchema },
+  summary: "Get an endpoint (without its secrets or header values)",
   responses: {
     200: {
       description: "The endpoint",
@@ -18,13 +25,33 @@ export const getEndpointRoute = createRoute({
     401: problemRef.Unauthorized,
     404: problemRef.NotFound,
   },
+};
+
+export const getTenantEndpointRoute = createRoute({
+  ...common,
+  path: "/v1/tenants/{tenantId}/endpoints/{id}",
+  request: { params: tenantEndpointIdParamsSchema },
 });
 
-export function registerGetEndpoint(app: IngestApp, deps: { cache: Pick<EndpointCache, "get"> }) {
-  app.openapi(getEndpointRoute, (c) => {
-    const { id } = c.req.valid("param");
-    const cached = deps.cache.get(id);
+export const getEndpointRoute = createRoute({
+  ...common,
+  path: "/v1/endpoints/{id}",
+  description: LEGACY_PATH_NOTE,
+  request: { params: endpointIdParamsSchema },
+});
+
+export function registerGetEndpoint(
+  register: RegisterRoute,
+  deps: { cache: Pick<EndpointCache, "get"> },
+) {
+  const get = (c: Context<KitEnv>, tenantId: string, id: string) => {
+    const cached = tenantEndpoint(deps.cache, tenantId, id);
     if (cached === undefined) return endpointNotFound(c, id);
     return c.json(publicEndpoint(cached.record), 200);
+  };
+  register(getTenantEndpointRoute, (c) => {
+    const { tenantId, id } = c.req.valid("param");
+    return get(c, tenantId, id);
   });
+  register(getEndpointRoute, (c) => get(c, DEFAULT_TENANT_ID, c.req.valid("param").id));
 }

@@ -1,28 +1,28 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { type EndpointCache, invalidCursorProblem } from "@hookline/kit";
-import type { IngestApp } from "../app";
+import { DEFAULT_TENANT_ID } from "@hookline/contracts";
+import { type EndpointCache, invalidCursorProblem, type KitEnv } from "@hookline/kit";
+import type { Context } from "hono";
 import { DEFAULT_PAGE_SIZE, listEndpoints, MAX_PAGE_SIZE } from "../endpoints/listing";
-import { endpointSchema, publicEndpoint } from "../http/endpoint-schemas";
+import { endpointSchema, publicEndpoint, tenantParamsSchema } from "../http/endpoint-schemas";
 import { problemRef } from "../http/problems";
+import { LEGACY_PATH_NOTE } from "./legacy-paths";
+import type { RegisterRoute } from "./registration";
 
-export const listEndpointsRoute = createRoute({
-  method: "get",
-  path: "/v1/endpoints",
+export const pageQuerySchema = z.object({
+  cursor: z.string().optional().openapi({ description: "Opaque; from a previous page" }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_PAGE_SIZE)
+    .default(DEFAULT_PAGE_SIZE)
+    .openapi({ example: DEFAULT_PAGE_SIZE }),
+});
+
+const common = {
+  method: "get" as const,
   tags: ["endpoints"],
   summary: "List endpoints",
-  description: "In id (creation) order. Pass `nextCursor` back as `cursor` for the next page.",
-  request: {
-    query: z.object({
-      cursor: z.string().optional().openapi({ description: "Opaque; from a previous page" }),
-      limit: z.coerce
-        .number()
-        .int()
-        .min(1)
-        .max(MAX_PAGE_SIZE)
-        .default(DEFAULT_PAGE_SIZE)
-        .openapi({ example: DEFAULT_PAGE_SIZE }),
-    }),
-  },
   responses: {
     200: {
       description: "A page of endpoints",
@@ -37,11 +37,32 @@ export const listEndpointsRoute = createRoute({
     400: problemRef.BadRequest,
     401: problemRef.Unauthorized,
   },
+};
+const description =
+  "The tenant's endpoints in id (creation) order. Pass `nextCursor` back as `cursor` for the " +
+  "next page.";
+
+export const listTenantEndpointsRoute = createRoute({
+  ...common,
+  path: "/v1/tenants/{tenantId}/endpoints",
+  description,
+  request: { params: tenantParamsSchema, query: pageQuerySchema },
+  responses: { ...common.responses, 404: problemRef.NotFound },
 });
 
-export function registerListEndpoints(app: IngestApp, deps: { cache: Pick<EndpointCache, "all"> }) {
-  app.openapi(listEndpointsRoute, (c) => {
-    const page = listEndpoints(deps.cache, c.req.valid("query"));
+export const listEndpointsRoute = createRoute({
+  ...common,
+  path: "/v1/endpoints",
+  description: `${description} ${LEGACY_PATH_NOTE}`,
+  request: { query: pageQuerySchema },
+});
+
+export function registerListEndpoints(
+  register: RegisterRoute,
+  deps: { cache: Pick<EndpointCache, "all"> },
+) {
+  const list = (c: Context<KitEnv>, tenantId: string, query: z.infer<typeof pageQuerySchema>) => {
+    const page = listEndpoints(deps.cache, tenantId, query);
     switch (page.outcome) {
       case "page":
         return c.json(
@@ -51,5 +72,9 @@ export function registerListEndpoints(app: IngestApp, deps: { cache: Pick<Endpoi
       case "invalid_cursor":
         return invalidCursorProblem(c);
     }
-  });
+  };
+  register(listTenantEndpointsRoute, (c) =>
+    list(c, c.req.valid("param").tenantId, c.req.valid("query")),
+  );
+  register(listEndpointsRoute, (c) => list(c, DEFAULT_TENANT_ID, c.req.valid("query")));
 }

@@ -1,29 +1,27 @@
 import { createRoute } from "@hono/zod-openapi";
 import { payloadTooLarge } from "@hookline/kit";
 import type { Context } from "hono";
-import type { IngestApp } from "../app";
 import type { EventPublisher, PublishEventOutcome } from "../events/publisher";
+import { tenantParamsSchema } from "../http/endpoint-schemas";
 import {
   eventBodySchema,
   eventResultSchema,
   idempotencyHeadersSchema,
 } from "../http/event-schemas";
-import { eventUnavailable, problemRef, unserialisablePayload } from "../http/problems";
+import {
+  eventUnavailable,
+  problemRef,
+  tenantDeleting,
+  unserialisablePayload,
+} from "../http/problems";
+import type { TenantView } from "../tenants/tenant-view";
+import { LEGACY_PATH_NOTE } from "./legacy-paths";
+import type { RegisterRoute } from "./registration";
 
-export const publishEventRoute = createRoute({
-  method: "post",
-  path: "/v1/events",
+const common = {
+  method: "post" as const,
   tags: ["events"],
-  summary: "Accept an event and fan it out to the subscribed endpoints",
-  description:
-    "Answers 202 once every task is stored in JetStream. The event id is `id`, else the " +
-    "Idempotency-Key header, else a new `evt_<ulid>`; a repeat within the dedupe window " +
-    "creates no new tasks and answers `duplicate: true`. On a 503, send the event again with " +
-    "`id` set to the `eventId` of the answer, so its webhook keeps the same `webhook-id`.",
-  request: {
-    headers: idempotencyHeadersSchema,
-    body: { required: true, content: { "application/json": { schema: eventBodySchema } } },
-  },
+  summary: "Accept an event and fan it out to the tenant's subscribed endpoints",
   responses: {
     202: {
       description: "Stored; delivery follows",
@@ -34,6 +32,29 @@ export const publishEventRoute = createRoute({
     413: problemRef.PayloadTooLarge,
     503: problemRef.EventUnavailable,
   },
+};
+const description =
+  "Answers 202 once every task is stored in JetStream. The event id is `id`, else the " +
+  "Idempotency-Key header, else a new `evt_<ulid>`; a repeat within the dedupe window " +
+  "creates no new tasks and answers `duplicate: true`. Ids are unique per tenant: the same id " +
+  "sent to two tenants is two events. `endpointIds` can name only the tenant's own endpoints. " +
+  "On a 503, send the event again with `id` set to the `eventId` of the answer, so its webhook " +
+  "keeps the same `webhook-id`.";
+const body = { required: true, content: { "application/json": { schema: eventBodySchema } } };
+
+export const publishTenantEventRoute = createRoute({
+  ...common,
+  path: "/v1/tenants/{tenantId}/events",
+  description: `${description} A tenant being deleted takes no events (409).`,
+  request: { params: tenantParamsSchema, headers: idempotencyHeadersSchema, body },
+  responses: { ...common.responses, 404: problemRef.NotFound, 409: problemRef.Conflict },
+});
+
+export const publishEventRoute = createRoute({
+  ...common,
+  path: "/v1/events",
+  description: `${description} ${LEGACY_PATH_NOTE}`,
+  request: { headers: idempotencyHeadersSchema, body },
 });
 
 /** The answer to a publish: 202, or the problem the outcome names. */
@@ -61,9 +82,21 @@ export function answerPublishEvent(c: Context, result: PublishEventOutcome) {
   }
 }
 
-/** The validated route; http/fast-events.ts serves the same requests without it when it can. */
-export function registerPublishEvent(app: IngestApp, deps: { events: EventPublisher }) {
-  app.openapi(publishEventRoute, async (c) =>
+/** The validated routes; http/fast-events.ts serves the same requests without them when it can. */
+export function registerPublishEvent(
+  register: RegisterRoute,
+  deps: { events: EventPublisher; tenants: Pick<TenantView, "state"> },
+) {
+  register(publishTenantEventRoute, async (c) => {
+    const { tenantId } = c.req.valid("param");
+    if (deps.tenants.state(tenantId) === "deleting") return tenantDeleting(c, tenantId);
+    const event = { ...c.req.valid("json"), tenantId };
+    return answerPublishEvent(
+      c,
+      await deps.events.publish(event, c.req.valid("header")["idempotency-key"]),
+    );
+  });
+  register(publishEventRoute, async (c) =>
     answerPublishEvent(
       c,
       await deps.events.publish(c.req.valid("json"), c.req.valid("header")["idempotency-key"]),

@@ -1,22 +1,26 @@
 import { createRoute } from "@hono/zod-openapi";
-import type { IngestApp } from "../app";
+import { DEFAULT_TENANT_ID } from "@hookline/contracts";
+import type { KitEnv } from "@hookline/kit";
+import type { Context } from "hono";
 import type { EndpointRegistry } from "../endpoints/registry";
-import { endpointIdParamsSchema, endpointSecretSchema } from "../http/endpoint-schemas";
+import {
+  endpointIdParamsSchema,
+  endpointSecretSchema,
+  tenantEndpointIdParamsSchema,
+} from "../http/endpoint-schemas";
 import {
   endpointConflict,
   endpointNotFound,
   endpointStoreUnavailable,
   problemRef,
 } from "../http/problems";
+import { LEGACY_PATH_NOTE } from "./legacy-paths";
+import type { RegisterRoute } from "./registration";
 
-export const rotateEndpointSecretRoute = createRoute({
-  method: "post",
-  path: "/v1/endpoints/{id}/rotate-secret",
+const common = {
+  method: "post" as const,
   tags: ["endpoints"],
   summary: "Rotate the signing secret",
-  description:
-    "Deliveries are signed with the new secret and, for 24 hours, also with the previous one.",
-  request: { params: endpointIdParamsSchema },
   responses: {
     200: {
       description: "The new secret",
@@ -27,12 +31,30 @@ export const rotateEndpointSecretRoute = createRoute({
     409: problemRef.Conflict,
     503: problemRef.Unavailable,
   },
+};
+const description =
+  "Deliveries are signed with the new secret and, for 24 hours, also with the previous one.";
+
+export const rotateTenantEndpointSecretRoute = createRoute({
+  ...common,
+  path: "/v1/tenants/{tenantId}/endpoints/{id}/rotate-secret",
+  description,
+  request: { params: tenantEndpointIdParamsSchema },
 });
 
-export function registerRotateEndpointSecret(app: IngestApp, deps: { registry: EndpointRegistry }) {
-  app.openapi(rotateEndpointSecretRoute, async (c) => {
-    const { id } = c.req.valid("param");
-    const result = await deps.registry.rotateSecret(id, c.get("actor"));
+export const rotateEndpointSecretRoute = createRoute({
+  ...common,
+  path: "/v1/endpoints/{id}/rotate-secret",
+  description: `${description} ${LEGACY_PATH_NOTE}`,
+  request: { params: endpointIdParamsSchema },
+});
+
+export function registerRotateEndpointSecret(
+  register: RegisterRoute,
+  deps: { registry: EndpointRegistry },
+) {
+  const rotate = async (c: Context<KitEnv>, tenantId: string, id: string) => {
+    const result = await deps.registry.rotateSecret(id, c.get("actor"), tenantId);
     switch (result.outcome) {
       case "rotated":
         return c.json({ secret: result.secret }, 200);
@@ -43,5 +65,10 @@ export function registerRotateEndpointSecret(app: IngestApp, deps: { registry: E
       case "unavailable":
         return endpointStoreUnavailable(c);
     }
+  };
+  register(rotateTenantEndpointSecretRoute, (c) => {
+    const { tenantId, id } = c.req.valid("param");
+    return rotate(c, tenantId, id);
   });
+  register(rotateEndpointSecretRoute, (c) => rotate(c, DEFAULT_TENANT_ID, c.req.valid("param").id));
 }

@@ -29,6 +29,9 @@ import { startBacklogQuotas } from "../events/backlog-quotas";
 import { createEventPublisher, DEFAULT_PUBLISH_TIMEOUT_MS } from "../events/publisher";
 import { pubAckTaskPublisher } from "../events/task-publisher";
 import { createIngestMetrics } from "../metrics";
+import { ensureTenantBucket } from "../tenants/bucket";
+import { createTenantRegistry, type TenantRegistry } from "../tenants/registry";
+import { startTenantView, type TenantView } from "../tenants/tenant-view";
 
 export const TEST_TOKEN = "test-ingest-token-123";
 
@@ -39,9 +42,12 @@ export interface IngestHarness {
   js: JetStreamClient;
   jsm: JetStreamManager;
   kv: KV;
+  tenantsKv: KV;
   names: HooklineNames;
   cache: EndpointCache;
   registry: EndpointRegistry;
+  tenants: TenantView;
+  tenantRegistry: TenantRegistry;
   metrics: ServiceMetrics;
   /** Calls the app with the test token and a JSON body. */
   call(
@@ -91,6 +97,9 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
   });
   const cache = await startEndpointCache(kv, logger);
   await cache.ready;
+  const tenantsKv = await ensureTenantBucket(link.nc, names);
+  const tenants = await startTenantView(tenantsKv, logger);
+  await tenants.ready;
   const js = jetstream(link.nc);
   const ingestMetrics = createIngestMetrics(metrics, () => ({
     enabled: cache.all().filter((cached) => !cached.record.disabled).length,
@@ -106,12 +115,21 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
     sealer: endpointSealer(options.secretBox),
     ...(options.now === undefined ? {} : { now: options.now }),
   });
+  const tenantRegistry = createTenantRegistry({
+    kv: tenantsKv,
+    view: tenants,
+    endpoints: registry,
+    endpointCache: cache,
+    isConnected: link.isConnected,
+    logger,
+    ...(options.now === undefined ? {} : { now: options.now }),
+  });
   const app = createIngestApp({
     ...(options.fastEventRoutes === undefined ? {} : { fastEventRoutes: options.fastEventRoutes }),
     logger,
     metrics,
     ingestMetrics,
-    readiness: { nats: link.isConnected, endpointCache: cache.isReady },
+    readiness: { nats: link.isConnected, endpointCache: cache.isReady, tenants: tenants.isReady },
     tokens: [{ name: "tester", token: TEST_TOKEN }],
     limits: {
       maxBodyBytes: options.maxBodyBytes ?? 262_144,
@@ -119,6 +137,8 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
     },
     registry,
     cache,
+    tenants,
+    tenantRegistry,
     secretBox: options.secretBox,
     events: createEventPublisher({
       js: options.wrapJetStream?.(js) ?? js,
@@ -144,9 +164,12 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
     js,
     jsm,
     kv,
+    tenantsKv,
     names,
     cache,
     registry,
+    tenants,
+    tenantRegistry,
     metrics,
     call(method, path, body, headers) {
       return Promise.resolve(
@@ -164,6 +187,7 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
     async close() {
       quotas.stop();
       cache.stop();
+      tenants.stop();
       await link.nc.close();
       await nats.stop();
     },

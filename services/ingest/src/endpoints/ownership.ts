@@ -1,0 +1,14 @@
+import { DEFAULT_TENANT_ID } from "@hookline/contracts";
+import type { CachedEndpoint, EndpointCache } from "@hookline/kit";
+
+/** The endpoint from the cache if it belongs to the tenant: another tenant's is not found. */
+export function tenantEndpoint(
+  cache: Pick<EndpointCache, "get">,
+  tenantId: string,
+  id: string,
+): CachedEndpoint | undefined {
+  const cached = cache.get(id);
+  return cached !== undefined && (cached.record.tenantId ?? DEFAULT_TENANT_ID) === tenantId
+    ? cached
+    : undefined;
+}
