@@ -752,6 +752,58 @@ describe("shutdown with tasks waiting for their endpoint", () => {
   });
 });
 
+describe("an endpoint deleted while its tasks wait", () => {
+  it("sends none of the waiting tasks: each is reported endpoint_missing", async () => {
+    const fairness: FairnessLimits = {
+      endpointMaxInFlight: 1,
+      endpointMaxHeld: 50,
+      maxHeld: 100,
+      endpointLookupTimeoutMs: 1_000,
+    };
+    const h = await startHarness("dlvgone", defaultProvisionOptions.deliveryAckWaitMs, {
+      fairness,
+    });
+    try {
+      // Fast enough to be delivered: only the deletion may keep the waiting tasks from it.
+      const endpoint = await putEndpoint(h, "/gone-held");
+      sink.setDefault("/gone-held", { status: 200, delayMs: 800 });
+      const outcomes = collectFailedOutcomes(h, endpoint.id);
+      const tasks = 6;
+      const published = await Promise.all(
+        Array.from({ length: tasks }, () =>
+          publishTask(h, endpoint.id, { meta: { tenantId: "acme" } }),
+        ),
+      );
+      const [first] = await sink.waitFor(1, { path: "/gone-held" });
+      await pollUntil(async () => h.delivery.held() === tasks - 1, {
+        timeoutMs: 5_000,
+        what: "the other tasks to wait for the endpoint",
+      });
+      await h.kv.delete(endpoint.id);
+      await pollUntil(async () => h.cache.get(endpoint.id) === undefined, {
+        timeoutMs: 5_000,
+        what: "the cache to drop the endpoint",
+      });
+      await pollUntil(async () => outcomes.seen.length === tasks - 1, {
+        timeoutMs: 10_000,
+        what: "an outcome for each waiting task",
+      });
+      outcomes.stop();
+      await new Promise((resolve) => setTimeout(resolve, 900));
+      expect(sink.count("/gone-held")).toBe(1);
+      const waited = published.filter(({ task }) => task.eventId !== first?.webhookId);
+      expect(new Set(outcomes.seen.map(({ meta }) => meta.taskId))).toEqual(
+        new Set(waited.map(({ task }) => task.taskId)),
+      );
+      for (const { meta } of outcomes.seen) {
+        expect(meta).toMatchObject({ result: "endpoint_missing", attempt: 0, tenantId: "acme" });
+      }
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
 describe("an endpoint that recovers", () => {
   let h: Harness;
   beforeAll(async () => {

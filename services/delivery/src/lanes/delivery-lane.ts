@@ -101,7 +101,7 @@ export function startDeliveryLane(options: DeliveryLaneOptions): DeliveryLane {
   const release = () => {
     const next = ready.shift();
     if (next) {
-      void send(next); // the slot passes straight on
+      void sendAfterWait(next); // the slot passes straight on
       return;
     }
     active--;
@@ -120,8 +120,8 @@ export function startDeliveryLane(options: DeliveryLaneOptions): DeliveryLane {
   };
 
   /** Runs with a lane slot and the endpoint's slot held; gives both back. */
-  const send = async (waiting: WaitingTask) => {
-    const { msg, task, endpoint } = waiting;
+  const send = async (waiting: WaitingTask, endpoint = waiting.endpoint) => {
+    const { msg, task } = waiting;
     try {
       const summary = await runner.attempt(msg, task, endpoint);
       if (summary.result === "rate_limited") {
@@ -148,6 +148,34 @@ export function startDeliveryLane(options: DeliveryLaneOptions): DeliveryLane {
     }
   };
 
+  /**
+   * send() for a task that waited: its endpoint may have been deleted (its tenant too), disabled
+   * or changed meanwhile, and a task queued before a deletion must not go out after it. The
+   * lookup is the cache's, so this costs a map read unless the endpoint is gone.
+   */
+  const sendAfterWait = async (waiting: WaitingTask) => {
+    const { msg, task } = waiting;
+    let current: EndpointRecord | undefined;
+    try {
+      current = await runner.lookup(task);
+    } catch (error) {
+      slots.done(waiting.endpoint.id);
+      failed(msg, error);
+      release();
+      return;
+    }
+    const settled = runner.withoutRequest(current);
+    if (settled === undefined && current !== undefined) return send(waiting, current);
+    slots.done(waiting.endpoint.id);
+    try {
+      if (settled !== undefined) await runner.record(msg, task, settled);
+    } catch (error) {
+      failed(msg, error);
+    } finally {
+      release();
+    }
+  };
+
   /** A waiting task whose endpoint slot is now taken: send it when the lane has a slot. */
   const resume = (waiting: WaitingTask) => {
     if (stopping || active >= options.concurrency) {
@@ -156,7 +184,7 @@ export function startDeliveryLane(options: DeliveryLaneOptions): DeliveryLane {
     }
     active++;
     changed();
-    void send(waiting);
+    void sendAfterWait(waiting);
   };
 
   /** Runs with a lane slot held; gives it back unless the task goes on to send. */
