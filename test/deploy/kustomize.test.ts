@@ -1,8 +1,20 @@
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseDuration } from "@hookline/contracts";
-import { booleanEnv, ConfigError, commonEnvShape, parseEnv, tokenPairsEnv } from "@hookline/kit";
-import { repoRoot } from "@hookline/testkit";
+import { hooklineNames, parseDuration } from "@hookline/contracts";
+import {
+  booleanEnv,
+  ConfigError,
+  commonEnvShape,
+  HOOKLINE_SERVICES,
+  natsInboxPrefix,
+  natsPasswordVariable,
+  natsUsersConfig,
+  parseEnv,
+  tokenPairsEnv,
+} from "@hookline/kit";
+import { natsServerBin, repoRoot } from "@hookline/testkit";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { parseDockerfile, stageLineage } from "./support/dockerfile";
@@ -52,6 +64,27 @@ interface Workload extends K8sObject {
   spec: {
     template: { metadata: { annotations?: Record<string, string> }; spec: PodSpec };
     volumeClaimTemplates?: unknown[];
+  };
+}
+interface NetworkPeer {
+  podSelector?: {
+    matchLabels?: Record<string, string>;
+    matchExpressions?: { key: string; operator: string; values: string[] }[];
+  };
+  namespaceSelector?: { matchLabels?: Record<string, string> };
+  ipBlock?: { cidr: string; except?: string[] };
+}
+interface NetworkRule {
+  from?: NetworkPeer[];
+  to?: NetworkPeer[];
+  ports?: { port: number; protocol?: string }[];
+}
+interface NetworkPolicy extends K8sObject {
+  spec: {
+    podSelector: { matchLabels?: Record<string, string> };
+    policyTypes: string[];
+    ingress?: NetworkRule[];
+    egress?: NetworkRule[];
   };
 }
 interface ServiceObject extends K8sObject {
@@ -311,9 +344,7 @@ describe("deploy/k8s", () => {
     expect(postgres.kind).toBe("StatefulSet");
     expect(postgres.spec.template.spec.containers[0]?.image).toBe("postgres:16-alpine");
     expect(postgres.spec.volumeClaimTemplates).toHaveLength(1);
-    const url = new URL(
-      secretValues(findObject(base, "Secret", "hookline-secrets")).DATABASE_URL ?? "",
-    );
+    const url = new URL(secretValues(findObject(base, "Secret", "dlq-secrets")).DATABASE_URL ?? "");
     const svc = findObject(base, "Service", url.hostname) as ServiceObject;
     expect(svc.spec.ports.map((port) => port.port)).toContain(Number(url.port || 5432));
     expect(secretValues(findObject(base, "Secret", "postgres-auth")).POSTGRES_PASSWORD).toBe(
@@ -414,5 +445,184 @@ describe("deploy/k8s", () => {
         .map((w) => w.metadata.name)
         .filter((n) => !named.includes(n)),
     ).toEqual([]);
+  });
+});
+
+describe("least privilege (deploy/k8s, deploy/nats)", () => {
+  const names = hooklineNames("hookline");
+  const secretOf = (objects: K8sObject[], service: string) => {
+    const container = workload(objects, service)?.spec.template.spec.containers[0] as Container;
+    const secrets = (container.envFrom ?? []).flatMap((source) =>
+      source.secretRef === undefined ? [] : [source.secretRef.name],
+    );
+    return { container, secrets };
+  };
+
+  it("gives each service a Secret of its own with only what it needs", () => {
+    // What each Secret may hold; HOOKLINE_ENCRYPTION_KEYS seals endpoint secrets.
+    const allowed: Record<string, string[]> = {
+      ingest: ["INGEST_API_TOKENS", "NATS_PASSWORD", "HOOKLINE_ENCRYPTION_KEYS"],
+      delivery: ["NATS_PASSWORD", "HOOKLINE_ENCRYPTION_KEYS"],
+      classifier: ["NATS_PASSWORD"],
+      dlq: ["DATABASE_URL", "DLQ_API_TOKENS", "DLQ_CURSOR_SECRET", "NATS_PASSWORD"],
+    };
+    for (const objects of [base, dev]) {
+      const seen = new Map<string, string>();
+      for (const service of HOOKLINE_SERVICES) {
+        const { secrets } = secretOf(objects, service);
+        expect(secrets, service).toEqual([`${service}-secrets`]);
+        for (const secret of secrets) {
+          expect(seen.get(secret), `${secret} shared`).toBeUndefined();
+          seen.set(secret, service);
+          const keys = Object.keys(secretValues(findObject(objects, "Secret", secret)));
+          expect(
+            keys.filter((key) => !allowed[service]?.includes(key)),
+            service,
+          ).toEqual([]);
+        }
+      }
+      // delivery, the one that talks to the internet: no database, no tokens, anywhere.
+      const delivery = containerEnv(objects, secretOf(objects, "delivery").container);
+      for (const name of ["DATABASE_URL", "INGEST_API_TOKENS", "DLQ_API_TOKENS"]) {
+        expect(delivery[name], name).toBeUndefined();
+      }
+      expect(
+        findObject(objects, "ConfigMap", "hookline-config").data?.DATABASE_URL,
+      ).toBeUndefined();
+    }
+  });
+
+  it("logs each service in as its own NATS user, with the password nats-server has", () => {
+    const users = secretValues(findObject(base, "Secret", "nats-users"));
+    for (const service of HOOKLINE_SERVICES) {
+      const env = containerEnv(base, secretOf(base, service).container);
+      expect(env.NATS_USER).toBe(service);
+      expect(env.NATS_INBOX_PREFIX).toBe(natsInboxPrefix(names.prefix, service));
+      expect(env.NATS_PASSWORD, service).toBeDefined();
+      expect(users[natsPasswordVariable(service)]).toBe(env.NATS_PASSWORD);
+      expect(env.HOOKLINE_PREFIX).toBe(names.prefix);
+    }
+  });
+
+  it("runs nats-server with the users file, a config nats-server accepts", () => {
+    const nats = workload(base, "nats") as Workload;
+    const users = findObject(base, "ConfigMap", "nats-permissions").data?.["hookline-users.conf"];
+    // The file test/e2e/nats-permissions.test.ts runs, rendered from kit's natsPermissions.
+    expect(users).toBe(readFileSync(join(root, "deploy", "nats", "hookline-users.conf"), "utf8"));
+    expect(users).toBe(natsUsersConfig(names));
+    const conf = findObject(base, "ConfigMap", "nats-config").data?.["nats.conf"] ?? "";
+    expect(conf).toMatch(/^include \.\/hookline-users\.conf$/m);
+    // Both files land in one directory, and the passwords come from the nats-users Secret.
+    const volume = nats.spec.template.spec.volumes?.find((v) => v.name === "config") as {
+      projected?: { sources: { configMap?: { name: string } }[] };
+    };
+    const sources = (volume.projected?.sources ?? []).map((source) => source.configMap?.name);
+    expect(sources).toContain("nats-config");
+    expect(sources.some((name) => isNamed(name ?? "", "nats-permissions"))).toBe(true);
+    const container = nats.spec.template.spec.containers[0] as Container;
+    expect(container.envFrom).toContainEqual({ secretRef: { name: "nats-users" } });
+
+    const dir = mkdtempSync(join(tmpdir(), "hookline-nats-conf-"));
+    try {
+      // sync_interval is 2.11's (the image); the nats-server here may be older.
+      writeFileSync(join(dir, "nats.conf"), conf.replace(/^\s*sync_interval:.*$/m, ""));
+      writeFileSync(join(dir, "hookline-users.conf"), users ?? "");
+      const env = {
+        ...process.env,
+        ...secretValues(findObject(base, "Secret", "nats-users")),
+        POD_NAME: "nats-0",
+      };
+      const check = spawnSync(natsServerBin(), ["-t", "-c", join(dir, "nats.conf")], {
+        env,
+        encoding: "utf8",
+      });
+      expect(`${check.stdout}${check.stderr}`).toMatch(/configuration file .* is valid/);
+      expect(check.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  const policies = (objects: K8sObject[]) =>
+    objects.filter((object) => object.kind === "NetworkPolicy") as NetworkPolicy[];
+  const policyFor = (objects: K8sObject[], name: string) =>
+    policies(objects).filter(
+      (p) => p.spec.podSelector.matchLabels?.["app.kubernetes.io/name"] === name,
+    );
+  const selects = (peer: NetworkPeer, name: string) =>
+    peer.podSelector?.matchLabels?.["app.kubernetes.io/name"] === name ||
+    (peer.podSelector?.matchExpressions ?? []).some(
+      (e) => e.key === "app.kubernetes.io/name" && e.operator === "In" && e.values.includes(name),
+    );
+  const egressTo = (objects: K8sObject[], from: string, to: string, port: number) =>
+    policyFor(objects, from)
+      .flatMap((p) => p.spec.egress ?? [])
+      .some(
+        (rule) =>
+          (rule.to ?? []).some((peer) => selects(peer, to)) &&
+          (rule.ports ?? []).some((p) => p.port === port),
+      );
+
+  it("has a NetworkPolicy for every service, NATS and Postgres, in and out", () => {
+    for (const name of [...HOOKLINE_SERVICES, "nats", "postgres"]) {
+      const [policy] = policyFor(base, name);
+      expect(policy?.spec.policyTypes.sort(), name).toEqual(["Egress", "Ingress"]);
+    }
+    for (const service of HOOKLINE_SERVICES) {
+      expect(egressTo(base, service, "nats", 4222), service).toBe(true);
+      const dns = policyFor(base, service)
+        .flatMap((p) => p.spec.egress ?? [])
+        .some((rule) => (rule.ports ?? []).some((p) => p.port === 53 && p.protocol === "UDP"));
+      expect(dns, `${service} DNS`).toBe(true);
+      // NATS takes clients from the services only.
+      const natsIngress = policyFor(base, "nats").flatMap((p) => p.spec.ingress ?? []);
+      expect(
+        natsIngress.some(
+          (rule) =>
+            (rule.from ?? []).some((peer) => selects(peer, service)) &&
+            (rule.ports ?? []).some((p) => p.port === 4222),
+        ),
+      ).toBe(true);
+    }
+  });
+
+  it("lets only the dlq reach Postgres, and delivery only public addresses on 80 and 443", () => {
+    for (const objects of [base, dev]) {
+      expect(egressTo(objects, "dlq", "postgres", 5432)).toBe(true);
+      for (const service of ["ingest", "delivery", "classifier"]) {
+        const rules = policyFor(objects, service).flatMap((p) => p.spec.egress ?? []);
+        expect(rules.some((rule) => (rule.ports ?? []).some((p) => p.port === 5432))).toBe(false);
+        expect(egressTo(objects, service, "postgres", 5432)).toBe(false);
+      }
+      const postgresIngress = policyFor(objects, "postgres").flatMap((p) => p.spec.ingress ?? []);
+      expect(postgresIngress.flatMap((rule) => rule.from ?? [])).toEqual([
+        { podSelector: { matchLabels: { "app.kubernetes.io/name": "dlq" } } },
+      ]);
+    }
+    const internet = policyFor(base, "delivery")
+      .flatMap((p) => p.spec.egress ?? [])
+      .filter((rule) => (rule.to ?? []).some((peer) => peer.ipBlock !== undefined));
+    expect(internet).toHaveLength(1);
+    expect((internet[0]?.ports ?? []).map((p) => p.port).sort()).toEqual([443, 80]);
+    const v4 = internet[0]?.to?.find((peer) => peer.ipBlock?.cidr === "0.0.0.0/0");
+    for (const range of ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"]) {
+      expect(v4?.ipBlock?.except).toContain(range);
+    }
+    // Only the delivery and classifier metrics are reachable, and only from Prometheus.
+    for (const service of ["delivery", "classifier"]) {
+      const from = policyFor(base, service).flatMap((p) =>
+        (p.spec.ingress ?? []).flatMap((rule) => rule.from ?? []),
+      );
+      expect(
+        from.every((peer) => selects(peer, "prometheus")),
+        service,
+      ).toBe(true);
+    }
+    // dev: delivery may reach the demo receiver too, and Prometheus runs with the right label.
+    expect(egressTo(dev, "delivery", "demo-receiver", 9000)).toBe(true);
+    expect(egressTo(base, "delivery", "demo-receiver", 9000)).toBe(false);
+    expect(workload(dev, "prometheus")?.spec.template.metadata).toMatchObject({
+      labels: { "app.kubernetes.io/name": "prometheus" },
+    });
   });
 });
