@@ -8,7 +8,7 @@ import { MAX_BATCH_EVENTS, MAX_ENDPOINT_IDS } from "./event-schemas";
  * each accepts exactly what its zod schema accepts (event-checks.test.ts compares them) and
  * says only yes or no. A no goes to the zod-validated route, which words the 400.
  */
-export function checkEvent(value: unknown): EventInput | undefined {
+export function checkEvent(value: unknown, tenantId?: string): EventInput | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
   const { eventType, payload, id, endpointIds } = value as Record<string, unknown>;
   if (typeof eventType !== "string" || !EVENT_TYPE_PATTERN.test(eventType)) return undefined;
@@ -22,6 +22,7 @@ export function checkEvent(value: unknown): EventInput | undefined {
     }
   }
   return {
+    tenantId,
     eventType,
     payload,
     ...(id === undefined ? {} : { id }),
@@ -29,7 +30,8 @@ export function checkEvent(value: unknown): EventInput | undefined {
   };
 }
 
-export function checkBatch(value: unknown): EventInput[] | undefined {
+/** `tenantId` (undefined: the default tenant) goes into every event. */
+export function checkBatch(value: unknown, tenantId?: string): EventInput[] | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
   const { events } = value as Record<string, unknown>;
   if (!Array.isArray(events) || events.length < 1 || events.length > MAX_BATCH_EVENTS) {
@@ -37,7 +39,7 @@ export function checkBatch(value: unknown): EventInput[] | undefined {
   }
   const checked: EventInput[] = [];
   for (const event of events) {
-    const input = checkEvent(event);
+    const input = checkEvent(event, tenantId);
     if (input === undefined) return undefined;
     checked.push(input);
   }

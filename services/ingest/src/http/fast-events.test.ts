@@ -1,8 +1,11 @@
-import { type RunningServer, serveHttp } from "@hookline/kit";
+import { tenantKvKey } from "@hookline/contracts";
+import { createLogger, createServiceMetrics, type RunningServer, serveHttp } from "@hookline/kit";
 import { rawStatusLine } from "@hookline/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_PAYLOAD_DEPTH } from "../events/payload-depth";
+import { createIngestMetrics } from "../metrics";
 import { type IngestHarness, startIngestHarness, TEST_TOKEN } from "../testing/ingest-harness";
+import { FastEventRoutes, type HeaderOf } from "./fast-events";
 
 /** The same deployment twice: with the fast path (as main.ts runs) and without it. */
 let fast: IngestHarness;
@@ -21,6 +24,19 @@ beforeAll(async () => {
       eventTypes: ["eq.a"],
     });
     expect(created.status).toBe(201);
+    expect((await h.call("POST", "/v1/tenants", { id: "t.a", name: "A" })).status).toBe(201);
+    const ofTenant = await h.call("POST", "/v1/tenants/t.a/endpoints", {
+      url: "https://example.com/t",
+      eventTypes: ["eq.a"],
+    });
+    expect(ofTenant.status).toBe(201);
+    // A tenant whose deletion began and was cut short.
+    const at = new Date().toISOString();
+    const revision = await h.tenantsKv.create(
+      tenantKvKey("going"),
+      JSON.stringify({ id: "going", name: "Going", createdAt: at, updatedAt: at, deleting: true }),
+    );
+    expect(await h.tenants.waitForRevision(revision)).toBe(true);
   }
   [fastServer, validatedServer] = await Promise.all([
     serveHttp(fast.app, 0, "127.0.0.1"),
@@ -135,6 +151,46 @@ const cases: Case[] = [
   },
 ];
 
+/** The same requests to a tenant's paths, and what is particular to them. */
+const tenantCases: Case[] = [
+  ...cases
+    .filter(({ path }) => path === undefined || path === "/v1/events/batch")
+    .map(({ name, path, ...rest }) => ({
+      ...rest,
+      name: `tenant: ${name}`,
+      path: path === undefined ? "/v1/tenants/t.a/events" : "/v1/tenants/t.a/events/batch",
+    })),
+  { name: "unknown tenant", path: "/v1/tenants/nobody/events", body: json(valid) },
+  {
+    name: "unknown tenant, batch",
+    path: "/v1/tenants/nobody/events/batch",
+    body: json({ events: [valid] }),
+  },
+  { name: "tenant being deleted", path: "/v1/tenants/going/events", body: json(valid) },
+  {
+    name: "tenant being deleted, batch",
+    path: "/v1/tenants/going/events/batch",
+    body: json({ events: [valid] }),
+  },
+  { name: "malformed tenant id", path: "/v1/tenants/bad%20id/events", body: json(valid) },
+  { name: "tenant id percent-encoded", path: "/v1/tenants/t%2Ea/events", body: json(valid) },
+  { name: "tenant path, trailing slash", path: "/v1/tenants/t.a/events/", body: json(valid) },
+  { name: "tenant path, no tenant", path: "/v1/tenants//events", body: json(valid) },
+  {
+    name: "tenant path, unauthorised",
+    path: "/v1/tenants/t.a/events",
+    headers: { "content-type": "application/json" },
+    body: json(valid),
+  },
+  {
+    name: "unknown tenant, unauthorised",
+    path: "/v1/tenants/nobody/events",
+    headers: { "content-type": "application/json" },
+    body: json(valid),
+  },
+];
+const allCases = [...cases, ...tenantCases];
+
 interface Seen {
   status: number;
   contentType: string | null;
@@ -165,7 +221,7 @@ async function seen(response: Response): Promise<Seen> {
 
 describe("the fast path of the event routes", () => {
   it("answers every request as the validated routes do (app.request)", async () => {
-    for (const { name, path = "/v1/events", headers = auth, body } of cases) {
+    for (const { name, path = "/v1/events", headers = auth, body } of allCases) {
       const send = (h: IngestHarness) => h.app.request(path, { method: "POST", headers, body });
       const [mine, theirs] = [await seen(await send(fast)), await seen(await send(validated))];
       expect(mine, name).toEqual(theirs);
@@ -173,7 +229,7 @@ describe("the fast path of the event routes", () => {
   });
 
   it("answers every request as the validated routes do (over HTTP, under @hono/node-server)", async () => {
-    for (const { name, path = "/v1/events", headers = auth, body } of cases) {
+    for (const { name, path = "/v1/events", headers = auth, body } of allCases) {
       const send = (to: RunningServer) =>
         fetch(`http://127.0.0.1:${to.port}${path}`, { method: "POST", headers, body });
       const [mine, theirs] = [
@@ -213,7 +269,7 @@ describe("the fast path of the event routes", () => {
       return text
         .split("\n")
         .filter((line) => /^hookline_http_request(s_total|_duration_seconds_count)\{/.test(line))
-        .filter((line) => line.includes('route="/v1/events'))
+        .filter((line) => /route="\/v1\/(events|tenants\/:tenantId\/events)/.test(line))
         .map((line) =>
           line.replace(
             /\{(.*)\}/,
@@ -228,6 +284,9 @@ describe("the fast path of the event routes", () => {
         .filter((line) => line.startsWith("hookline_ingest_events_total"));
     expect(await metrics(fast)).toEqual(await metrics(validated));
     expect(await metrics(fast)).toContainEqual(expect.stringContaining('status="202"'));
+    expect(await metrics(fast)).toContainEqual(
+      expect.stringMatching(/route="\/v1\/tenants\/:tenantId\/events".*status="202"/),
+    );
     expect(await events(fast)).toEqual(await events(validated));
   });
 
@@ -243,5 +302,56 @@ describe("the fast path of the event routes", () => {
     ]);
     expect(mine).toBe("HTTP/1.1 202 Accepted");
     expect(mine).toBe(theirs);
+  });
+});
+
+describe("the fast path's tenant routes", () => {
+  it("takes a known tenant's requests itself and leaves unknown or deleting tenants to the app", () => {
+    const routes = new FastEventRoutes({
+      logger: createLogger({ service: "ingest", level: "silent", pretty: false }),
+      metrics: createServiceMetrics("ingest"),
+      ingestMetrics: createIngestMetrics(createServiceMetrics("ingest"), () => undefined),
+      tokens: [{ name: "tester", token: TEST_TOKEN }],
+      limits: { maxBodyBytes: 1_024, maxBatchBytes: 4_096 },
+      events: {
+        publish: () => Promise.reject(new Error("not called")),
+        publishBatch: () => Promise.reject(new Error("not called")),
+      },
+      tenants: fast.tenants,
+    });
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${TEST_TOKEN}`,
+      "content-type": "application/json",
+      "content-length": "2000",
+    };
+    const header: HeaderOf = (name) => headers[name];
+
+    const event = FastEventRoutes.route("POST", "/v1/tenants/t.a/events");
+    expect(event).toEqual({
+      kind: "event",
+      tenantId: "t.a",
+      path: "/v1/tenants/t.a/events",
+      label: "/v1/tenants/:tenantId/events",
+    });
+    const batch = FastEventRoutes.route("POST", "/v1/tenants/t.a/events/batch");
+    expect(batch).toMatchObject({ kind: "batch", tenantId: "t.a" });
+    // 2,000 bytes: over the single-event limit, within the batch limit.
+    expect(event && routes.admits(event, header)).toBe(false);
+    expect(batch && routes.admits(batch, header)).toBe(true);
+    for (const tenant of ["nobody", "going", "t%2Ea"]) {
+      const refused = FastEventRoutes.route("POST", `/v1/tenants/${tenant}/events/batch`);
+      expect(refused?.tenantId).toBe(tenant);
+      expect(refused && routes.admits(refused, header), tenant).toBe(false);
+    }
+    for (const path of [
+      "/v1/tenants//events",
+      "/v1/tenants/t.a/events/",
+      "/v1/tenants/t.a/x/events",
+      "/v1/tenants/t.a/endpoints",
+      "/v1/tenants/t.a",
+    ]) {
+      expect(FastEventRoutes.route("POST", path), path).toBeUndefined();
+    }
+    expect(FastEventRoutes.route("GET", "/v1/tenants/t.a/events")).toBeUndefined();
   });
 });

@@ -7,7 +7,8 @@ import type { EventPublisher } from "../events/publisher";
 import type { IngestMetrics } from "../metrics";
 import { answerPublishEvent } from "../routes/publish-event";
 import { answerPublishBatch } from "../routes/publish-event-batch";
-import { BATCH_PATH, type IngestBodyLimits } from "./body-limits";
+import type { TenantView } from "../tenants/tenant-view";
+import { BATCH_PATH, type IngestBodyLimits, TENANTS_PREFIX } from "./body-limits";
 import { checkBatch, checkEvent, checkIdempotencyKey } from "./event-checks";
 
 export interface FastEventRoutesDeps {
@@ -17,6 +18,7 @@ export interface FastEventRoutesDeps {
   tokens: readonly ApiToken[];
   limits: IngestBodyLimits;
   events: EventPublisher;
+  tenants: Pick<TenantView, "state">;
 }
 
 /** A request header by lower-case name; repeated lines joined with ", " as web Headers do. */
@@ -30,7 +32,35 @@ export interface FastAnswer {
 }
 
 export const EVENTS_PATH = "/v1/events";
-export type FastPath = typeof EVENTS_PATH | typeof BATCH_PATH;
+const TENANT_EVENTS_SUFFIX = "/events";
+const TENANT_BATCH_SUFFIX = "/events/batch";
+
+/** A request the fast path may take: which route, for which tenant. */
+export interface FastRoute {
+  kind: "event" | "batch";
+  /** Undefined on the paths without a tenant: the default tenant. */
+  tenantId: string | undefined;
+  /** The request's path, as problem+json's `instance`. */
+  path: string;
+  /** The route's pattern, as the app's metrics label it. */
+  label: string;
+}
+
+// The paths without a tenant need no object per request.
+const DEFAULT_EVENT: FastRoute = {
+  kind: "event",
+  tenantId: undefined,
+  path: EVENTS_PATH,
+  label: EVENTS_PATH,
+};
+const DEFAULT_BATCH: FastRoute = {
+  kind: "batch",
+  tenantId: undefined,
+  path: BATCH_PATH,
+  label: BATCH_PATH,
+};
+const TENANT_EVENT_LABEL = "/v1/tenants/:tenantId/events";
+const TENANT_BATCH_LABEL = "/v1/tenants/:tenantId/events/batch";
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 const DIGITS = /^\d+$/;
@@ -108,7 +138,8 @@ class AnswerContext {
 }
 
 /**
- * The fast path of POST /v1/events and POST /v1/events/batch.
+ * The fast path of POST /v1/events and POST /v1/events/batch, and of both under
+ * /v1/tenants/{tenantId}/ for a tenant that exists and is not being deleted (a map lookup).
  *
  * The hot routes otherwise cost more in the generic machinery (web Request and Headers,
  * request id, metrics by matched route, body limit, bearer auth, media-type gate, zod) than in
@@ -126,34 +157,58 @@ class AnswerContext {
  */
 export class FastEventRoutes {
   private readonly holder: (presented: string) => string | undefined;
-  private readonly maxBytes: Record<FastPath, number>;
 
   constructor(private readonly deps: FastEventRoutesDeps) {
     this.holder = tokenMatcher(deps.tokens);
-    this.maxBytes = {
-      [EVENTS_PATH]: deps.limits.maxBodyBytes,
-      [BATCH_PATH]: deps.limits.maxBatchBytes,
+  }
+
+  /**
+   * The fast route for a method and path (no query), if any: /v1/events, /v1/events/batch and
+   * the same under /v1/tenants/{tenantId}/ (the id as it appears in the path).
+   */
+  static route(method: string | undefined, path: string | undefined): FastRoute | undefined {
+    if (method !== "POST" || path === undefined) return undefined;
+    if (path === EVENTS_PATH) return DEFAULT_EVENT;
+    if (path === BATCH_PATH) return DEFAULT_BATCH;
+    if (!path.startsWith(TENANTS_PREFIX)) return undefined;
+    const slash = path.indexOf("/", TENANTS_PREFIX.length);
+    if (slash <= TENANTS_PREFIX.length) return undefined;
+    const tail = path.length - slash;
+    let kind: FastRoute["kind"];
+    if (tail === TENANT_EVENTS_SUFFIX.length && path.endsWith(TENANT_EVENTS_SUFFIX)) {
+      kind = "event";
+    } else if (tail === TENANT_BATCH_SUFFIX.length && path.endsWith(TENANT_BATCH_SUFFIX)) {
+      kind = "batch";
+    } else {
+      return undefined;
+    }
+    return {
+      kind,
+      tenantId: path.slice(TENANTS_PREFIX.length, slash),
+      path,
+      label: kind === "event" ? TENANT_EVENT_LABEL : TENANT_BATCH_LABEL,
     };
   }
 
-  /** The fast route for a method and path (no query), if any. */
-  static route(method: string | undefined, path: string | undefined): FastPath | undefined {
-    if (method !== "POST") return undefined;
-    return path === EVENTS_PATH || path === BATCH_PATH ? path : undefined;
-  }
-
   /** Everything the headers can say before the body is read: false sends it the validated way. */
-  admits(path: FastPath, header: HeaderOf): boolean {
+  admits(route: FastRoute, header: HeaderOf): boolean {
+    // An unknown tenant or one being deleted: the validated route words the 404 or 409. An id
+    // percent-encoded in the path is no key of the view either, so it goes that way too.
+    if (route.tenantId !== undefined && this.deps.tenants.state(route.tenantId) !== "open") {
+      return false;
+    }
     if (header("transfer-encoding") !== undefined) return false;
     const length = header("content-length");
-    if (length === undefined || !DIGITS.test(length) || Number(length) > this.maxBytes[path]) {
+    const maxBytes =
+      route.kind === "event" ? this.deps.limits.maxBodyBytes : this.deps.limits.maxBatchBytes;
+    if (length === undefined || !DIGITS.test(length) || Number(length) > maxBytes) {
       return false;
     }
     const contentType = header("content-type");
     if (contentType === undefined || !JSON_CONTENT_TYPE.test(contentType)) return false;
     const bearer = BEARER.exec(header("authorization") ?? "")?.[1];
     if (bearer === undefined || this.holder(bearer) === undefined) return false;
-    return path !== EVENTS_PATH || checkIdempotencyKey(header("idempotency-key"));
+    return route.kind !== "event" || checkIdempotencyKey(header("idempotency-key"));
   }
 
   /**
@@ -162,7 +217,7 @@ export class FastEventRoutes {
    * `started` is performance.now() at arrival, for the duration metric.
    */
   async answer(
-    path: FastPath,
+    route: FastRoute,
     header: HeaderOf,
     text: string | undefined,
     started: number,
@@ -175,7 +230,7 @@ export class FastEventRoutes {
       REQUEST_ID_REFUSED.test(clientId)
         ? randomUUID()
         : clientId;
-    const c = new AnswerContext(path, requestId);
+    const c = new AnswerContext(route.path, requestId);
     const context = c as unknown as Context;
     try {
       if (text === undefined) {
@@ -192,30 +247,30 @@ export class FastEventRoutes {
         } catch {
           return undefined;
         }
-        if (path === EVENTS_PATH) {
-          const input = checkEvent(body);
+        if (route.kind === "event") {
+          const input = checkEvent(body, route.tenantId);
           if (input === undefined) return undefined;
           const key = header("idempotency-key") || undefined;
           answerPublishEvent(context, await this.deps.events.publish(input, key));
         } else {
-          const inputs = checkBatch(body);
+          const inputs = checkBatch(body, route.tenantId);
           if (inputs === undefined) return undefined;
           answerPublishBatch(context, await this.deps.events.publishBatch(inputs));
         }
       }
     } catch (error) {
       // As the app's onError: nothing thrown here reaches the client as anything but this.
-      this.deps.logger.error({ err: error, requestId, route: path }, "unhandled error");
+      this.deps.logger.error({ err: error, requestId, route: route.label }, "unhandled error");
       problemResponse(context, { status: 500, code: "internal", title: "Internal server error" });
     }
     const answer = c.answer as FastAnswer;
-    this.count(path, answer.status, started);
+    this.count(route.label, answer.status, started);
     return answer;
   }
 
   /** What the app's metrics middleware and countRejectedEvents record for an answer. */
-  private count(path: FastPath, status: number, started: number) {
-    const labels = { method: "POST", route: path, status: String(status) };
+  private count(label: string, status: number, started: number) {
+    const labels = { method: "POST", route: label, status: String(status) };
     this.deps.metrics.httpRequests.inc(labels);
     this.deps.metrics.httpDuration.observe(labels, (performance.now() - started) / 1000);
     if (status >= 400 && status < 500) {
@@ -240,7 +295,7 @@ export function installFastEventRoutes(app: IngestApp, deps: FastEventRoutesDeps
     request: Request,
     env: unknown,
     executionCtx: Parameters<IngestApp["fetch"]>[2],
-    path: FastPath,
+    route: FastRoute,
     header: HeaderOf,
     started: number,
   ): Promise<Response> => {
@@ -248,7 +303,7 @@ export function installFastEventRoutes(app: IngestApp, deps: FastEventRoutesDeps
     try {
       text = await request.text();
     } catch {}
-    const answer = await routes.answer(path, header, text, started);
+    const answer = await routes.answer(route, header, text, started);
     if (answer !== undefined) {
       return new Response(answer.body, { status: answer.status, headers: answer.headers });
     }
@@ -262,17 +317,17 @@ export function installFastEventRoutes(app: IngestApp, deps: FastEventRoutesDeps
   };
 
   app.fetch = (request, env, executionCtx) => {
-    const path = FastEventRoutes.route(request.method, pathOfUrl(request.url));
-    if (path === undefined) return validated(request, env, executionCtx);
+    const route = FastEventRoutes.route(request.method, pathOfUrl(request.url));
+    if (route === undefined) return validated(request, env, executionCtx);
     const started = performance.now();
     const incoming = (env as { incoming?: IncomingMessage } | undefined)?.incoming;
     const header: HeaderOf | undefined =
       incoming?.rawHeaders === undefined
         ? (name) => request.headers.get(name) ?? undefined
         : incomingHeaders(incoming);
-    if (header === undefined || !routes.admits(path, header)) {
+    if (header === undefined || !routes.admits(route, header)) {
       return validated(request, env, executionCtx);
     }
-    return serve(request, env, executionCtx, path, header, started);
+    return serve(request, env, executionCtx, route, header, started);
   };
 }
