@@ -19,6 +19,14 @@ const env = process.env;
 const ingestToken = env.DEV_INGEST_TOKEN ?? "dev-ingest-token";
 const opsToken = env.DEV_OPS_TOKEN ?? "dev-ops-token";
 const demoSecret = env.DEMO_SECRET ?? "whsec_aG9va2xpbmUtZGVtby1yZWNlaXZlci1zZWNyZXQ=";
+/**
+ * FAKE DEVELOPMENT KEY, public: fixed rather than generated, so the endpoints kept in a local
+ * NATS still open after a restart. Only ingest and delivery get it, as in a deployment.
+ */
+const devEncryptionKeys =
+  env.HOOKLINE_ENCRYPTION_KEYS ??
+  `dev:${Buffer.from("hookline-dev-encryption-key-32b!").toString("base64")}`;
+const withSecrets = new Set(["ingest", "delivery"]);
 const services = ["ingest", "delivery", "classifier", "dlq"];
 const servicePorts: Record<string, string> = {
   ingest: env.INGEST_PORT ?? "8080",
@@ -89,7 +97,15 @@ async function main(): Promise<void> {
       LOG_LEVEL: env.LOG_LEVEL ?? "info",
     },
     serviceEnv: {
-      ...Object.fromEntries(services.map((name) => [name, { PORT: servicePorts[name] ?? "0" }])),
+      ...Object.fromEntries(
+        services.map((name) => [
+          name,
+          {
+            PORT: servicePorts[name] ?? "0",
+            ...(withSecrets.has(name) ? { HOOKLINE_ENCRYPTION_KEYS: devEncryptionKeys } : {}),
+          },
+        ]),
+      ),
       dlq: {
         PORT: servicePorts.dlq ?? "8083",
         DATABASE_URL: databaseUrl,
