@@ -7,6 +7,7 @@ import {
   encryptionKeysEnv,
   loadEnvOrExit,
 } from "@hookline/kit";
+import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { reencryptEndpoints } from "./endpoints/reencrypt";
 
@@ -32,7 +33,8 @@ async function main(): Promise<void> {
     await kv.status().catch((error: unknown) => {
       throw new Error(`no bucket ${bucket} (HOOKLINE_PREFIX ${env.HOOKLINE_PREFIX}): ${error}`);
     });
-    const report = await reencryptEndpoints({ kv, box, logger });
+    const js = jetstream(link.nc);
+    const report = await reencryptEndpoints({ kv, bucket, js, box, logger });
     logger.info(report, "re-encryption done");
     process.stdout.write(
       `${TOOL}: ${report.records} endpoints: ${report.resealed} re-encrypted ` +

@@ -36,6 +36,20 @@ const kids = (record: EndpointRecord) => [
   ...Object.values(record.headers ?? {}).map((value) => sealedKid(value)),
 ];
 
+const bucket = () => ({ kv: h.kv, bucket: h.names.kv.endpoints, js: h.js });
+
+/** Every message the bucket's stream holds, all revisions of every key. */
+async function rawBucket(): Promise<string> {
+  const stream = `KV_${h.names.kv.endpoints}`;
+  const { state } = await h.jsm.streams.info(stream);
+  let text = "";
+  for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
+    const message = await h.jsm.streams.getMessage(stream, { seq }).catch(() => null);
+    if (message !== null) text += Buffer.from(message.data).toString("latin1");
+  }
+  return text;
+}
+
 async function create(body: Record<string, unknown>): Promise<{ id: string; secret: string }> {
   const response = await h.call("POST", "/v1/endpoints", body);
   expect(response.status).toBe(201);
@@ -63,10 +77,12 @@ describe("reencryptEndpoints", () => {
       createdAt: now,
       updatedAt: now,
     };
+    await h.kv.put(plainId, JSON.stringify({ ...plain, description: "an older revision" }));
     await h.kv.put(plainId, JSON.stringify(plain));
+    expect(await rawBucket()).toContain("whsec_");
 
     const box = createSecretBox([k2, k1]);
-    const first = await reencryptEndpoints({ kv: h.kv, box, logger });
+    const first = await reencryptEndpoints({ ...bucket(), box, logger });
     expect(first).toEqual({
       kid: "k2",
       records: 2,
@@ -79,6 +95,12 @@ describe("reencryptEndpoints", () => {
     const b = await stored(plainId);
     expect(kids(a.record)).toEqual(["k2", "k2", "k2", "k2"]);
     expect(kids(b.record)).toEqual(["k2", "k2"]);
+    // The writes were rollups: the earlier revisions, plain or under k1, are gone.
+    const raw = await rawBucket();
+    expect(raw).not.toContain("whsec_");
+    expect(raw).not.toContain("plain-token");
+    expect(raw).not.toContain("enc:v1:k1:");
+    expect(raw).not.toContain("an older revision");
 
     // What ingest and delivery see with the rotated keys is what was written.
     const rotatedIngest = await startIngestHarness({
@@ -86,14 +108,15 @@ describe("reencryptEndpoints", () => {
       secretBox: box,
     });
     try {
-      await rotatedIngest.kv.put(underK1.id, JSON.stringify(a.record));
+      const revision = await rotatedIngest.kv.put(underK1.id, JSON.stringify(a.record));
+      await rotatedIngest.cache.waitForRevision(revision);
       const answer = await rotatedIngest.call("GET", `/v1/endpoints/${underK1.id}/secret`);
       expect(((await answer.json()) as { secret: string }).secret).toBe(newest);
     } finally {
       await rotatedIngest.close();
     }
 
-    const second = await reencryptEndpoints({ kv: h.kv, box, logger });
+    const second = await reencryptEndpoints({ ...bucket(), box, logger });
     expect(second).toMatchObject({ records: 2, resealed: 0, values: 0, unchanged: 2, failed: 0 });
     expect((await stored(underK1.id)).revision).toBe(a.revision);
     expect((await stored(plainId)).revision).toBe(b.revision);
@@ -112,7 +135,11 @@ describe("reencryptEndpoints", () => {
       updatedAt: now,
     });
     const revision = await h.kv.put(id, JSON.stringify(record));
-    const report = await reencryptEndpoints({ kv: h.kv, box: createSecretBox([k2, k1]), logger });
+    const report = await reencryptEndpoints({
+      ...bucket(),
+      box: createSecretBox([k2, k1]),
+      logger,
+    });
     expect(report).toMatchObject({ failed: 1 });
     expect((await stored(id)).revision).toBe(revision);
     await h.kv.purge(id);

@@ -1,7 +1,8 @@
 import { endpointRecordSchema } from "@hookline/contracts";
 import { type Logger, resealEndpointRecord, type SecretBox } from "@hookline/kit";
-import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
+import { headers as natsHeaders } from "@nats-io/transport-node";
 
 export interface ReencryptReport {
   /** The kid every value is sealed under afterwards. */
@@ -40,14 +41,18 @@ type RecordOutcome =
  * plain ones (from before encryption) and ones under an older kid. Each write is a
  * compare-and-set on the record's revision, re-read on a conflict, so it is safe while ingest,
  * delivery and the classifier write; records already under the key are not written, so a second
- * run changes nothing.
+ * run changes nothing. Each write is also a rollup: the key's earlier revisions, which hold the
+ * values plain or under the old key, leave the bucket's history.
  */
 export async function reencryptEndpoints(options: {
   kv: KV;
+  /** The bucket's name (hooklineNames(prefix).kv.endpoints): writes go to $KV.<bucket>.<id>. */
+  bucket: string;
+  js: JetStreamClient;
   box: SecretBox;
   logger: Logger;
 }): Promise<ReencryptReport> {
-  const { kv, box, logger } = options;
+  const { kv, js, box, logger } = options;
   const report: ReencryptReport = {
     kid: box.sealingKid,
     records: 0,
@@ -74,7 +79,13 @@ export async function reencryptEndpoints(options: {
         return { outcome: "failed" };
       }
       try {
-        await kv.update(id, JSON.stringify(result.record), entry.revision);
+        // kv.update with a rollup: the same compare-and-set on the key's last revision.
+        const headers = natsHeaders();
+        headers.set("Nats-Rollup", "sub");
+        await js.publish(`$KV.${options.bucket}.${id}`, JSON.stringify(result.record), {
+          headers,
+          expect: { lastSubjectSequence: entry.revision },
+        });
         return { outcome: "resealed", values: result.values };
       } catch (error) {
         if (!isRevisionConflict(error)) throw error;
