@@ -95,14 +95,14 @@ describe("webhookRequestFor with sealed secrets and header values", () => {
       webhookRequestFor(endpoint, task, body, now),
     );
     // The second time from memory: the same answer.
-    expect(webhookRequestFor(sealed, task, body, now, credentials).headers["x-tenant"]).toBe("acme");
+    expect(webhookRequestFor(sealed, task, body, now, credentials).headers["x-tenant"]).toBe(
+      "acme",
+    );
   });
 
   it("refuses to sign without the key, and never sends a sealed value", () => {
     expect(() => webhookRequestFor(sealed, task, body, now)).toThrow(SealedValueError);
-    const other = createEndpointCredentials(
-      createSecretBox([{ kid: "k1", key: randomBytes(32) }]),
-    );
+    const other = createEndpointCredentials(createSecretBox([{ kid: "k1", key: randomBytes(32) }]));
     expect(() => webhookRequestFor(sealed, task, body, now, other)).toThrow(/does not open/);
   });
 

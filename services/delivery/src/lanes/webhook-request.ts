@@ -6,7 +6,10 @@ import {
   type TaskMeta,
 } from "@hookline/contracts";
 import type { WebhookRequest } from "../http/webhook-client";
-import { createEndpointCredentials, type EndpointCredentials } from "../signing/endpoint-credentials";
+import {
+  createEndpointCredentials,
+  type EndpointCredentials,
+} from "../signing/endpoint-credentials";
 import { webhookSignature } from "../signing/signature";
 
 export const USER_AGENT = "Hookline/0.1";

@@ -45,7 +45,10 @@ export function createEndpointCredentials(
   return {
     signingKey(endpointId, stored) {
       const known = keys.get(stored);
-      if (known !== undefined && (known.endpointId === endpointId || known.endpointId === ANY_ENDPOINT)) {
+      if (
+        known !== undefined &&
+        (known.endpointId === endpointId || known.endpointId === ANY_ENDPOINT)
+      ) {
         return known.key;
       }
       const context = secretSealContext(endpointId);
