@@ -106,6 +106,8 @@ export function natsPermissions(names: HooklineNames): Record<HooklineService, N
       subjects.deadletterAll,
       ...bucketReader(endpointsBucket),
       ...bucketWriter(endpointsBucket),
+      // A deleted endpoint's earlier revisions (secrets, header values), filtered to its key.
+      `${API}.STREAM.PURGE.${kvStream(endpointsBucket)}`,
       `${API}.STREAM.CREATE.${kvStream(tenantsBucket)}`,
       `${API}.STREAM.UPDATE.${kvStream(tenantsBucket)}`,
       ...bucketReader(tenantsBucket),

@@ -27,6 +27,7 @@ import { endpointSealer } from "./endpoints/secrets";
 import { type BacklogQuotas, startBacklogQuotas } from "./events/backlog-quotas";
 import { createEventPublisher, DEFAULT_PUBLISH_TIMEOUT_MS } from "./events/publisher";
 import { pubAckTaskPublisher } from "./events/task-publisher";
+import { keyHistoryPurger } from "./kv/key-history";
 import { createIngestMetrics, type EndpointStateCounts } from "./metrics";
 import { ensureTenantBucket } from "./tenants/bucket";
 import { createTenantRegistry } from "./tenants/registry";
@@ -165,6 +166,7 @@ async function main(): Promise<void> {
       logger,
       backlogQuotaLimit: env.ENDPOINT_BACKLOG_QUOTA,
       sealer: endpointSealer(secretBox),
+      purgeHistory: keyHistoryPurger(jetStream.jsm, names.kv.endpoints),
     });
     app = createIngestApp({
       logger,

@@ -234,11 +234,12 @@ export function createTenantRegistry(options: TenantRegistryOptions): TenantRegi
         const swept = await deleteEndpoints(id, actor);
         if (swept.outcome !== "swept") return swept;
 
-        // 3. The record, history and all.
+        // 3. The record. The bucket keeps one revision per key, so the delete marker replaces
+        // it; no kv.purge() (a rollup: see kv/key-history.ts).
         for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
           const expected = marked.revision;
           const purged = await casWrite(async () => {
-            await kv.purge(key, { previousSeq: expected });
+            await kv.delete(key, { previousSeq: expected });
             return expected;
           });
           if (purged !== undefined) {

@@ -28,6 +28,7 @@ import { endpointSealer } from "../endpoints/secrets";
 import { startBacklogQuotas } from "../events/backlog-quotas";
 import { createEventPublisher, DEFAULT_PUBLISH_TIMEOUT_MS } from "../events/publisher";
 import { pubAckTaskPublisher } from "../events/task-publisher";
+import { keyHistoryPurger } from "../kv/key-history";
 import { createIngestMetrics } from "../metrics";
 import { ensureTenantBucket } from "../tenants/bucket";
 import { createTenantRegistry, type TenantRegistry } from "../tenants/registry";
@@ -113,6 +114,7 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
     logger,
     backlogQuotaLimit: defaultProvisionOptions.endpointBacklogQuota,
     sealer: endpointSealer(options.secretBox),
+    purgeHistory: keyHistoryPurger(jsm, names.kv.endpoints),
     ...(options.now === undefined ? {} : { now: options.now }),
   });
   const tenantRegistry = createTenantRegistry({
