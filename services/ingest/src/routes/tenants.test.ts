@@ -183,3 +183,30 @@ describe("DELETE /v1/tenants/{tenantId}", () => {
     await expectProblem(await h.call("DELETE", "/v1/tenants/default"), 409, "default_tenant");
   });
 });
+
+describe("OpenAPI", () => {
+  it("documents the tenant paths and says the paths without a tenant act for the default one", async () => {
+    const response = await h.app.request("/openapi.json");
+    const document = (await response.json()) as {
+      paths: Record<string, Record<string, { description?: string }>>;
+    };
+    for (const path of [
+      "/v1/tenants",
+      "/v1/tenants/{tenantId}",
+      "/v1/tenants/{tenantId}/endpoints",
+      "/v1/tenants/{tenantId}/endpoints/{id}",
+      "/v1/tenants/{tenantId}/endpoints/{id}/secret",
+      "/v1/tenants/{tenantId}/endpoints/{id}/rotate-secret",
+      "/v1/tenants/{tenantId}/events",
+      "/v1/tenants/{tenantId}/events/batch",
+    ]) {
+      expect(document.paths[path], path).toBeDefined();
+    }
+    for (const [path, operations] of Object.entries(document.paths)) {
+      if (!path.startsWith("/v1/endpoints") && !path.startsWith("/v1/events")) continue;
+      for (const [method, operation] of Object.entries(operations)) {
+        expect(operation.description, `${method} ${path}`).toContain("default tenant");
+      }
+    }
+  });
+});
