@@ -22,5 +22,6 @@ export * from "./problem";
 export * from "./problem-openapi";
 export * from "./provisioning";
 export * from "./raw-headers";
+export * from "./scopes";
 export * from "./secret-box";
 export * from "./shutdown";

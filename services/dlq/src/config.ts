@@ -1,11 +1,12 @@
-import { commonEnvShape, durationEnv, portEnv, tokenPairsEnv } from "@hookline/kit";
+import { apiTokensEnv, commonEnvShape, DLQ_SCOPES, durationEnv, portEnv } from "@hookline/kit";
 import { z } from "zod";
 
 export const dlqEnvShape = {
   ...commonEnvShape,
   PORT: portEnv.default(8083),
   DATABASE_URL: z.string().min(1),
-  DLQ_API_TOKENS: tokenPairsEnv,
+  /** name:token[:scope+scope…][@tenant], separated by commas (kit's apiTokensEnv). */
+  DLQ_API_TOKENS: apiTokensEnv(DLQ_SCOPES),
   /** The largest request body of any route; operators' calls carry a filter and a note. */
   DLQ_MAX_BODY_BYTES: z.coerce.number().int().min(1_024).default(65_536),
   DLQ_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),

@@ -1,10 +1,11 @@
 import {
+  apiTokensEnv,
   commonEnvShape,
   durationEnv,
   endpointPortEnvShape,
+  INGEST_SCOPES,
   portEnv,
   secretEncryptionEnvShape,
-  tokenPairsEnv,
 } from "@hookline/kit";
 import { z } from "zod";
 
@@ -12,7 +13,8 @@ export const ingestEnvShape = {
   ...commonEnvShape,
   ...endpointPortEnvShape,
   PORT: portEnv.default(8080),
-  INGEST_API_TOKENS: tokenPairsEnv,
+  /** name:token[:scope+scope…][@tenant], separated by commas (kit's apiTokensEnv). */
+  INGEST_API_TOKENS: apiTokensEnv(INGEST_SCOPES),
   INGEST_MAX_BODY_BYTES: z.coerce.number().int().min(1_024).default(262_144),
   INGEST_MAX_BATCH_BYTES: z.coerce
     .number()
