@@ -1,6 +1,15 @@
-import { hash, randomUUID, timingSafeEqual } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { type ApiToken, type Logger, problemResponse, type ServiceMetrics } from "@hookline/kit";
+import { DEFAULT_TENANT_ID } from "@hookline/contracts";
+import {
+  type ApiToken,
+  grantAllows,
+  type Logger,
+  problemResponse,
+  type ServiceMetrics,
+  type TokenGrant,
+  tokenGrants,
+} from "@hookline/kit";
 import type { Context } from "hono";
 import type { IngestApp } from "../app";
 import type { EventPublisher } from "../events/publisher";
@@ -70,25 +79,6 @@ const JSON_CONTENT_TYPE = /^application\/json(;\s*charset=utf-8)?$/i;
 const REQUEST_ID_REFUSED = /[^\w\-=]/;
 const REQUEST_ID_MAX = 255;
 
-/** One-shot: no Hash object per request. */
-const sha256 = (text: string) => hash("sha256", text, "buffer");
-
-/**
- * kit's tokenHolder with the tokens' digests computed once: every token is still compared, in
- * constant time over equal-length digests.
- */
-function tokenMatcher(tokens: readonly ApiToken[]): (presented: string) => string | undefined {
-  const known = tokens.map(({ name, token }) => ({ name, digest: sha256(token) }));
-  return (presented) => {
-    const digest = sha256(presented);
-    let holder: string | undefined;
-    for (const { name, digest: expected } of known) {
-      if (timingSafeEqual(expected, digest) && holder === undefined) holder = name;
-    }
-    return holder;
-  };
-}
-
 /**
  * Headers straight from Node's IncomingMessage, without building a web Headers object. Node
  * keeps only the first of repeated Authorization or Content-Type lines where Headers would join
@@ -145,8 +135,8 @@ class AnswerContext {
  * request id, metrics by matched route, body limit, bearer auth, media-type gate, zod) than in
  * publishing. This path takes a request only when everything about it is plainly fine: a
  * Content-Length within the limit and no Transfer-Encoding, a JSON Content-Type, a known bearer
- * token (compared in constant time), a valid Idempotency-Key, a body that parses and passes the
- * checks of event-checks.ts. Anything else, before or after reading the body, is handed to the
+ * token (compared in constant time) with events:write and not bound to another tenant, a valid
+ * Idempotency-Key, a body that parses and passes the checks of event-checks.ts. Anything else, before or after reading the body, is handed to the
  * app unchanged (with the body it read), so every refusal is the validated route's own answer,
  * word for word. What it answers itself (202, and the publisher's 413, 400 and 503) comes from
  * the routes' answer functions, with the request id, HTTP metrics and rejected-event count the
@@ -156,10 +146,10 @@ class AnswerContext {
  * server see it; under @hono/node-server it reads headers from Node's IncomingMessage.
  */
 export class FastEventRoutes {
-  private readonly holder: (presented: string) => string | undefined;
+  private readonly grantFor: (presented: string) => TokenGrant | undefined;
 
   constructor(private readonly deps: FastEventRoutesDeps) {
-    this.holder = tokenMatcher(deps.tokens);
+    this.grantFor = tokenGrants(deps.tokens);
   }
 
   /**
@@ -207,7 +197,12 @@ export class FastEventRoutes {
     const contentType = header("content-type");
     if (contentType === undefined || !JSON_CONTENT_TYPE.test(contentType)) return false;
     const bearer = BEARER.exec(header("authorization") ?? "")?.[1];
-    if (bearer === undefined || this.holder(bearer) === undefined) return false;
+    const grant = bearer === undefined ? undefined : this.grantFor(bearer);
+    // A token without events:write, or bound to another tenant: the validated route's 403/404.
+    if (grant === undefined || !grantAllows(grant.scopes, "events:write")) return false;
+    if (grant.tenantId !== undefined && grant.tenantId !== (route.tenantId ?? DEFAULT_TENANT_ID)) {
+      return false;
+    }
     return route.kind !== "event" || checkIdempotencyKey(header("idempotency-key"));
   }
 

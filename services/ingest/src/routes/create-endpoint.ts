@@ -5,7 +5,7 @@ import {
   DEFAULT_TENANT_ID,
   type EndpointPortPolicy,
 } from "@hookline/contracts";
-import type { KitEnv } from "@hookline/kit";
+import type { IngestScope, KitEnv } from "@hookline/kit";
 import type { Context } from "hono";
 import type { EndpointRegistry, NewEndpoint } from "../endpoints/registry";
 import {
@@ -28,6 +28,7 @@ import type { RegisterRoute } from "./registration";
 const common = {
   method: "post" as const,
   tags: ["endpoints"],
+  "x-required-scopes": ["endpoints:write", "secrets:read"] satisfies IngestScope[],
   summary: "Register an endpoint",
   request: {
     body: { required: true, content: { "application/json": { schema: createEndpointBodySchema } } },

@@ -1,13 +1,16 @@
 import { createRoute } from "@hono/zod-openapi";
+import type { IngestScope } from "@hookline/kit";
 import { problemRef, tenantExists, tenantStoreUnavailable } from "../http/problems";
 import { createTenantBodySchema, publicTenant, tenantSchema } from "../http/tenant-schemas";
 import type { TenantRegistry } from "../tenants/registry";
-import type { RegisterRoute } from "./registration";
+import { type RegisterRoute, UNBOUND_TOKEN_ONLY } from "./registration";
 
 export const createTenantRoute = createRoute({
   method: "post",
   path: "/v1/tenants",
   tags: ["tenants"],
+  "x-required-scopes": ["tenants:admin"] satisfies IngestScope[],
+  [UNBOUND_TOKEN_ONLY]: true,
   summary: "Create a tenant",
   description:
     "A tenant is one of your customers: it registers its own endpoints under " +

@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { DEFAULT_TENANT_ID } from "@hookline/contracts";
-import type { KitEnv } from "@hookline/kit";
+import type { IngestScope, KitEnv } from "@hookline/kit";
 import type { Context } from "hono";
 import type { EndpointRegistry } from "../endpoints/registry";
 import { endpointIdParamsSchema, tenantEndpointIdParamsSchema } from "../http/endpoint-schemas";
@@ -16,6 +16,7 @@ import type { RegisterRoute } from "./registration";
 const common = {
   method: "delete" as const,
   tags: ["endpoints"],
+  "x-required-scopes": ["endpoints:write"] satisfies IngestScope[],
   summary: "Delete an endpoint",
   responses: {
     204: { description: "Deleted" },

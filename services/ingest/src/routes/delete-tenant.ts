@@ -1,4 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
+import type { IngestScope } from "@hookline/kit";
 import { tenantParamsSchema } from "../http/endpoint-schemas";
 import {
   defaultTenantUndeletable,
@@ -15,6 +16,7 @@ export const deleteTenantRoute = createRoute({
   method: "delete",
   path: "/v1/tenants/{tenantId}",
   tags: ["tenants"],
+  "x-required-scopes": ["tenants:admin"] satisfies IngestScope[],
   summary: "Delete a tenant and every endpoint of it",
   description:
     "First marks the tenant `deleting` (from then on it takes no new endpoints, events or " +

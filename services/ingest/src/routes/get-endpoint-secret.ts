@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { DEFAULT_TENANT_ID } from "@hookline/contracts";
-import type { EndpointCache, KitEnv, SecretBox } from "@hookline/kit";
+import type { EndpointCache, IngestScope, KitEnv, SecretBox } from "@hookline/kit";
 import type { Context } from "hono";
 import { tenantEndpoint } from "../endpoints/ownership";
 import { newestSecret } from "../endpoints/secrets";
@@ -16,6 +16,7 @@ import type { RegisterRoute } from "./registration";
 const common = {
   method: "get" as const,
   tags: ["endpoints"],
+  "x-required-scopes": ["secrets:read"] satisfies IngestScope[],
   summary: "Get the endpoint's current signing secret",
   responses: {
     200: {

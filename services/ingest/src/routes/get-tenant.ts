@@ -1,4 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
+import type { IngestScope } from "@hookline/kit";
 import { tenantParamsSchema } from "../http/endpoint-schemas";
 import { problemRef, tenantNotFound } from "../http/problems";
 import { publicTenant, tenantSchema } from "../http/tenant-schemas";
@@ -10,6 +11,7 @@ export const getTenantRoute = createRoute({
   method: "get",
   path: "/v1/tenants/{tenantId}",
   tags: ["tenants"],
+  "x-required-scopes": ["tenants:admin"] satisfies IngestScope[],
   summary: "Get a tenant",
   request: { params: tenantParamsSchema },
   responses: {

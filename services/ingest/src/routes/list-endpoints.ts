@@ -1,6 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { DEFAULT_TENANT_ID } from "@hookline/contracts";
-import { type EndpointCache, invalidCursorProblem, type KitEnv } from "@hookline/kit";
+import {
+  type EndpointCache,
+  type IngestScope,
+  invalidCursorProblem,
+  type KitEnv,
+} from "@hookline/kit";
 import type { Context } from "hono";
 import { DEFAULT_PAGE_SIZE, listEndpoints, MAX_PAGE_SIZE } from "../endpoints/listing";
 import { endpointSchema, publicEndpoint, tenantParamsSchema } from "../http/endpoint-schemas";
@@ -22,6 +27,7 @@ export const pageQuerySchema = z.object({
 const common = {
   method: "get" as const,
   tags: ["endpoints"],
+  "x-required-scopes": ["endpoints:read"] satisfies IngestScope[],
   summary: "List endpoints",
   responses: {
     200: {

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { payloadTooLarge } from "@hookline/kit";
+import { type IngestScope, payloadTooLarge } from "@hookline/kit";
 import type { Context } from "hono";
 import type { EventPublisher, PublishBatchOutcome } from "../events/publisher";
 import { tenantParamsSchema } from "../http/endpoint-schemas";
@@ -17,6 +17,7 @@ import type { RegisterRoute } from "./registration";
 const common = {
   method: "post" as const,
   tags: ["events"],
+  "x-required-scopes": ["events:write"] satisfies IngestScope[],
   summary: `Accept 1–${MAX_BATCH_EVENTS} events at once`,
   responses: {
     202: {

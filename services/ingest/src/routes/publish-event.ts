@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { payloadTooLarge } from "@hookline/kit";
+import { type IngestScope, payloadTooLarge } from "@hookline/kit";
 import type { Context } from "hono";
 import type { EventPublisher, PublishEventOutcome } from "../events/publisher";
 import { tenantParamsSchema } from "../http/endpoint-schemas";
@@ -21,6 +21,7 @@ import type { RegisterRoute } from "./registration";
 const common = {
   method: "post" as const,
   tags: ["events"],
+  "x-required-scopes": ["events:write"] satisfies IngestScope[],
   summary: "Accept an event and fan it out to the tenant's subscribed endpoints",
   responses: {
     202: {

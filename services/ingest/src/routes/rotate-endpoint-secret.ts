@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { DEFAULT_TENANT_ID } from "@hookline/contracts";
-import type { KitEnv } from "@hookline/kit";
+import type { IngestScope, KitEnv } from "@hookline/kit";
 import type { Context } from "hono";
 import type { EndpointRegistry } from "../endpoints/registry";
 import {
@@ -20,6 +20,7 @@ import type { RegisterRoute } from "./registration";
 const common = {
   method: "post" as const,
   tags: ["endpoints"],
+  "x-required-scopes": ["endpoints:write", "secrets:read"] satisfies IngestScope[],
   summary: "Rotate the signing secret",
   responses: {
     200: {

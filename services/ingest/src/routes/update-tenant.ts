@@ -1,4 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
+import type { IngestScope } from "@hookline/kit";
 import { tenantParamsSchema } from "../http/endpoint-schemas";
 import {
   problemRef,
@@ -15,6 +16,7 @@ export const updateTenantRoute = createRoute({
   method: "patch",
   path: "/v1/tenants/{tenantId}",
   tags: ["tenants"],
+  "x-required-scopes": ["tenants:admin"] satisfies IngestScope[],
   summary: "Change a tenant's name or metadata",
   description:
     "Fields left out stay as they are; `metadata: null` clears it. A tenant being deleted " +
