@@ -20,6 +20,7 @@ import { registerGetDeadLetter } from "./routes/get-dead-letter";
 import { registerGetDeadLetterAudit } from "./routes/get-dead-letter-audit";
 import { registerGetDeadLetterStats } from "./routes/get-dead-letter-stats";
 import { registerListDeadLetters } from "./routes/list-dead-letters";
+import { registerRoutes } from "./routes/registration";
 import { registerReplayDeadLetter } from "./routes/replay-dead-letter";
 import { registerReplayDeadLetters } from "./routes/replay-dead-letters";
 import { registerResolveDeadLetter } from "./routes/resolve-dead-letter";
@@ -46,7 +47,10 @@ export const apiInfo = {
   description:
     "Dead letters: webhooks that could not be delivered. List, inspect, replay, resolve and " +
     "discard them. Every /v1 call takes `Authorization: Bearer <token>`; the token's name is " +
-    "recorded as the actor. Errors are application/problem+json. Bodies are limited by " +
+    "recorded as the actor. Each route names the scopes it requires (`x-required-scopes`): " +
+    "`deadletters:read` or `deadletters:write`; a token without one gets 403. A token bound to " +
+    "a tenant sees only that tenant's letters: another tenant's letter is a 404 as a missing " +
+    "one, and a filter naming another tenant a 404 as an unknown tenant. Errors are application/problem+json. Bodies are limited by " +
     "DLQ_MAX_BODY_BYTES (64 KiB by default), decided from Content-Length (413).",
 };
 
@@ -63,16 +67,17 @@ export function createDlqApp(deps: DlqAppDeps): DlqApp {
   mountApiDocs(app, apiInfo);
   app.use("/v1/*", bearerAuth(deps.tokens));
 
-  registerListDeadLetters(app, deps);
+  const register = registerRoutes(app, deps);
+  registerListDeadLetters(register, deps);
   // Before /{id}, which would otherwise take "stats" for an id.
-  registerGetDeadLetterStats(app, deps);
-  registerGetDeadLetter(app, deps);
-  registerGetDeadLetterAudit(app, deps);
-  registerReplayDeadLetter(app, deps);
-  registerResolveDeadLetter(app, deps);
-  registerDiscardDeadLetter(app, deps);
-  registerReplayDeadLetters(app, deps);
-  registerResolveDeadLetters(app, deps);
+  registerGetDeadLetterStats(register, deps);
+  registerGetDeadLetter(register, deps);
+  registerGetDeadLetterAudit(register, deps);
+  registerReplayDeadLetter(register, deps);
+  registerResolveDeadLetter(register, deps);
+  registerDiscardDeadLetter(register, deps);
+  registerReplayDeadLetters(register, deps);
+  registerResolveDeadLetters(register, deps);
   return app;
 }
 

@@ -1,15 +1,17 @@
 import { createRoute } from "@hono/zod-openapi";
-import type { DlqApp } from "../app";
+import type { DlqScope } from "@hookline/kit";
 import { unlessDatabaseDown } from "../db/outage";
 import { deadLetterSchema, letterIdParamsSchema, settleBodySchema } from "../http/letter-schemas";
 import { problemRef } from "../http/problems";
 import { settleResponse } from "../http/settle-response";
 import type { LetterSettler } from "../letters/settle";
+import type { RegisterRoute } from "./registration";
 
 export const discardDeadLetterRoute = createRoute({
   method: "post",
   path: "/v1/dead-letters/{id}/discard",
   tags: ["dead letters"],
+  "x-required-scopes": ["deadletters:write"] satisfies DlqScope[],
   summary: "Discard a dead letter",
   description:
     "The letter is not wanted. Open and replayed letters can be discarded; discarded " +
@@ -32,8 +34,11 @@ export const discardDeadLetterRoute = createRoute({
   },
 });
 
-export function registerDiscardDeadLetter(app: DlqApp, deps: { settler: LetterSettler }) {
-  app.openapi(discardDeadLetterRoute, async (c) => {
+export function registerDiscardDeadLetter(
+  register: RegisterRoute,
+  deps: { settler: LetterSettler },
+) {
+  register(discardDeadLetterRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { note } = c.req.valid("json");
     const result = await unlessDatabaseDown(() =>

@@ -1,16 +1,18 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import type { DlqScope } from "@hookline/kit";
 import type { Kysely } from "kysely";
-import type { DlqApp } from "../app";
 import { unlessDatabaseDown } from "../db/outage";
 import type { Database } from "../db/schema";
 import { auditEntrySchema, letterIdParamsSchema, publicAuditEntry } from "../http/letter-schemas";
 import { letterNotFound, problemRef, serviceUnavailable } from "../http/problems";
 import { auditTrail } from "../letters/audit";
+import type { RegisterRoute } from "./registration";
 
 export const getDeadLetterAuditRoute = createRoute({
   method: "get",
   path: "/v1/dead-letters/{id}/audit",
   tags: ["dead letters"],
+  "x-required-scopes": ["deadletters:read"] satisfies DlqScope[],
   summary: "Who did what to a dead letter, and when (oldest first)",
   request: { params: letterIdParamsSchema },
   responses: {
@@ -28,8 +30,11 @@ export const getDeadLetterAuditRoute = createRoute({
   },
 });
 
-export function registerGetDeadLetterAudit(app: DlqApp, deps: { db: Kysely<Database> }) {
-  app.openapi(getDeadLetterAuditRoute, async (c) => {
+export function registerGetDeadLetterAudit(
+  register: RegisterRoute,
+  deps: { db: Kysely<Database> },
+) {
+  register(getDeadLetterAuditRoute, async (c) => {
     const { id } = c.req.valid("param");
     const trail = await unlessDatabaseDown(() => auditTrail(deps.db, id));
     switch (trail.outcome) {

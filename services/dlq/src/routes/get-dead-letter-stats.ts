@@ -1,11 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import type { DlqScope } from "@hookline/kit";
 import type { Kysely } from "kysely";
-import type { DlqApp } from "../app";
 import { unlessDatabaseDown } from "../db/outage";
 import type { Database } from "../db/schema";
 import { filterFields, letterFilter, orderedRange, rangeIssue } from "../http/letter-schemas";
 import { problemRef, serviceUnavailable } from "../http/problems";
 import { letterStats, MAX_STAT_GROUPS, statGroupings } from "../letters/stats";
+import { type RegisterRoute, tenantScopedFilter } from "./registration";
 
 const counts = z.record(z.string(), z.number().int());
 
@@ -13,6 +14,7 @@ export const getDeadLetterStatsRoute = createRoute({
   method: "get",
   path: "/v1/dead-letters/stats",
   tags: ["dead letters"],
+  "x-required-scopes": ["deadletters:read"] satisfies DlqScope[],
   summary: "Count dead letters by status, reason, endpoint and event type (and tenant)",
   description:
     "Over every letter, or those the optional filters select. byStatus and byReason list every " +
@@ -58,11 +60,18 @@ export const getDeadLetterStatsRoute = createRoute({
   },
 });
 
-export function registerGetDeadLetterStats(app: DlqApp, deps: { db: Kysely<Database> }) {
-  app.openapi(getDeadLetterStatsRoute, async (c) => {
+export function registerGetDeadLetterStats(
+  register: RegisterRoute,
+  deps: { db: Kysely<Database> },
+) {
+  register(getDeadLetterStatsRoute, async (c) => {
     const { groupBy, ...filter } = c.req.valid("query");
     const stats = await unlessDatabaseDown(() =>
-      letterStats(deps.db, letterFilter(filter), groupBy === undefined ? [] : [groupBy]),
+      letterStats(
+        deps.db,
+        tenantScopedFilter(c, letterFilter(filter)),
+        groupBy === undefined ? [] : [groupBy],
+      ),
     );
     if ("outcome" in stats) return serviceUnavailable(c, stats.dependency);
     return c.json(stats, 200);

@@ -1,16 +1,18 @@
 import { createRoute } from "@hono/zod-openapi";
+import type { DlqScope } from "@hookline/kit";
 import type { Kysely } from "kysely";
-import type { DlqApp } from "../app";
 import { unlessDatabaseDown } from "../db/outage";
 import type { Database } from "../db/schema";
 import { deadLetterDetailSchema, letterDetail, letterIdParamsSchema } from "../http/letter-schemas";
 import { letterNotFound, problemRef, serviceUnavailable } from "../http/problems";
 import { getLetter } from "../letters/listing";
+import type { RegisterRoute } from "./registration";
 
 export const getDeadLetterRoute = createRoute({
   method: "get",
   path: "/v1/dead-letters/{id}",
   tags: ["dead letters"],
+  "x-required-scopes": ["deadletters:read"] satisfies DlqScope[],
   summary: "Get a dead letter with its body, headers and every attempt",
   request: { params: letterIdParamsSchema },
   responses: {
@@ -24,8 +26,8 @@ export const getDeadLetterRoute = createRoute({
   },
 });
 
-export function registerGetDeadLetter(app: DlqApp, deps: { db: Kysely<Database> }) {
-  app.openapi(getDeadLetterRoute, async (c) => {
+export function registerGetDeadLetter(register: RegisterRoute, deps: { db: Kysely<Database> }) {
+  register(getDeadLetterRoute, async (c) => {
     const { id } = c.req.valid("param");
     const found = await unlessDatabaseDown(() => getLetter(deps.db, id));
     switch (found.outcome) {

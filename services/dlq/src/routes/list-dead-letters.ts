@@ -1,7 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { invalidCursorProblem } from "@hookline/kit";
+import { type DlqScope, invalidCursorProblem } from "@hookline/kit";
 import type { Kysely } from "kysely";
-import type { DlqApp } from "../app";
 import { unlessDatabaseDown } from "../db/outage";
 import type { Database } from "../db/schema";
 import {
@@ -15,11 +14,13 @@ import {
 import { problemRef, serviceUnavailable } from "../http/problems";
 import type { CursorCodec } from "../letters/cursor";
 import { DEFAULT_PAGE_SIZE, listLetters, MAX_PAGE_SIZE } from "../letters/listing";
+import { type RegisterRoute, tenantScopedFilter } from "./registration";
 
 export const listDeadLettersRoute = createRoute({
   method: "get",
   path: "/v1/dead-letters",
   tags: ["dead letters"],
+  "x-required-scopes": ["deadletters:read"] satisfies DlqScope[],
   summary: "List dead letters",
   description:
     "Newest first (by `deadAt`, then id). Pass `nextCursor` back as `cursor` for the next page; " +
@@ -57,13 +58,17 @@ export const listDeadLettersRoute = createRoute({
 });
 
 export function registerListDeadLetters(
-  app: DlqApp,
+  register: RegisterRoute,
   deps: { db: Kysely<Database>; cursors: CursorCodec },
 ) {
-  app.openapi(listDeadLettersRoute, async (c) => {
+  register(listDeadLettersRoute, async (c) => {
     const { cursor, limit, ...filter } = c.req.valid("query");
     const page = await unlessDatabaseDown(() =>
-      listLetters(deps.db, deps.cursors, { filter: letterFilter(filter), cursor, limit }),
+      listLetters(deps.db, deps.cursors, {
+        filter: tenantScopedFilter(c, letterFilter(filter)),
+        cursor,
+        limit,
+      }),
     );
     switch (page.outcome) {
       case "page":

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import type { DlqApp } from "../app";
+import type { DlqScope } from "@hookline/kit";
 import { unlessDatabaseDown } from "../db/outage";
 import {
   deadLetterSchema,
@@ -15,11 +15,13 @@ import {
   serviceUnavailable,
 } from "../http/problems";
 import type { LetterReplayer } from "../letters/replay";
+import type { RegisterRoute } from "./registration";
 
 export const replayDeadLetterRoute = createRoute({
   method: "post",
   path: "/v1/dead-letters/{id}/replay",
   tags: ["dead letters"],
+  "x-required-scopes": ["deadletters:write"] satisfies DlqScope[],
   summary: "Replay a dead letter",
   description:
     "Publishes the stored body to `dispatch.retry.<endpointId>` as a fresh task (attempts " +
@@ -44,8 +46,11 @@ export const replayDeadLetterRoute = createRoute({
   },
 });
 
-export function registerReplayDeadLetter(app: DlqApp, deps: { replayer: LetterReplayer }) {
-  app.openapi(replayDeadLetterRoute, async (c) => {
+export function registerReplayDeadLetter(
+  register: RegisterRoute,
+  deps: { replayer: LetterReplayer },
+) {
+  register(replayDeadLetterRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { note } = c.req.valid("json");
     const result = await unlessDatabaseDown(() =>

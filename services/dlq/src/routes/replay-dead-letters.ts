@@ -1,14 +1,16 @@
 import { createRoute } from "@hono/zod-openapi";
-import type { DlqApp } from "../app";
+import type { DlqScope } from "@hookline/kit";
 import { unlessDatabaseDown } from "../db/outage";
 import { bulkBodySchema, bulkResultSchema, letterFilter } from "../http/letter-schemas";
 import { problemRef, serviceUnavailable } from "../http/problems";
 import type { LetterReplayer } from "../letters/replay";
+import { type RegisterRoute, tenantScopedFilter } from "./registration";
 
 export const replayDeadLettersRoute = createRoute({
   method: "post",
   path: "/v1/dead-letters/replay",
   tags: ["dead letters"],
+  "x-required-scopes": ["deadletters:write"] satisfies DlqScope[],
   summary: "Replay every open dead letter a filter selects",
   description:
     "Oldest first, at most `limit`, in batches of 100 whose PubAcks are awaited together. " +
@@ -29,11 +31,17 @@ export const replayDeadLettersRoute = createRoute({
   },
 });
 
-export function registerReplayDeadLetters(app: DlqApp, deps: { replayer: LetterReplayer }) {
-  app.openapi(replayDeadLettersRoute, async (c) => {
+export function registerReplayDeadLetters(
+  register: RegisterRoute,
+  deps: { replayer: LetterReplayer },
+) {
+  register(replayDeadLettersRoute, async (c) => {
     const { filter, limit, note } = c.req.valid("json");
     const result = await unlessDatabaseDown(() =>
-      deps.replayer.replayMatching(letterFilter(filter), limit, { actor: c.var.actor, note }),
+      deps.replayer.replayMatching(tenantScopedFilter(c, letterFilter(filter)), limit, {
+        actor: c.var.actor,
+        note,
+      }),
     );
     switch (result.outcome) {
       case "done":

@@ -1,15 +1,17 @@
 import { createRoute } from "@hono/zod-openapi";
-import type { DlqApp } from "../app";
+import type { DlqScope } from "@hookline/kit";
 import { unlessDatabaseDown } from "../db/outage";
 import { deadLetterSchema, letterIdParamsSchema, settleBodySchema } from "../http/letter-schemas";
 import { problemRef } from "../http/problems";
 import { settleResponse } from "../http/settle-response";
 import type { LetterSettler } from "../letters/settle";
+import type { RegisterRoute } from "./registration";
 
 export const resolveDeadLetterRoute = createRoute({
   method: "post",
   path: "/v1/dead-letters/{id}/resolve",
   tags: ["dead letters"],
+  "x-required-scopes": ["deadletters:write"] satisfies DlqScope[],
   summary: "Resolve a dead letter",
   description:
     "The problem was handled (for example, the event was sent another way). Open and " +
@@ -32,8 +34,11 @@ export const resolveDeadLetterRoute = createRoute({
   },
 });
 
-export function registerResolveDeadLetter(app: DlqApp, deps: { settler: LetterSettler }) {
-  app.openapi(resolveDeadLetterRoute, async (c) => {
+export function registerResolveDeadLetter(
+  register: RegisterRoute,
+  deps: { settler: LetterSettler },
+) {
+  register(resolveDeadLetterRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { note } = c.req.valid("json");
     const result = await unlessDatabaseDown(() =>

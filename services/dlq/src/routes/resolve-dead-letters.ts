@@ -1,14 +1,16 @@
 import { createRoute } from "@hono/zod-openapi";
-import type { DlqApp } from "../app";
+import type { DlqScope } from "@hookline/kit";
 import { unlessDatabaseDown } from "../db/outage";
 import { bulkBodySchema, bulkResultSchema, letterFilter } from "../http/letter-schemas";
 import { problemRef, serviceUnavailable } from "../http/problems";
 import type { LetterSettler } from "../letters/settle";
+import { type RegisterRoute, tenantScopedFilter } from "./registration";
 
 export const resolveDeadLettersRoute = createRoute({
   method: "post",
   path: "/v1/dead-letters/resolve",
   tags: ["dead letters"],
+  "x-required-scopes": ["deadletters:write"] satisfies DlqScope[],
   summary: "Resolve every open or replayed dead letter a filter selects",
   description: "Oldest first, at most `limit`, 100 per transaction.",
   request: {
@@ -26,11 +28,17 @@ export const resolveDeadLettersRoute = createRoute({
   },
 });
 
-export function registerResolveDeadLetters(app: DlqApp, deps: { settler: LetterSettler }) {
-  app.openapi(resolveDeadLettersRoute, async (c) => {
+export function registerResolveDeadLetters(
+  register: RegisterRoute,
+  deps: { settler: LetterSettler },
+) {
+  register(resolveDeadLettersRoute, async (c) => {
     const { filter, limit, note } = c.req.valid("json");
     const result = await unlessDatabaseDown(() =>
-      deps.settler.resolveMatching(letterFilter(filter), limit, { actor: c.var.actor, note }),
+      deps.settler.resolveMatching(tenantScopedFilter(c, letterFilter(filter)), limit, {
+        actor: c.var.actor,
+        note,
+      }),
     );
     switch (result.outcome) {
       case "done":
