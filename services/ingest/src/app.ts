@@ -71,7 +71,10 @@ export const apiInfo = {
     "objects (400). A 503 names the event ids to resend with, so each keeps its webhook-id. " +
     "Endpoints and events belong to tenants (/v1/tenants/{tenantId}/…); the paths without a " +
     "tenant (/v1/endpoints…, /v1/events…) act for the `default` tenant. Custom header values " +
-    "of endpoints are write-only: every read shows `<redacted>` in their place.",
+    "of endpoints are write-only: every read shows `<redacted>` in their place. Each route " +
+    "names the scopes its token needs (`x-required-scopes`; 403 `missing_scope` without one). " +
+    "A token bound to a tenant meets every other tenant, and the default tenant's paths, as a " +
+    "tenant that does not exist (404).",
 };
 
 export function createIngestApp(deps: IngestAppDeps): IngestApp {
