@@ -116,6 +116,7 @@ async function main(): Promise<void> {
   });
 
   const ingest = stack.url("ingest");
+  const demoTenant = await ensureDemoTenant(ingest);
   console.log(`
 Hookline is running.
 
@@ -129,16 +130,31 @@ Hookline is running.
   demo receiver   ${sink.url("/webhooks")}
                   its secret: ${demoSecret}
 
-Try it:
-  curl -s -X POST ${ingest}/v1/endpoints -H 'authorization: Bearer ${ingestToken}' \\
+Try it (tenant "${demoTenant}"; /v1/endpoints and /v1/events act for the "default" tenant):
+  curl -s -X POST ${ingest}/v1/tenants/${demoTenant}/endpoints -H 'authorization: Bearer ${ingestToken}' \\
     -H 'content-type: application/json' \\
     -d '{"url":"${sink.url("/webhooks")}","eventTypes":["order.created"],"secret":"${demoSecret}"}'
-  curl -s -X POST ${ingest}/v1/events -H 'authorization: Bearer ${ingestToken}' \\
+  curl -s -X POST ${ingest}/v1/tenants/${demoTenant}/events -H 'authorization: Bearer ${ingestToken}' \\
     -H 'content-type: application/json' \\
     -d '{"eventType":"order.created","payload":{"orderId":"o_1","total":42}}'
 
 Ctrl-C stops everything.
 `);
+}
+
+/** The `demo` tenant the examples use; one from an earlier run (409) is kept as it is. */
+async function ensureDemoTenant(ingest: string): Promise<string> {
+  const id = "demo";
+  const response = await fetch(`${ingest}/v1/tenants`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ingestToken}`, "content-type": "application/json" },
+    body: JSON.stringify({ id, name: "Demo" }),
+  });
+  if (response.status !== 201 && response.status !== 409) {
+    // A custom INGEST_API_TOKENS may not hold the dev token: the runner still runs.
+    console.warn(`could not create the demo tenant: ${response.status} ${await response.text()}`);
+  }
+  return id;
 }
 
 main().catch(async (error: unknown) => {

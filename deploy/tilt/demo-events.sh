@@ -13,6 +13,9 @@ RECEIVER_URL="${RECEIVER_URL:-http://demo-receiver:9000}"
 # FAKE DEVELOPMENT SECRET, the one the demo receiver checks signatures with.
 DEMO_SECRET="${DEMO_SECRET:-whsec_aG9va2xpbmUtZGVtby1yZWNlaXZlci1zZWNyZXQ=}"
 EVENTS="${EVENTS:-20}"
+# Everything goes to the demo tenant; /v1/endpoints and /v1/events would act for "default".
+TENANT="${TENANT:-demo}"
+T="/v1/tenants/$TENANT"
 
 # api METHOD PATH [BODY [CURL_ARGS...]]
 api() {
@@ -34,14 +37,21 @@ post() {
   esac
 }
 
-existing="$(api GET '/v1/endpoints?limit=200')"
+# The tenant, once: a 409 means an earlier run made it.
+out="$(api POST /v1/tenants "{\"id\":\"$TENANT\",\"name\":\"Demo\"}" -w '\n%{http_code}')"
+case "${out##*$'\n'}" in
+  201 | 409) ;;
+  *) echo "POST /v1/tenants answered ${out##*$'\n'}: ${out%$'\n'*}" >&2; exit 1 ;;
+esac
+
+existing="$(api GET "$T/endpoints?limit=200")"
 ensure_endpoint() {
   local path="$1" event_types="$2" url="$RECEIVER_URL$1"
   if [[ "$existing" == *"\"url\":\"$url\""* ]]; then
     echo "endpoint $url exists"
     return
   fi
-  post /v1/endpoints \
+  post "$T/endpoints" \
     "{\"url\":\"$url\",\"eventTypes\":$event_types,\"secret\":\"$DEMO_SECRET\",\"description\":\"demo $path\"}"
   echo "endpoint $url created"
 }
@@ -54,16 +64,16 @@ ensure_endpoint /slow '["order.shipped"]'
 
 run="$(date +%s)"
 for i in $(seq 1 "$EVENTS"); do
-  post /v1/events "{\"eventType\":\"order.created\",\"payload\":{\"orderId\":\"o_${run}_$i\",\"total\":$((i * 7))}}"
+  post "$T/events" "{\"eventType\":\"order.created\",\"payload\":{\"orderId\":\"o_${run}_$i\",\"total\":$((i * 7))}}"
 done
-post /v1/events/batch "{\"events\":[
+post "$T/events/batch" "{\"events\":[
   {\"eventType\":\"order.paid\",\"payload\":{\"orderId\":\"o_${run}_1\"}},
   {\"eventType\":\"order.paid\",\"payload\":{\"orderId\":\"o_${run}_2\"}},
   {\"eventType\":\"order.shipped\",\"payload\":{\"orderId\":\"o_${run}_1\"}},
   {\"eventType\":\"order.refunded\",\"payload\":{\"orderId\":\"o_${run}_3\"}}
 ]}"
 # The same event twice: the second is a duplicate and delivers nothing.
-post /v1/events "{\"id\":\"evt_demo_$run\",\"eventType\":\"order.created\",\"payload\":{\"orderId\":\"o_dup\"}}"
-post /v1/events "{\"id\":\"evt_demo_$run\",\"eventType\":\"order.created\",\"payload\":{\"orderId\":\"o_dup\"}}"
+post "$T/events" "{\"id\":\"evt_demo_$run\",\"eventType\":\"order.created\",\"payload\":{\"orderId\":\"o_dup\"}}"
+post "$T/events" "{\"id\":\"evt_demo_$run\",\"eventType\":\"order.created\",\"payload\":{\"orderId\":\"o_dup\"}}"
 
-echo "sent $((EVENTS + 6)) events to $INGEST_URL"
+echo "sent $((EVENTS + 6)) events to tenant $TENANT at $INGEST_URL"
