@@ -3,7 +3,7 @@ import { TENANT_ID_PATTERN } from "@hookline/contracts";
 import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { grantOf } from "./auth";
-import { problemResponse } from "./problem";
+import { PROBLEM_CONTENT_TYPE, problemResponse } from "./problem";
 
 /** What an ingest token may do; a token configured without scopes holds all of them. */
 export const INGEST_SCOPES = [
@@ -33,13 +33,23 @@ export function requiredScopes(route: RouteConfig): readonly Scope[] | undefined
   return Array.isArray(declared) ? (declared as Scope[]) : undefined;
 }
 
-/** The route with its scopes named at the end of its description, for readers of the docs. */
+/**
+ * The route with its scopes named at the end of its description and its 403 documented, for
+ * readers of the docs. Only the document changes: the handler's own answers stay as typed.
+ */
 export function describedWithScopes<R extends RouteConfig>(route: R, scopes: readonly Scope[]): R {
   const named = scopes.map((scope) => `\`${scope}\``).join(" and ");
   const sentence = `Requires a token with the scope${scopes.length > 1 ? "s" : ""} ${named}.`;
   return {
     ...route,
     description: route.description === undefined ? sentence : `${route.description} ${sentence}`,
+    responses: {
+      ...route.responses,
+      403: {
+        description: `The token lacks a scope this route requires (\`missing_scope\`, naming it).`,
+        content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: "#/components/schemas/Problem" } } },
+      },
+    },
   };
 }
 

@@ -146,6 +146,7 @@ describe("the scopes of every dlq route", () => {
       for (const [method, operation] of Object.entries(operations)) {
         documented[`${method.toUpperCase()} ${path}`] = operation[REQUIRED_SCOPES];
         expect(operation.description).toContain("Requires a token with the scope");
+        expect(operation.responses).toHaveProperty("403");
       }
     }
     expect(documented).toEqual(

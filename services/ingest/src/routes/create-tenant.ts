@@ -16,7 +16,7 @@ export const createTenantRoute = createRoute({
     "A tenant is one of your customers: it registers its own endpoints under " +
     "/v1/tenants/{tenantId}/endpoints, and its events (/v1/tenants/{tenantId}/events) reach " +
     "only them. The `default` tenant always exists: it is the one the paths without a tenant " +
-    "act for.",
+    "act for. A token bound to a tenant may not create tenants (403 `tenant_bound_token`).",
   request: {
     body: { required: true, content: { "application/json": { schema: createTenantBodySchema } } },
   },
