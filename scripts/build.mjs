@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `pnpm build` (or `pnpm build <service>…`): bundles each service's entry files (src/main.ts, and
-// src/migrate.ts and src/reencrypt.ts where there are) with esbuild into services/<name>/dist/*.js,
-// which `node dist/main.js` runs without tsx.
+// src/migrate.ts, src/reencrypt.ts and src/provision.ts where there are) with esbuild into
+// services/<name>/dist/*.js, which `node dist/main.js` runs without tsx.
 // The workspace packages (@hookline/*) export TypeScript and are bundled in; every other
 // dependency stays external and is loaded from node_modules at run time, so each one a bundle
 // imports must be a dependency of the service itself (checked below). Type checking is
@@ -22,7 +22,7 @@ import { build } from "esbuild";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const WORKSPACE_SCOPE = "@hookline/";
 /** Files bundled when a service has them; main.ts is required. */
-const ENTRIES = ["main", "migrate", "reencrypt"];
+const ENTRIES = ["main", "migrate", "reencrypt", "provision"];
 
 const readManifest = (dir) => JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
 

@@ -271,6 +271,61 @@ export async function ensureConsumer(jsm: JetStreamManager, stream: string, conf
   }
 }
 
+/** Ingest's tenant registry. One revision per key: nothing reads older ones. */
+export const TENANT_KV_HISTORY = 1;
+
+export function ensureTenantBucket(
+  nc: NatsConnection,
+  names: HooklineNames,
+  replicas = 1,
+): Promise<KV> {
+  return new Kvm(nc).create(names.kv.tenants, { history: TENANT_KV_HISTORY, replicas });
+}
+
+/** The stream a KV bucket keeps its entries in. */
+export const kvStreamName = (bucket: string) => `KV_${bucket}`;
+
+/** A resource the provision step has not created (yet): what verify mode waits for. */
+export type ProvisionCheck = { outcome: "present" } | { outcome: "missing"; resource: string };
+
+export async function checkStream(jsm: JetStreamManager, name: string): Promise<ProvisionCheck> {
+  try {
+    await jsm.streams.info(name);
+    return { outcome: "present" };
+  } catch (error) {
+    if (!isApiError(error, JetStreamApiCodes.StreamNotFound)) throw error;
+    return { outcome: "missing", resource: `stream ${name}` };
+  }
+}
+
+export async function checkConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  durable: string,
+): Promise<ProvisionCheck> {
+  try {
+    await jsm.consumers.info(stream, durable);
+    return { outcome: "present" };
+  } catch (error) {
+    if (isApiError(error, JetStreamApiCodes.StreamNotFound)) {
+      return { outcome: "missing", resource: `stream ${stream}` };
+    }
+    if (!isApiError(error, JetStreamApiCodes.ConsumerNotFound)) throw error;
+    return { outcome: "missing", resource: `consumer ${durable} on ${stream}` };
+  }
+}
+
+/** Opens a bucket without creating it; missing when its stream does not exist. */
+export async function openBucket(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  bucket: string,
+): Promise<{ outcome: "present"; kv: KV } | { outcome: "missing"; resource: string }> {
+  const check = await checkStream(jsm, kvStreamName(bucket));
+  if (check.outcome === "missing") return { outcome: "missing", resource: `bucket ${bucket}` };
+  return { outcome: "present", kv: await new Kvm(nc).open(bucket) };
+}
+
 export async function ensureEndpointBucket(
   nc: NatsConnection,
   names: HooklineNames,
@@ -295,4 +350,26 @@ export async function provision(
   }
   const endpoints = await ensureEndpointBucket(nc, options.names, options.replicas);
   return { endpoints };
+}
+
+/**
+ * What `provision` creates, checked and never changed: verify mode, for a service whose NATS
+ * user may not create or update streams. The first missing resource, or the endpoint bucket.
+ */
+export async function verifyProvisioned(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  options: ProvisionOptions,
+): Promise<{ outcome: "present"; endpoints: KV } | { outcome: "missing"; resource: string }> {
+  for (const config of streamConfigs(options)) {
+    const check = await checkStream(jsm, config.name);
+    if (check.outcome === "missing") return check;
+  }
+  for (const { stream, config } of consumerConfigs(options)) {
+    const check = await checkConsumer(jsm, stream, config.durable_name);
+    if (check.outcome === "missing") return check;
+  }
+  const bucket = await openBucket(nc, jsm, options.names.kv.endpoints);
+  if (bucket.outcome === "missing") return bucket;
+  return { outcome: "present", endpoints: bucket.kv };
 }

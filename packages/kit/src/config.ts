@@ -96,6 +96,12 @@ export const commonEnvShape = {
   HEAP_GROWTH_PERCENT: z.coerce.number().int().min(0).max(300).default(25),
   /** NATS credentials, TLS files and inbox prefix (nats-auth.ts); none: no authentication. */
   ...natsAuthEnvShape,
+  /**
+   * apply: create and update the streams, durables and buckets at start (dev, tests, `npm start`).
+   * verify: only check they exist, waiting for the provision step (production; the service's
+   * NATS user may not change stream config).
+   */
+  HOOKLINE_PROVISION: z.enum(["apply", "verify"]).default("apply"),
 };
 
 export class ConfigError extends Error {

@@ -1,10 +1,11 @@
-import { hooklineNames } from "@hookline/contracts";
+import { hooklineNames, provision, verifyProvisioned } from "@hookline/contracts";
 import { type NatsServerHandle, startNatsServer } from "@hookline/testkit";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commonEnvShape, parseEnv } from "./config";
 import { createLogger } from "./logger";
-import { provisionOptionsFromEnv, provisionUntilDone } from "./provisioning";
+import { NotProvisionedError, provisionOptionsFromEnv, provisionUntilDone } from "./provisioning";
 
 const logger = createLogger({ service: "test", level: "silent", pretty: false });
 
@@ -84,5 +85,126 @@ describe("provisionUntilDone", () => {
       },
     });
     expect(provisioned).toBeUndefined();
+  });
+});
+
+describe("provisionUntilDone in verify mode", () => {
+  let nats: NatsServerHandle;
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    nc = await connect({ servers: nats.url });
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await nats?.stop();
+  });
+
+  const optionsFor = (prefix: string) =>
+    provisionOptionsFromEnv(parseEnv(commonEnvShape, {}), hooklineNames(prefix));
+
+  it("creates nothing, logs what is missing and retries until the provision step ran", async () => {
+    const options = optionsFor("verify_wait");
+    const { names } = options;
+    const warnings: { missing?: string; msg: string }[] = [];
+    const recording = createLogger({ service: "test", level: "warn", pretty: false });
+    recording.warn = ((fields: { missing?: string }, msg: string) => {
+      warnings.push({ missing: fields.missing, msg });
+    }) as typeof recording.warn;
+    let afterModes: string[] = [];
+    const verifying = provisionUntilDone({
+      nc,
+      options,
+      mode: "verify",
+      logger: recording,
+      stopping: () => false,
+      after: async (_jsm, mode) => {
+        afterModes = [...afterModes, mode];
+        return {};
+      },
+    });
+    const jsm = await jetstreamManager(nc);
+    await expect.poll(() => warnings.length, { timeout: 5_000 }).toBeGreaterThan(0);
+    // Still missing: verify mode created nothing.
+    await expect(jsm.streams.info(names.streams.dispatch)).rejects.toThrow(/stream not found/);
+    expect(warnings[0]).toEqual({
+      missing: `stream ${names.streams.dispatch}`,
+      msg: expect.stringContaining("the provision step must run first"),
+    });
+
+    await provision(nc, jsm, options);
+    const verified = await verifying;
+    expect(afterModes).toEqual(["verify"]);
+    expect((await verified?.endpoints.status())?.bucket).toBe(names.kv.endpoints);
+  });
+
+  it("names a missing durable and the endpoint bucket, and is done at once when all exist", async () => {
+    const options = optionsFor("verify_parts");
+    const { names } = options;
+    const jsm = await jetstreamManager(nc);
+    await provision(nc, jsm, options);
+    expect(await verifyProvisioned(nc, jsm, options)).toMatchObject({ outcome: "present" });
+
+    await jsm.consumers.delete(names.streams.outcomes, names.consumers.classifier);
+    expect(await verifyProvisioned(nc, jsm, options)).toEqual({
+      outcome: "missing",
+      resource: `consumer ${names.consumers.classifier} on ${names.streams.outcomes}`,
+    });
+    await provision(nc, jsm, options);
+    await jsm.streams.delete(`KV_${names.kv.endpoints}`);
+    expect(await verifyProvisioned(nc, jsm, options)).toEqual({
+      outcome: "missing",
+      resource: `bucket ${names.kv.endpoints}`,
+    });
+    await provision(nc, jsm, options);
+
+    const started = Date.now();
+    const verified = await provisionUntilDone({
+      nc,
+      options,
+      mode: "verify",
+      logger,
+      stopping: () => false,
+    });
+    expect(verified?.jsm).toBeDefined();
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it("does not change an existing stream's config", async () => {
+    const options = optionsFor("verify_keep");
+    const { names } = options;
+    const jsm = await jetstreamManager(nc);
+    await provision(nc, jsm, options);
+    await provisionUntilDone({
+      nc,
+      options: { ...options, dispatchMaxBytes: 8_192 },
+      mode: "verify",
+      logger,
+      stopping: () => false,
+    });
+    const info = await jsm.streams.info(names.streams.dispatch);
+    expect(info.config.max_bytes).toBe(options.dispatchMaxBytes);
+  });
+
+  it("retries a missing resource an `after` hook reports, and stops on shutdown", async () => {
+    const options = optionsFor("verify_after");
+    const jsm = await jetstreamManager(nc);
+    await provision(nc, jsm, options);
+    let calls = 0;
+    let stopping = false;
+    const verified = await provisionUntilDone({
+      nc,
+      options,
+      mode: "verify",
+      logger,
+      stopping: () => stopping,
+      after: async () => {
+        calls++;
+        if (calls === 2) stopping = true;
+        throw new NotProvisionedError("consumer retry-5s on verify_after_retry");
+      },
+    });
+    expect(verified).toBeUndefined();
+    expect(calls).toBe(2);
   });
 });

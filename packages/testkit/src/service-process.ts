@@ -35,7 +35,12 @@ export interface ServiceProcess {
  * Runs one service's `src/main.ts` alone, for the main.ts tests of bad env, start-up and
  * SIGTERM: only the env given here reaches it besides the ordinary inherited one.
  */
-export function runService(name: string, env: Record<string, string>): ServiceProcess {
+export function runService(
+  name: string,
+  env: Record<string, string>,
+  /** Another entry of the service's src/, such as the provision step ("provision"). */
+  entry = "main",
+): ServiceProcess {
   const root = repoRoot();
   const inherited: NodeJS.ProcessEnv = { ...process.env };
   for (const key of NOT_INHERITED) delete inherited[key];
@@ -43,7 +48,7 @@ export function runService(name: string, env: Record<string, string>): ServicePr
   const logs = new LineBuffer(Number.POSITIVE_INFINITY);
   const proc = new ManagedProcess({
     command: process.execPath,
-    args: ["--import", "tsx", join(root, "services", name, "src", "main.ts")],
+    args: ["--import", "tsx", join(root, "services", name, "src", `${entry}.ts`)],
     cwd: root,
     env: { ...inherited, ...encryptionEnvFor(name), ...env },
     logs,

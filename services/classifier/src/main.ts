@@ -11,6 +11,7 @@ import {
   installGracefulShutdown,
   loadEnvOrExit,
   type NatsLink,
+  NotProvisionedError,
   provisionOptionsFromEnv,
   provisionUntilDone,
   serveHttp,
@@ -23,7 +24,11 @@ import { classifierEnvShape, retryPolicyFromEnv } from "./config";
 import { createClassifierMetrics } from "./metrics";
 import { createEndpointDisabler } from "./outcomes/endpoint-disabler";
 import { createEndpointHealth } from "./outcomes/endpoint-health";
-import { ensureTierConsumers, formerTierConsumers } from "./tiers/tier-consumers";
+import {
+  ensureTierConsumers,
+  formerTierConsumers,
+  verifyTierConsumers,
+} from "./tiers/tier-consumers";
 
 const SERVICE = "classifier";
 
@@ -85,11 +90,17 @@ async function main(): Promise<void> {
   const provisioned = await provisionUntilDone({
     nc: link.nc,
     options: provisionOptionsFromEnv(env, names),
+    mode: env.HOOKLINE_PROVISION,
     logger,
     stopping: () => stopping,
     // The tiers are the classifier's own: the shared provisioning does not know them.
-    after: async (jsm) => {
-      await ensureTierConsumers(jsm, names, env.RETRY_TIERS, env.RETRY_TIER_MAX_ACK_PENDING);
+    after: async (jsm, mode) => {
+      if (mode === "apply") {
+        await ensureTierConsumers(jsm, names, env.RETRY_TIERS, env.RETRY_TIER_MAX_ACK_PENDING);
+      } else {
+        const check = await verifyTierConsumers(jsm, names, env.RETRY_TIERS);
+        if (check.outcome === "missing") throw new NotProvisionedError(check.resource);
+      }
       const former = await formerTierConsumers(jsm, names, env.RETRY_TIERS);
       const prefix = names.consumers.retryTier("");
       return { formerTiers: former.map((name) => name.slice(prefix.length)) };

@@ -109,6 +109,7 @@ async function main(): Promise<void> {
   const provisioned = await provisionUntilDone({
     nc: link.nc,
     options: provisionOptions,
+    mode: env.HOOKLINE_PROVISION,
     logger,
     stopping: () => stopping,
   });

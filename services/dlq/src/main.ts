@@ -102,6 +102,7 @@ async function main(): Promise<void> {
     const jetStream = await provisionUntilDone({
       nc: link.nc,
       options: provisionOptionsFromEnv(env, names),
+      mode: env.HOOKLINE_PROVISION,
       logger,
       stopping: () => stopping,
     });

@@ -29,7 +29,7 @@ import { createEventPublisher, DEFAULT_PUBLISH_TIMEOUT_MS } from "./events/publi
 import { pubAckTaskPublisher } from "./events/task-publisher";
 import { keyHistoryPurger } from "./kv/key-history";
 import { createIngestMetrics, type EndpointStateCounts } from "./metrics";
-import { ensureTenantBucket } from "./tenants/bucket";
+import { tenantBucket } from "./tenants/bucket";
 import { createTenantRegistry } from "./tenants/registry";
 import { startTenantView, type TenantView } from "./tenants/tenant-view";
 
@@ -117,11 +117,12 @@ async function main(): Promise<void> {
     const jetStream = await provisionUntilDone({
       nc,
       options: provisionOptionsFromEnv(env, names),
+      mode: env.HOOKLINE_PROVISION,
       logger,
       stopping: () => stopping,
-      // Only ingest uses the tenants bucket, so only ingest creates it.
-      after: async () => ({
-        tenantsKv: await ensureTenantBucket(nc, names, env.JETSTREAM_REPLICAS),
+      // Only ingest uses the tenants bucket, so only ingest (and the provision step) creates it.
+      after: async (jsm, mode) => ({
+        tenantsKv: await tenantBucket(nc, jsm, names, mode, env.JETSTREAM_REPLICAS),
       }),
     });
     // SIGTERM during start-up: shutdown has begun, so start nothing more.

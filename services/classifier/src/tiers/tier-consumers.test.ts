@@ -8,7 +8,7 @@ import {
   tiersOf,
   waitForLastOn,
 } from "../testing/classifier-harness";
-import { ensureTierConsumers, formerTierConsumers } from "./tier-consumers";
+import { ensureTierConsumers, formerTierConsumers, verifyTierConsumers } from "./tier-consumers";
 
 let nats: NatsServerHandle;
 let h: ClassifierHarness;
@@ -33,6 +33,19 @@ describe("tier consumers", () => {
       max_ack_pending: 80,
       ack_policy: "explicit",
     });
+  });
+
+  it("are only checked in verify mode: a missing one is named, none is created", async () => {
+    expect(await verifyTierConsumers(h.jsm, h.names, tiersOf("200ms,1s"))).toEqual({
+      outcome: "present",
+    });
+    expect(await verifyTierConsumers(h.jsm, h.names, tiersOf("200ms,1s,7s"))).toEqual({
+      outcome: "missing",
+      resource: `consumer retry-7s on ${h.names.streams.retry}`,
+    });
+    await expect(h.jsm.consumers.info(h.names.streams.retry, "retry-7s")).rejects.toThrow(
+      /consumer not found/,
+    );
   });
 
   it("keep draining a tier that RETRY_TIERS no longer lists", async () => {

@@ -1,4 +1,9 @@
-import { ensureConsumer, type HooklineNames } from "@hookline/contracts";
+import {
+  checkConsumer,
+  ensureConsumer,
+  type HooklineNames,
+  type ProvisionCheck,
+} from "@hookline/contracts";
 import {
   AckPolicy,
   type ConsumerConfig,
@@ -50,6 +55,23 @@ export async function ensureTierConsumers(
     const { stream, config } = tierConsumerConfig(names, tier, maxAckPending);
     await ensureConsumer(jsm, stream, config);
   }
+}
+
+/** Checks, never creates, the tier consumers (verify mode): the first missing one. */
+export async function verifyTierConsumers(
+  jsm: JetStreamManager,
+  names: HooklineNames,
+  tiers: readonly RetryTier[],
+): Promise<ProvisionCheck> {
+  for (const tier of tiers) {
+    const check = await checkConsumer(
+      jsm,
+      names.streams.retry,
+      names.consumers.retryTier(tier.name),
+    );
+    if (check.outcome === "missing") return check;
+  }
+  return { outcome: "present" };
 }
 
 /**

@@ -1,16 +1,24 @@
-import type { HooklineNames } from "@hookline/contracts";
-import { type KV, Kvm } from "@nats-io/kv";
+import { ensureTenantBucket, type HooklineNames, openBucket } from "@hookline/contracts";
+import { NotProvisionedError, type ProvisionMode } from "@hookline/kit";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 
+export { ensureTenantBucket };
+
 /**
- * Creates or opens the tenants bucket. Only ingest reads or writes it, so only ingest creates
- * it (with the shared resources, in provisionUntilDone's `after`). One revision per key: nothing
- * reads older ones, and a deletion purges the key anyway.
+ * The tenants bucket: created or opened in apply mode, only opened in verify mode (the provision
+ * step creates it). Only ingest reads or writes it, so only ingest and the provision step know it.
  */
-export function ensureTenantBucket(
+export async function tenantBucket(
   nc: NatsConnection,
+  jsm: JetStreamManager,
   names: HooklineNames,
+  mode: ProvisionMode,
   replicas = 1,
 ): Promise<KV> {
-  return new Kvm(nc).create(names.kv.tenants, { history: 1, replicas });
+  if (mode === "apply") return ensureTenantBucket(nc, names, replicas);
+  const opened = await openBucket(nc, jsm, names.kv.tenants);
+  if (opened.outcome === "missing") throw new NotProvisionedError(opened.resource);
+  return opened.kv;
 }
