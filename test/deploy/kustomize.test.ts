@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hooklineNames, parseDuration } from "@hookline/contracts";
@@ -425,7 +425,9 @@ describe("deploy/k8s", () => {
     const problems: string[] = [];
     for (const call of calls.filter((c) => c.fn === "k8s_resource")) {
       const name = call.args[0] ?? call.kwargs.workload;
-      if (name !== undefined && workload(dev, String(name)) === undefined) {
+      // A workload, or the provision Job (Tilt makes a resource of each).
+      const job = dev.some((o) => o.kind === "Job" && o.metadata.name === name);
+      if (name !== undefined && workload(dev, String(name)) === undefined && !job) {
         problems.push(`k8s_resource ${name}: no such workload`);
       }
       for (const selector of (call.kwargs.objects ?? []) as string[]) {
@@ -562,6 +564,74 @@ describe("least privilege (deploy/k8s, deploy/nats)", () => {
           (rule.to ?? []).some((peer) => selects(peer, to)) &&
           (rule.ports ?? []).some((p) => p.port === port),
       );
+
+  it("runs the provision step as a Job with the provisioner user, and every service in verify mode", () => {
+    for (const objects of [base, dev]) {
+      const job = findObject(objects, "Job", "provision") as Workload;
+      const pod = job.spec.template.spec as PodSpec & { restartPolicy?: string };
+      expect(pod.restartPolicy).toBe("OnFailure");
+      const container = pod.containers[0] as Container;
+      expect(pod.containers).toHaveLength(1);
+      // The classifier's image: the provision step bundles with the retry tiers.
+      expect(container.image).toBe("hookline-classifier");
+      const env = containerEnv(objects, container);
+      expect(env.NATS_USER).toBe("provisioner");
+      expect(env.NATS_INBOX_PREFIX).toBe(natsInboxPrefix(names.prefix, "provisioner"));
+      const users = secretValues(findObject(objects, "Secret", "nats-users"));
+      const password = users[natsPasswordVariable("provisioner")];
+      expect(password).toBeDefined();
+      expect(env.NATS_PASSWORD).toBe(password);
+      // The same configuration the services read: what it applies is what they verify.
+      expect(container.envFrom).toContainEqual({ configMapRef: { name: "hookline-config" } });
+      expect(() => parseEnv(commonEnvShape, env)).not.toThrow();
+
+      for (const service of HOOKLINE_SERVICES) {
+        const serviceEnv = containerEnv(objects, secretOf(objects, service).container);
+        expect(serviceEnv.HOOKLINE_PROVISION, service).toBe("verify");
+        expect(Object.values(serviceEnv), service).not.toContain(password);
+      }
+      // Only the Job's Secret and nats-server's hold it.
+      const holders = objects
+        .filter((object) => object.kind === "Secret")
+        .filter((secret) => Object.values(secretValues(secret)).includes(password ?? ""))
+        .map((secret) => secret.metadata.name);
+      expect(holders.sort()).toEqual(["nats-users", "provisioner-secrets"]);
+      const mounting = workloads(objects).filter((w) =>
+        w.spec.template.spec.containers.some((c) =>
+          (c.envFrom ?? []).some((source) => source.secretRef?.name === "provisioner-secrets"),
+        ),
+      );
+      expect(mounting).toEqual([]);
+    }
+    // Production runs the bundle; dev (Tilt's development image, no dist/) the source.
+    const [baseContainer] = (findObject(base, "Job", "provision") as Workload).spec.template.spec
+      .containers;
+    expect(baseContainer?.args).toEqual(["dist/provision.js"]);
+    expect(readFileSync(join(root, "scripts", "build.mjs"), "utf8")).toMatch(
+      /ENTRIES = \[[^\]]*"provision"/,
+    );
+    const [devContainer] = (findObject(dev, "Job", "provision") as Workload).spec.template.spec
+      .containers;
+    expect(devContainer?.args).toBeUndefined();
+    expect(devContainer?.command?.[0]).toBe("node_modules/.bin/tsx");
+    expect(existsSync(join(root, devContainer?.command?.[1] ?? "missing"))).toBe(true);
+  });
+
+  it("lets the provision Job reach NATS and nothing else", () => {
+    const [policy] = policyFor(base, "provision");
+    expect(policy?.spec.policyTypes.sort()).toEqual(["Egress", "Ingress"]);
+    expect(policy?.spec.ingress ?? []).toEqual([]);
+    expect(egressTo(base, "provision", "nats", 4222)).toBe(true);
+    expect(egressTo(base, "provision", "postgres", 5432)).toBe(false);
+    const natsIngress = policyFor(base, "nats").flatMap((p) => p.spec.ingress ?? []);
+    expect(
+      natsIngress.some(
+        (rule) =>
+          (rule.from ?? []).some((peer) => selects(peer, "provision")) &&
+          (rule.ports ?? []).some((p) => p.port === 4222),
+      ),
+    ).toBe(true);
+  });
 
   it("has a NetworkPolicy for every service, NATS and Postgres, in and out", () => {
     for (const name of [...HOOKLINE_SERVICES, "nats", "postgres"]) {

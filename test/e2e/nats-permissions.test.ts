@@ -2,7 +2,9 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { hooklineNames } from "@hookline/contracts";
 import {
+  HOOKLINE_NATS_USERS,
   HOOKLINE_SERVICES,
+  type HooklineNatsUser,
   type HooklineService,
   natsInboxPrefix,
   natsPasswordVariable,
@@ -13,6 +15,7 @@ import {
   type PostgresHandle,
   pollUntil,
   repoRoot,
+  runService,
   type Sink,
   type Stack,
   startNatsServer,
@@ -31,14 +34,17 @@ const names = hooklineNames("hookline");
 const usersFile = join(repoRoot(), "deploy", "nats", "hookline-users.conf");
 const permissions = natsPermissions(names);
 const passwords = Object.fromEntries(
-  HOOKLINE_SERVICES.map((service) => [service, randomBytes(18).toString("base64url")]),
-) as Record<HooklineService, string>;
+  HOOKLINE_NATS_USERS.map((user) => [user, randomBytes(18).toString("base64url")]),
+) as Record<HooklineNatsUser, string>;
 
-const credentialsOf = (service: HooklineService) => ({
-  NATS_USER: service,
-  NATS_PASSWORD: passwords[service],
-  NATS_INBOX_PREFIX: natsInboxPrefix(names.prefix, service),
+const credentialsOf = (user: HooklineNatsUser) => ({
+  NATS_USER: user,
+  NATS_PASSWORD: passwords[user],
+  NATS_INBOX_PREFIX: natsInboxPrefix(names.prefix, user),
 });
+/** The provision step sees the same tiers the classifier does, as in the manifests. */
+const sharedEnv = { ...fastRetries, HOOKLINE_PREFIX: names.prefix };
+let provisionOutput = "";
 
 let nats: NatsServerHandle;
 let pg: PostgresHandle;
@@ -52,12 +58,23 @@ beforeAll(async () => {
     startNatsServer({
       configFile: usersFile,
       env: Object.fromEntries(
-        HOOKLINE_SERVICES.map((service) => [natsPasswordVariable(service), passwords[service]]),
+        HOOKLINE_NATS_USERS.map((user) => [natsPasswordVariable(user), passwords[user]]),
       ),
     }),
     startPostgres(),
     startSink(),
   ]);
+  // As in production: the provision step first, with the one user allowed to create streams,
+  // then the services, which only verify.
+  const provisionStep = runService(
+    "classifier",
+    { ...sharedEnv, NATS_URL: nats.url, ...credentialsOf("provisioner") },
+    "provision",
+  );
+  const provisionExit = await provisionStep.exitCode;
+  provisionOutput = provisionStep.output();
+  if (provisionExit !== 0)
+    throw new Error(`provision step exited ${provisionExit}:\n${provisionOutput}`);
   stack = await startStack({
     natsUrl: nats.url,
     services: [...HOOKLINE_SERVICES],
@@ -65,7 +82,8 @@ beforeAll(async () => {
     env: {
       INGEST_API_TOKENS: "e2e:e2e-ingest-token",
       DELIVERY_ALLOW_PRIVATE_NETWORKS: "true",
-      ...fastRetries,
+      HOOKLINE_PROVISION: "verify",
+      ...sharedEnv,
     },
     serviceEnv: {
       ingest: credentialsOf("ingest"),
@@ -96,6 +114,13 @@ describe("services with one NATS user each (deploy/nats/hookline-users.conf)", (
     const { natsUsersConfig } = await import("@hookline/kit");
     const { readFileSync } = await import("node:fs");
     expect(readFileSync(usersFile, "utf8")).toBe(natsUsersConfig(names));
+  });
+
+  it("ran the provision step as the provisioner, and the services in verify mode", () => {
+    expect(provisionOutput).toContain("jetstream provisioned");
+    for (const service of HOOKLINE_SERVICES) {
+      expect(stack.logs(service).join("\n"), service).toContain("jetstream verified");
+    }
   });
 
   it("delivers an event end to end, stores a dead letter and replays it, refused nothing", async () => {
@@ -149,11 +174,58 @@ describe("services with one NATS user each (deploy/nats/hookline-users.conf)", (
   // Each is outside the user's permissions (checked against the table first), and the server
   // refuses it.
   const refusals: {
-    service: HooklineService;
+    service: HooklineNatsUser;
     publish?: string;
     subscribe?: string;
     why: string;
   }[] = [
+    // Only the provisioner changes stream config: not even the stream a service writes to.
+    ...HOOKLINE_SERVICES.flatMap((service) => [
+      {
+        service,
+        publish: `$JS.API.STREAM.UPDATE.${names.streams.dispatch}`,
+        why: "updating a stream's config",
+      },
+      {
+        service,
+        publish: `$JS.API.STREAM.CREATE.${names.streams.deadletter}`,
+        why: "creating a stream",
+      },
+      {
+        service,
+        publish: `$JS.API.STREAM.UPDATE.KV_${names.kv.endpoints}`,
+        why: "updating the endpoint bucket's stream",
+      },
+    ]),
+    {
+      service: "ingest",
+      publish: `$JS.API.STREAM.CREATE.KV_${names.kv.tenants}`,
+      why: "creating its tenants bucket",
+    },
+    {
+      service: "classifier",
+      publish: `$JS.API.CONSUMER.CREATE.${names.streams.retry}.retry-9s`,
+      why: "creating a tier consumer",
+    },
+    {
+      service: "dlq",
+      publish: `$JS.API.CONSUMER.CREATE.${names.streams.deadletter}.${names.consumers.dlqStore}`,
+      why: "creating its shared durable",
+    },
+    // The provisioner changes config and carries no data.
+    { service: "provisioner", publish: names.subjects.dispatchFresh("ep_x"), why: "a task" },
+    { service: "provisioner", publish: `$KV.${names.kv.endpoints}.ep_x`, why: "an endpoint" },
+    { service: "provisioner", publish: names.subjects.deadletter("ep_x"), why: "a dead letter" },
+    {
+      service: "provisioner",
+      publish: `$JS.API.CONSUMER.MSG.NEXT.${names.streams.dispatch}.${names.consumers.deliveryFresh}`,
+      why: "reading tasks",
+    },
+    {
+      service: "provisioner",
+      publish: `$JS.API.STREAM.DELETE.${names.streams.dispatch}`,
+      why: "deleting a stream",
+    },
     { service: "delivery", publish: names.subjects.dispatchFresh("ep_x"), why: "only ingest" },
     {
       service: "delivery",

@@ -2,6 +2,9 @@ import type { HooklineNames } from "@hookline/contracts";
 
 export const HOOKLINE_SERVICES = ["ingest", "delivery", "classifier", "dlq"] as const;
 export type HooklineService = (typeof HOOKLINE_SERVICES)[number];
+/** The services' users and the provision step's (the one user that may change stream config). */
+export const HOOKLINE_NATS_USERS = [...HOOKLINE_SERVICES, "provisioner"] as const;
+export type HooklineNatsUser = (typeof HOOKLINE_NATS_USERS)[number];
 
 /** Subjects a NATS user may publish to and subscribe to (nats-server's `allow` lists). */
 export interface NatsPermissions {
@@ -14,31 +17,40 @@ export interface NatsPermissions {
  * to its own only, so no service reads another's replies: the dlq can't see the KV watch
  * deliveries (endpoint secrets) that come to ingest's inboxes.
  */
-export function natsInboxPrefix(prefix: string, service: HooklineService): string {
-  return `_INBOX_${prefix}_${service}`;
+export function natsInboxPrefix(prefix: string, user: HooklineNatsUser): string {
+  return `_INBOX_${prefix}_${user}`;
 }
 
 const API = "$JS.API";
 
 /**
- * What each service's NATS user may do, derived from the names the code uses. The choices:
+ * What each NATS user may do, derived from the names the code uses. The choices:
  *
- * - Provisioning: every service provisions every stream, the shared durables and the endpoint
- *   bucket at start (kit's provisionUntilDone), so start-up order never matters. Each user may
- *   therefore read, create and update those streams and durables, but never delete or purge a
- *   stream, purge or delete messages other than the classifier's poison, or create consumers
- *   beyond its own. See docs/operations.md for what this leaves open.
+ * - Provisioning: only the provisioner (the provision step, run once per deploy) creates and
+ *   updates the streams, the shared durables, the retry tiers' consumers and the buckets, and it
+ *   may publish to no data subject. The services run with HOOKLINE_PROVISION=verify: they read
+ *   stream and consumer info (and wait until all exist) but may not change any stream's config.
+ *   What a service still creates are consumers that leave stream config alone: delivery's
+ *   overflow consumers and the endpoint cache's ephemeral consumers on the KV stream. No user
+ *   deletes or purges a stream, or deletes messages other than the classifier's poison.
  * - JetStream API subjects name the stream and consumer wherever nats-server 2.9 allows it;
  *   acks are `$JS.ACK.<stream>.>` of the streams a service consumes.
  * - Replies come to the user's own inbox prefix (natsInboxPrefix), never `_INBOX.>`.
  */
-export function natsPermissions(names: HooklineNames): Record<HooklineService, NatsPermissions> {
+export function natsPermissions(names: HooklineNames): Record<HooklineNatsUser, NatsPermissions> {
   const { streams, consumers, subjects, prefix } = names;
   const endpointsBucket = names.kv.endpoints;
   // Ingest's tenant registry; named as ingest names it.
   const tenantsBucket = `${prefix}_tenants`;
   const kvStream = (bucket: string) => `KV_${bucket}`;
   const sharedStreams = [...Object.values(streams), kvStream(endpointsBucket)];
+  const sharedDurables = [
+    [streams.dispatch, consumers.deliveryFresh],
+    [streams.dispatchRetry, consumers.deliveryRetry],
+    [streams.outcomes, consumers.classifier],
+    [streams.deadletter, consumers.dlqStore],
+    [streams.advisories, consumers.classifierPoison],
+  ] as const;
 
   const consumerInfo = (stream: string, consumer: string) =>
     `${API}.CONSUMER.INFO.${stream}.${consumer}`;
@@ -53,25 +65,35 @@ export function natsPermissions(names: HooklineNames): Record<HooklineService, N
   ];
   const acks = (stream: string) => `$JS.ACK.${stream}.>`;
 
-  // What every service does at start: provision, and watch every stream's usage.
-  const provisioning = [
+  // What every service does at start: verify that the provision step ran, and watch every
+  // stream's usage. Info only: creating and updating is the provisioner's.
+  const verifying = [
     `${API}.INFO`,
-    ...sharedStreams.flatMap((stream) => [
-      `${API}.STREAM.INFO.${stream}`,
-      `${API}.STREAM.CREATE.${stream}`,
-      `${API}.STREAM.UPDATE.${stream}`,
-    ]),
-    ...[
-      [streams.dispatch, consumers.deliveryFresh],
-      [streams.dispatchRetry, consumers.deliveryRetry],
-      [streams.outcomes, consumers.classifier],
-      [streams.deadletter, consumers.dlqStore],
-      [streams.advisories, consumers.classifierPoison],
-    ].flatMap(([stream = "", consumer = ""]) => [
-      consumerInfo(stream, consumer),
-      ...consumerCreate(stream, consumer),
-    ]),
+    ...sharedStreams.map((stream) => `${API}.STREAM.INFO.${stream}`),
+    ...sharedDurables.map(([stream, consumer]) => consumerInfo(stream, consumer)),
   ];
+
+  // The provision step: every stream (the buckets' too), shared durable and retry tier's
+  // consumer, created or updated; nothing else.
+  const provisionedStreams = [...sharedStreams, kvStream(tenantsBucket)];
+  const provisioner: NatsPermissions = {
+    publish: [
+      `${API}.INFO`,
+      ...provisionedStreams.flatMap((stream) => [
+        `${API}.STREAM.INFO.${stream}`,
+        `${API}.STREAM.CREATE.${stream}`,
+        `${API}.STREAM.UPDATE.${stream}`,
+      ]),
+      ...sharedDurables.flatMap(([stream, consumer]) => [
+        consumerInfo(stream, consumer),
+        ...consumerCreate(stream, consumer),
+      ]),
+      // retry-<tier>, one per tier of RETRY_TIERS
+      consumerInfo(streams.retry, "*"),
+      ...consumerCreate(streams.retry, "*"),
+    ],
+    subscribe: [`${natsInboxPrefix(prefix, "provisioner")}.>`],
+  };
 
   // The endpoint cache: a watch (an ordered consumer with flow control), the bulk replay's
   // named ephemeral consumer, and single reads (direct get, or the stream's message get).
@@ -94,7 +116,7 @@ export function natsPermissions(names: HooklineNames): Record<HooklineService, N
   const bucketWriter = (bucket: string) => [`$KV.${bucket}.>`];
 
   const own = (service: HooklineService, publish: string[]): NatsPermissions => ({
-    publish: [...new Set([...provisioning, ...publish])],
+    publish: [...new Set([...verifying, ...publish])],
     subscribe: [`${natsInboxPrefix(prefix, service)}.>`],
   });
 
@@ -108,8 +130,6 @@ export function natsPermissions(names: HooklineNames): Record<HooklineService, N
       ...bucketWriter(endpointsBucket),
       // A deleted endpoint's earlier revisions (secrets, header values), filtered to its key.
       `${API}.STREAM.PURGE.${kvStream(endpointsBucket)}`,
-      `${API}.STREAM.CREATE.${kvStream(tenantsBucket)}`,
-      `${API}.STREAM.UPDATE.${kvStream(tenantsBucket)}`,
       ...bucketReader(tenantsBucket),
       ...bucketWriter(tenantsBucket),
     ]),
@@ -145,10 +165,9 @@ export function natsPermissions(names: HooklineNames): Record<HooklineService, N
       acks(streams.outcomes),
       acks(streams.retry),
       acks(streams.advisories),
-      // retry-<tier>: one durable per tier of RETRY_TIERS, and former tiers found by listing
+      // retry-<tier>: one durable per tier of RETRY_TIERS (the provisioner creates them), and
+      // former tiers found by listing
       `${API}.CONSUMER.LIST.${streams.retry}`,
-      `${API}.CONSUMER.CREATE.${streams.retry}.*`,
-      `${API}.CONSUMER.CREATE.${streams.retry}.*.>`,
       `${API}.CONSUMER.INFO.${streams.retry}.*`,
       `${API}.CONSUMER.MSG.NEXT.${streams.retry}.*`,
       // poison: reads a task by sequence, dead-letters and deletes it; the sweep lists the
@@ -170,16 +189,17 @@ export function natsPermissions(names: HooklineNames): Record<HooklineService, N
       acks(streams.deadletter),
       ...bucketReader(endpointsBucket),
     ]),
+    provisioner,
   };
 }
 
-/** The env variable nats-server reads a service user's password from. */
-export function natsPasswordVariable(service: HooklineService): string {
-  return `${service.toUpperCase()}_NATS_PASSWORD`;
+/** The env variable nats-server reads a user's password from. */
+export function natsPasswordVariable(user: HooklineNatsUser): string {
+  return `${user.toUpperCase()}_NATS_PASSWORD`;
 }
 
 /**
- * nats-server's `authorization` block: one user per service with its permissions, each password
+ * nats-server's `authorization` block: one user per service and the provisioner, each password
  * read from the server's environment (natsPasswordVariable), so the file holds no secret.
  */
 export function natsUsersConfig(names: HooklineNames): string {
@@ -191,22 +211,24 @@ export function natsUsersConfig(names: HooklineNames): string {
     "          ]",
     "        }",
   ];
-  const users = HOOKLINE_SERVICES.map((service) =>
+  const users = HOOKLINE_NATS_USERS.map((user) =>
     [
       "    {",
-      `      user: ${service}`,
-      `      password: $${natsPasswordVariable(service)}`,
+      `      user: ${user}`,
+      `      password: $${natsPasswordVariable(user)}`,
       "      permissions: {",
-      ...allow("publish", permissions[service].publish),
-      ...allow("subscribe", permissions[service].subscribe),
+      ...allow("publish", permissions[user].publish),
+      ...allow("subscribe", permissions[user].subscribe),
       "      }",
       "    }",
     ].join("\n"),
   );
   return [
     `# One NATS user per Hookline service (HOOKLINE_PREFIX=${names.prefix}), each allowed only the`,
-    "# subjects it needs. Generated by kit's natsUsersConfig (packages/kit/src/nats-permissions.ts):",
-    "# edit that and run `pnpm exec tsx scripts/render-nats-users.ts`, never this file.",
+    "# subjects it needs, and the provisioner, the only one that creates and updates streams and",
+    "# durables (the provision step; the services run with HOOKLINE_PROVISION=verify).",
+    "# Generated by kit's natsUsersConfig (packages/kit/src/nats-permissions.ts): edit that and",
+    "# run `pnpm exec tsx scripts/render-nats-users.ts`, never this file.",
     "# Passwords come from nats-server's environment (the nats-users Secret).",
     "authorization {",
     "  users = [",

@@ -1,0 +1,81 @@
+import { hooklineNames } from "@hookline/contracts";
+import { describe, expect, it } from "vitest";
+import {
+  HOOKLINE_NATS_USERS,
+  HOOKLINE_SERVICES,
+  natsInboxPrefix,
+  natsPasswordVariable,
+  natsPermissions,
+  natsUsersConfig,
+} from "./nats-permissions";
+
+const names = hooklineNames("perm");
+const permissions = natsPermissions(names);
+const hooklineStreams = [
+  ...Object.values(names.streams),
+  `KV_${names.kv.endpoints}`,
+  `KV_${names.kv.tenants}`,
+];
+
+describe("natsPermissions", () => {
+  it("lets no service create or update a stream, or create a shared durable", () => {
+    for (const service of HOOKLINE_SERVICES) {
+      const publish = permissions[service].publish;
+      expect(publish.filter((subject) => /\.STREAM\.(CREATE|UPDATE)\./.test(subject))).toEqual([]);
+      for (const durable of [
+        names.consumers.deliveryFresh,
+        names.consumers.deliveryRetry,
+        names.consumers.classifier,
+        names.consumers.dlqStore,
+        names.consumers.classifierPoison,
+      ]) {
+        expect(
+          publish.some(
+            (subject) => subject.includes(`.CONSUMER.CREATE.`) && subject.includes(`.${durable}`),
+          ),
+        ).toBe(false);
+      }
+      // Still allowed: reading every stream's info (verify mode, usage gauges).
+      for (const stream of Object.values(names.streams)) {
+        expect(publish).toContain(`$JS.API.STREAM.INFO.${stream}`);
+      }
+    }
+  });
+
+  it("keeps the consumers services create at run time: overflow and the KV stream's ephemerals", () => {
+    expect(permissions.delivery.publish).toContain(
+      `$JS.API.CONSUMER.CREATE.${names.streams.dispatchRetry}.*.${names.subjects.dispatchOverflowAll}`,
+    );
+    for (const service of HOOKLINE_SERVICES) {
+      expect(permissions[service].publish).toContain(
+        `$JS.API.CONSUMER.CREATE.KV_${names.kv.endpoints}.>`,
+      );
+    }
+    expect(permissions.classifier.publish).not.toContain(
+      `$JS.API.CONSUMER.CREATE.${names.streams.retry}.*`,
+    );
+  });
+
+  it("lets the provisioner create and update every stream and durable, and publish no data", () => {
+    const publish = permissions.provisioner.publish;
+    for (const stream of hooklineStreams) {
+      for (const action of ["INFO", "CREATE", "UPDATE"]) {
+        expect(publish).toContain(`$JS.API.STREAM.${action}.${stream}`);
+      }
+    }
+    expect(publish).toContain(`$JS.API.CONSUMER.CREATE.${names.streams.retry}.*.>`);
+    expect(publish.every((subject) => subject.startsWith("$JS.API."))).toBe(true);
+    expect(publish.some((subject) => /\.(DELETE|PURGE|MSG)\b/.test(subject))).toBe(false);
+    expect(permissions.provisioner.subscribe).toEqual([
+      `${natsInboxPrefix(names.prefix, "provisioner")}.>`,
+    ]);
+  });
+
+  it("renders every user with its password variable", () => {
+    const config = natsUsersConfig(names);
+    for (const user of HOOKLINE_NATS_USERS) {
+      expect(config).toContain(`user: ${user}\n      password: $${natsPasswordVariable(user)}`);
+    }
+    expect(natsPasswordVariable("provisioner")).toBe("PROVISIONER_NATS_PASSWORD");
+  });
+});
