@@ -23,6 +23,39 @@ describe("the provision step (src/provision.ts)", () => {
     expect(running.output()).toContain("RETRY_TIERS");
   });
 
+  it("is what a classifier in verify mode waits for: unready, naming what is missing", async () => {
+    const env = { NATS_URL: nats.url, HOOKLINE_PREFIX: "provision_wait", RETRY_TIERS: "1s,1m" };
+    const classifier = runService("classifier", {
+      ...env,
+      PORT: "0",
+      HOOKLINE_PROVISION: "verify",
+    });
+    try {
+      const base = await classifier.baseUrl();
+      await expect
+        .poll(() => classifier.output(), { timeout: 10_000 })
+        .toContain("the provision step must run first");
+      expect((await fetch(`${base}/readyz`)).status).toBe(503);
+      // Verify mode created nothing.
+      const nc = await connect({ servers: nats.url });
+      try {
+        const jsm = await jetstreamManager(nc);
+        await expect(
+          jsm.streams.info(hooklineNames("provision_wait").streams.dispatch),
+        ).rejects.toThrow(/stream not found/);
+      } finally {
+        await nc.close();
+      }
+
+      const step = runService("classifier", env, "provision");
+      expect(await step.exitCode, step.output()).toBe(0);
+      await classifier.ready(20_000);
+      expect(classifier.output()).toContain("jetstream verified");
+    } finally {
+      await classifier.terminate();
+    }
+  });
+
   it("creates every stream, durable, both buckets and the tier consumers, then exits 0", async () => {
     const prefix = "provision_step";
     const running = runService(
