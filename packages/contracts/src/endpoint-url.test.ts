@@ -7,6 +7,7 @@ import {
   formatPortList,
   MAX_ENDPOINT_URL_LENGTH,
   parsePortList,
+  urlWithoutCredentials,
 } from "./endpoint-url";
 
 const problemOf = (url: string, policy: EndpointPortPolicy = DEFAULT_ENDPOINT_PORT_POLICY) => {
@@ -150,5 +151,17 @@ describe("checkEndpointDestination", () => {
       outcome: "refused",
       problem: "credentials",
     });
+  });
+});
+
+describe("urlWithoutCredentials", () => {
+  it("leaves out a user and password, and changes nothing else", () => {
+    expect(urlWithoutCredentials("https://alice:s3cr3t@example.com:8443/hook?a=1")).toBe(
+      "https://example.com:8443/hook?a=1",
+    );
+    expect(urlWithoutCredentials("http://alice@example.com/x")).toBe("http://example.com/x");
+    expect(urlWithoutCredentials("https://:pw@example.com/")).toBe("https://example.com/");
+    expect(urlWithoutCredentials("https://example.com/a@b")).toBe("https://example.com/a@b");
+    expect(urlWithoutCredentials("https://example.com/in")).toBe("https://example.com/in");
   });
 });

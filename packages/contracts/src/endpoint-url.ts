@@ -125,3 +125,21 @@ export function checkEndpointUrl(text: string, policy: EndpointPortPolicy): Endp
   }
   return checkEndpointDestination(url, policy);
 }
+
+/**
+ * The URL as reads may show it: without a `user:password@`. Records from before the API refused
+ * credentials may hold them; they were never sent, and no read or dead letter repeats them.
+ */
+export function urlWithoutCredentials(text: string): string {
+  if (!text.includes("@")) return text;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return text;
+  }
+  if (url.username === "" && url.password === "") return text;
+  url.username = "";
+  url.password = "";
+  return url.href;
+}

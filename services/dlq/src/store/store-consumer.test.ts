@@ -100,6 +100,20 @@ describe("dlq-store", () => {
     );
   });
 
+  it("keeps no credentials from an endpoint URL stored before they were refused", async () => {
+    const id = endpointId(7);
+    const record = await putEndpoint(h.kv, id);
+    const revision = await h.kv.put(
+      id,
+      JSON.stringify({ ...record, url: "https://alice:s3cr3t@hooks.example.com/in" }),
+    );
+    await h.cache.waitForRevision(revision);
+    const meta = deadLetterMeta({ eventId: "evt_creds", endpointId: id });
+    await publishDeadLetter(h.js, h.names, meta);
+    await waitStored(1);
+    expect((await letterByTask(meta.taskId)).endpoint_url).toBe("https://hooks.example.com/in");
+  });
+
   it("reopens a replayed letter that dies again, appending its new attempts", async () => {
     const meta = deadLetterMeta({ eventId: "evt_again", reason: "exhausted", attempt: 2 });
     await publishDeadLetter(h.js, h.names, meta);

@@ -1,4 +1,4 @@
-import type { HooklineNames } from "@hookline/contracts";
+import { type HooklineNames, urlWithoutCredentials } from "@hookline/contracts";
 import type { EndpointCache, Logger, ServiceMetrics } from "@hookline/kit";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Kysely } from "kysely";
@@ -41,8 +41,8 @@ export function createStoreHandler(options: StoreHandlerOptions): (msg: JsMsg) =
 
   return async (msg) => {
     const letter = readIncoming(msg, names);
-    const endpointUrl =
-      letter.endpointId === null ? null : (cache.get(letter.endpointId)?.record.url ?? null);
+    const url = letter.endpointId === null ? undefined : cache.get(letter.endpointId)?.record.url;
+    const endpointUrl = url === undefined ? null : urlWithoutCredentials(url);
     let result: StoreOutcome;
     try {
       result = await store(letter, endpointUrl);

@@ -9,6 +9,7 @@ import {
   formatPortList,
   MAX_ENDPOINT_URL_LENGTH,
   tenantIdSchema,
+  urlWithoutCredentials,
 } from "@hookline/contracts";
 import { SECRET_MAX_BYTES, SECRET_MIN_BYTES, secretKeyBytes } from "../endpoints/secrets";
 
@@ -75,7 +76,7 @@ export function publicEndpoint(endpoint: EndpointRecord): PublicEndpoint {
   return {
     id: endpoint.id,
     tenantId: endpoint.tenantId ?? DEFAULT_TENANT_ID,
-    url: endpoint.url,
+    url: urlWithoutCredentials(endpoint.url),
     description: endpoint.description ?? null,
     eventTypes: endpoint.eventTypes,
     headers: endpoint.headers === undefined ? null : maskedHeaders(endpoint.headers),

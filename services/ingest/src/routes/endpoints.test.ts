@@ -247,9 +247,17 @@ describe("endpoint URLs", () => {
     const revision = await h.kv.put(id, JSON.stringify({ ...record, url: legacyUrl }));
     expect(await h.cache.waitForRevision(revision)).toBe(true);
     expect(h.cache.get(id)?.record.url).toBe(legacyUrl);
-    expect((await h.call("GET", `/v1/endpoints/${id}`)).status).toBe(200);
+    // Never sent and never shown: reads leave the credentials out.
+    const read = await h.call("GET", `/v1/endpoints/${id}`);
+    expect(read.status).toBe(200);
+    const readText = await read.text();
+    expect(readText).not.toContain("s3cr3t");
+    expect(JSON.parse(readText)).toMatchObject({ url: "https://example.com/hook" });
+    const listed = await (await h.call("GET", "/v1/endpoints")).text();
+    expect(listed).not.toContain("s3cr3t");
     const edited = await h.call("PATCH", `/v1/endpoints/${id}`, { description: "legacy" });
     expect(edited.status).toBe(200);
+    expect(await edited.text()).not.toContain("s3cr3t");
     const fixed = await h.call("PATCH", `/v1/endpoints/${id}`, {
       url: "https://example.com/hook",
       headers: { authorization: "Basic YWxpY2U6czNjcjN0" },
