@@ -90,6 +90,13 @@ async function runScenario(): Promise<void> {
   }
   await sink.waitFor(3, { path: "/ok" });
   await sink.waitFor(2, { path: "/flaky" });
+  // The retry's release from its tier is counted when the classifier forwards it, which on a
+  // loaded machine can come after /flaky's second request (a redelivery after ack_wait answers
+  // it first): wait for the count, so the series the dashboard needs exists before it is read.
+  await pollUntil(
+    async () => (await scrape(stack.url("classifier"))).value("hookline_retry_released_total") >= 1,
+    { timeoutMs: 15_000, intervalMs: 100, what: "the classifier to count the released retry" },
+  );
   let letters: DeadLetter[] = [];
   await pollUntil(
     async () => {
