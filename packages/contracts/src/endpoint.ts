@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { parseDuration } from "./duration";
-import { endpointIdSchema, eventTypeSchema, tenantIdSchema } from "./ids";
+import { DEFAULT_TENANT_ID, endpointIdSchema, eventTypeSchema, tenantIdSchema } from "./ids";
 
 export const MAX_ENDPOINT_TIMEOUT_MS = 30_000;
 export const DEFAULT_ENDPOINT_TIMEOUT_MS = 15_000;
@@ -175,6 +175,11 @@ export const endpointRecordSchema = z.object({
   updatedAt: z.iso.datetime(),
 });
 export type EndpointRecord = z.infer<typeof endpointRecordSchema>;
+
+/** The endpoint's tenant: records from before tenants belong to DEFAULT_TENANT_ID. */
+export function tenantOfEndpoint(endpoint: Pick<EndpointRecord, "tenantId">): string {
+  return endpoint.tenantId ?? DEFAULT_TENANT_ID;
+}
 
 /** Secrets that still verify at `now`: the newest first, rotated ones until they expire. */
 export function activeSecrets(endpoint: EndpointRecord, now: number): EndpointSecret[] {

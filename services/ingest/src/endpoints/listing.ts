@@ -1,4 +1,4 @@
-import { DEFAULT_TENANT_ID, type EndpointRecord, endpointIdSchema } from "@hookline/contracts";
+import { type EndpointRecord, endpointIdSchema, tenantOfEndpoint } from "@hookline/contracts";
 import type { EndpointCache } from "@hookline/kit";
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -38,8 +38,7 @@ export function listEndpoints(
     .map((cached) => cached.record)
     .filter(
       (record) =>
-        (record.tenantId ?? DEFAULT_TENANT_ID) === tenantId &&
-        (after === undefined || record.id > after),
+        tenantOfEndpoint(record) === tenantId && (after === undefined || record.id > after),
     )
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const endpoints = sorted.slice(0, page.limit);

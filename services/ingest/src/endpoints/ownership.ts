@@ -1,4 +1,4 @@
-import { DEFAULT_TENANT_ID } from "@hookline/contracts";
+import { tenantOfEndpoint } from "@hookline/contracts";
 import type { CachedEndpoint, EndpointCache } from "@hookline/kit";
 
 /** The endpoint from the cache if it belongs to the tenant: another tenant's is not found. */
@@ -8,7 +8,5 @@ export function tenantEndpoint(
   id: string,
 ): CachedEndpoint | undefined {
   const cached = cache.get(id);
-  return cached !== undefined && (cached.record.tenantId ?? DEFAULT_TENANT_ID) === tenantId
-    ? cached
-    : undefined;
+  return cached !== undefined && tenantOfEndpoint(cached.record) === tenantId ? cached : undefined;
 }

@@ -3,6 +3,7 @@ import {
   type EndpointRecord,
   endpointIdSchema,
   endpointRecordSchema,
+  tenantOfEndpoint,
 } from "@hookline/contracts";
 import type { EndpointCache, Logger } from "@hookline/kit";
 import type { KV } from "@nats-io/kv";
@@ -120,7 +121,7 @@ const MAX_WRITE_ATTEMPTS = 5;
 
 /** False when `owner` is given and the record belongs to another tenant. */
 const ownedBy = (record: EndpointRecord, owner: string | undefined) =>
-  owner === undefined || (record.tenantId ?? DEFAULT_TENANT_ID) === owner;
+  owner === undefined || tenantOfEndpoint(record) === owner;
 
 type ClearableField =
   | "description"

@@ -2,13 +2,13 @@ import { z } from "@hono/zod-openapi";
 import {
   checkEndpointUrl,
   DEFAULT_BLOCKED_PORTS,
-  DEFAULT_TENANT_ID,
   type EndpointRecord,
   endpointHeadersSchema,
   endpointRecordSchema,
   formatPortList,
   MAX_ENDPOINT_URL_LENGTH,
   tenantIdSchema,
+  tenantOfEndpoint,
   urlWithoutCredentials,
 } from "@hookline/contracts";
 import { SECRET_MAX_BYTES, SECRET_MIN_BYTES, secretKeyBytes } from "../endpoints/secrets";
@@ -75,7 +75,7 @@ export type PublicEndpoint = z.infer<typeof endpointSchema>;
 export function publicEndpoint(endpoint: EndpointRecord): PublicEndpoint {
   return {
     id: endpoint.id,
-    tenantId: endpoint.tenantId ?? DEFAULT_TENANT_ID,
+    tenantId: tenantOfEndpoint(endpoint),
     url: urlWithoutCredentials(endpoint.url),
     description: endpoint.description ?? null,
     eventTypes: endpoint.eventTypes,

@@ -3,6 +3,7 @@ import {
   type TenantRecord,
   tenantIdSchema,
   tenantKvKey,
+  tenantOfEndpoint,
   tenantRecordSchema,
 } from "@hookline/contracts";
 import type { EndpointCache, Logger } from "@hookline/kit";
@@ -132,7 +133,7 @@ export function createTenantRegistry(options: TenantRegistryOptions): TenantRegi
     for (let sweep = 1; sweep <= MAX_DELETE_SWEEPS; sweep++) {
       const ids = endpointCache
         .all()
-        .filter(({ record }) => (record.tenantId ?? DEFAULT_TENANT_ID) === tenantId)
+        .filter(({ record }) => tenantOfEndpoint(record) === tenantId)
         .map(({ record }) => record.id);
       if (ids.length === 0) return { outcome: "swept", deleted };
       for (let start = 0; start < ids.length; start += DELETE_CONCURRENCY) {
