@@ -1,8 +1,9 @@
-import { DEFAULT_TENANT_ID, type EndpointRecord } from "@hookline/contracts";
+import { type EndpointRecord, tenantOfEndpoint } from "@hookline/contracts";
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
 import { parseEndpointRecord } from "./endpoint-record-parse";
 import { type BulkReplay, startBulkReplay } from "./endpoint-replay";
+import { createRevisionWatermark } from "./revision-watermark";
 
 type KvWatcher = Awaited<ReturnType<KV["watch"]>>;
 const decoder = new TextDecoder();
@@ -47,7 +48,6 @@ export interface EndpointCacheOptions {
 /** Deleted ids remembered, so tasks of a deleted endpoint don't each read KV on their miss. */
 const TOMBSTONES = 10_000;
 
-const tenantOf = (record: EndpointRecord) => record.tenantId ?? DEFAULT_TENANT_ID;
 /** A newline is in neither a tenant id nor an event type. */
 const typeKey = (tenantId: string, eventType: string) => `${tenantId}\n${eventType}`;
 
@@ -64,15 +64,14 @@ export async function startEndpointCache(
   const byType = new Map<string, string[] | Set<string>>();
   /** Per tenant, the endpoints that take every type (no eventTypes). */
   const everyType = new Map<string, Set<string>>();
-  let lastRevision = 0;
-  const revisionWaiters = new Set<() => void>();
+  const watermark = createRevisionWatermark();
 
   // Only the types of the record being replaced: scanning every type per change made loading a
   // registry quadratic (100,000 endpoints over 1,000 types took minutes).
   const unindex = (id: string) => {
     const previous = byId.get(id)?.record;
     if (!previous) return;
-    const tenant = tenantOf(previous);
+    const tenant = tenantOfEndpoint(previous);
     if (previous.eventTypes.length === 0) {
       const all = everyType.get(tenant);
       all?.delete(id);
@@ -91,7 +90,7 @@ export async function startEndpointCache(
   const index = (record: EndpointRecord, key: string) => {
     // The key's string has its hash already: use it when it is the id, as it should be.
     const id = record.id === key ? key : record.id;
-    const tenant = tenantOf(record);
+    const tenant = tenantOfEndpoint(record);
     if (record.eventTypes.length === 0) {
       const all = everyType.get(tenant);
       if (all === undefined) everyType.set(tenant, new Set([id]));
@@ -147,8 +146,7 @@ export async function startEndpointCache(
       // A Set iterates in insertion order: drop the oldest tombstone.
       if (deleted.size > TOMBSTONES) deleted.delete(deleted.values().next().value as string);
     }
-    if (revision > lastRevision) lastRevision = revision;
-    if (revisionWaiters.size > 0) for (const wake of revisionWaiters) wake();
+    watermark.applied(revision);
   };
 
   const status = await kv.status();
@@ -225,22 +223,7 @@ export async function startEndpointCache(
     );
   }
 
-  const waitForRevision = (revision: number, timeoutMs = 5_000): Promise<boolean> => {
-    if (lastRevision >= revision) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        revisionWaiters.delete(check);
-        resolve(false);
-      }, timeoutMs);
-      const check = () => {
-        if (lastRevision < revision) return;
-        clearTimeout(timer);
-        revisionWaiters.delete(check);
-        resolve(true);
-      };
-      revisionWaiters.add(check);
-    });
-  };
+  const waitForRevision = watermark.waitFor;
 
   return {
     get: (id) => byId.get(id),

@@ -22,6 +22,7 @@ export * from "./problem";
 export * from "./problem-openapi";
 export * from "./provisioning";
 export * from "./raw-headers";
+export * from "./revision-watermark";
 export * from "./scopes";
 export * from "./secret-box";
 export * from "./shutdown";

@@ -1,5 +1,5 @@
 import { DEFAULT_TENANT_ID, type TenantRecord, tenantRecordSchema } from "@hookline/contracts";
-import type { Logger } from "@hookline/kit";
+import { createRevisionWatermark, type Logger } from "@hookline/kit";
 import type { KV } from "@nats-io/kv";
 
 type KvWatcher = Awaited<ReturnType<KV["watch"]>>;
@@ -34,8 +34,7 @@ export async function startTenantView(kv: KV, logger: Logger): Promise<TenantVie
   // Keyed by tenant id (the record's), not by the bucket key: lookups come with ids.
   const byId = new Map<string, CachedTenant>();
   const idByKey = new Map<string, string>();
-  let lastRevision = 0;
-  const revisionWaiters = new Set<() => void>();
+  const watermark = createRevisionWatermark();
 
   const apply = (key: string, revision: number, operation: string, value: Uint8Array) => {
     const previous = idByKey.get(key);
@@ -57,8 +56,7 @@ export async function startTenantView(kv: KV, logger: Logger): Promise<TenantVie
         logger.error({ key, error: parsed.error.message }, "tenant record is invalid; ignored");
       }
     }
-    if (revision > lastRevision) lastRevision = revision;
-    for (const wake of revisionWaiters) wake();
+    watermark.applied(revision);
   };
 
   const status = await kv.status();
@@ -80,22 +78,7 @@ export async function startTenantView(kv: KV, logger: Logger): Promise<TenantVie
     }
   })().catch((error: unknown) => logger.error({ err: error }, "tenant watch ended"));
 
-  const waitForRevision = (revision: number, timeoutMs = 5_000): Promise<boolean> => {
-    if (lastRevision >= revision) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        revisionWaiters.delete(check);
-        resolve(false);
-      }, timeoutMs);
-      const check = () => {
-        if (lastRevision < revision) return;
-        clearTimeout(timer);
-        revisionWaiters.delete(check);
-        resolve(true);
-      };
-      revisionWaiters.add(check);
-    });
-  };
+  const waitForRevision = watermark.waitFor;
 
   return {
     get: (id) => byId.get(id),
