@@ -1,5 +1,5 @@
 import { type Kysely, sql } from "kysely";
-import type { Database } from "../db/schema";
+import type { Database, NewDeadLetterRow } from "../db/schema";
 import { STORE_ACTOR } from "../letters/audit";
 import { newDeadLetterId } from "../letters/letter-id";
 import type { IncomingLetter } from "./incoming";
@@ -17,6 +17,35 @@ export interface NewLetter {
  * of each task it inserted; a task that already has a row (a later death, a redelivery) is
  * absent, for `storeLetter` to merge.
  */
+/** A letter's row as first stored: open, with everything the letter carries. */
+export function newLetterRow(
+  id: string,
+  letter: IncomingLetter,
+  endpointUrl: string | null,
+  now: Date,
+): NewDeadLetterRow {
+  return {
+    id,
+    task_id: letter.taskId,
+    event_id: letter.eventId,
+    event_type: letter.eventType,
+    endpoint_id: letter.endpointId,
+    tenant_id: letter.tenantId,
+    endpoint_url: endpointUrl,
+    reason: letter.reason,
+    status: "open",
+    attempt_count: letter.attemptCount,
+    last_status: letter.lastStatus,
+    last_error: letter.lastError,
+    created_at: letter.createdAt,
+    dead_at: letter.deadAt,
+    body: letter.body,
+    headers: JSON.stringify(letter.headers),
+    attempts: JSON.stringify(letter.attempts),
+    updated_at: now,
+  };
+}
+
 export async function insertNewLetters(
   db: Kysely<Database>,
   letters: readonly NewLetter[],
@@ -27,26 +56,7 @@ export async function insertNewLetters(
   const rows = letters.map(({ letter, endpointUrl }) => {
     const id = newDeadLetterId(letter.deadAt.getTime());
     taskOfId.set(id, letter.taskId);
-    return {
-      id,
-      task_id: letter.taskId,
-      event_id: letter.eventId,
-      event_type: letter.eventType,
-      endpoint_id: letter.endpointId,
-      tenant_id: letter.tenantId,
-      endpoint_url: endpointUrl,
-      reason: letter.reason,
-      status: "open" as const,
-      attempt_count: letter.attemptCount,
-      last_status: letter.lastStatus,
-      last_error: letter.lastError,
-      created_at: letter.createdAt,
-      dead_at: letter.deadAt,
-      body: letter.body,
-      headers: JSON.stringify(letter.headers),
-      attempts: JSON.stringify(letter.attempts),
-      updated_at: now,
-    };
+    return newLetterRow(id, letter, endpointUrl, now);
   });
   if (rows.length === 0) return idOfTask;
   const audited = await db

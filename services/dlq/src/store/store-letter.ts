@@ -3,6 +3,7 @@ import type { Database, DeadLetterRow, DeadLetterStatus } from "../db/schema";
 import { recordAudit, STORE_ACTOR } from "../letters/audit";
 import { newDeadLetterId } from "../letters/letter-id";
 import { type IncomingLetter, mergeAttempts } from "./incoming";
+import { newLetterRow } from "./new-letters";
 
 export type StoreOutcome =
   /** A new row. */
@@ -64,26 +65,14 @@ export function storeLetter(
       if (existing === undefined) {
         const inserted = await trx
           .insertInto("dead_letters")
-          .values({
-            id: newDeadLetterId(letter.deadAt.getTime()),
-            task_id: letter.taskId,
-            event_id: letter.eventId,
-            event_type: letter.eventType,
-            endpoint_id: letter.endpointId,
-            tenant_id: letter.tenantId,
-            endpoint_url: options.endpointUrl,
-            reason: letter.reason,
-            status: "open",
-            attempt_count: letter.attemptCount,
-            last_status: letter.lastStatus,
-            last_error: letter.lastError,
-            created_at: letter.createdAt,
-            dead_at: letter.deadAt,
-            body: letter.body,
-            headers: JSON.stringify(letter.headers),
-            attempts: JSON.stringify(letter.attempts),
-            updated_at: now,
-          })
+          .values(
+            newLetterRow(
+              newDeadLetterId(letter.deadAt.getTime()),
+              letter,
+              options.endpointUrl,
+              now,
+            ),
+          )
           .onConflict((conflict) => conflict.column("task_id").doNothing())
           .returning("id")
           .executeTakeFirst();
