@@ -55,10 +55,16 @@ describe("provision", () => {
     expect((await jsm.streams.info("PROV_OUTCOMES")).config.subjects).toEqual([
       "prov.outcome.failed.>",
     ]);
-    // Successes are audit only: that stream may evict.
-    const delivered = await jsm.streams.info("PROV_DELIVERED");
-    expect(delivered.config.subjects).toEqual(["prov.outcome.delivered.>"]);
-    expect(delivered.config.discard).toBe("old");
+    // The attempt log's feed holds copies only: that stream may evict.
+    const attempts = await jsm.streams.info("PROV_ATTEMPTS");
+    expect(attempts.config.subjects).toEqual([
+      "prov.outcome.delivered.>",
+      "prov.outcome.classified.>",
+    ]);
+    expect(attempts.config.discard).toBe("old");
+    expect((await jsm.consumers.info("PROV_ATTEMPTS", "dlq-attempts")).config.ack_policy).toBe(
+      "explicit",
+    );
     expect((await jsm.streams.info("PROV_ADVISORIES")).config.subjects).toHaveLength(2);
     const fresh = await jsm.consumers.info("PROV_DISPATCH", "delivery-fresh");
     expect(fresh.config.max_deliver).toBe(DISPATCH_MAX_DELIVER);
@@ -93,6 +99,20 @@ describe("provision", () => {
     });
     await expect(provision(nc, jsm, { ...options, names })).rejects.toThrow(
       /OLDRET_OUTCOMES has retention limits, this version needs workqueue/,
+    );
+  });
+
+  it("removes the success-only stream of earlier versions, whose subjects ATTEMPTS takes", async () => {
+    const jsm = await jetstreamManager(nc);
+    const names = hooklineNames("retired");
+    await jsm.streams.add({
+      name: names.retiredStreams.delivered,
+      subjects: [names.subjects.outcomeDeliveredAll],
+    });
+    await provision(nc, jsm, { ...options, names });
+    await expect(jsm.streams.info(names.retiredStreams.delivered)).rejects.toThrow(/not found/);
+    expect((await jsm.streams.info(names.streams.attempts)).config.subjects).toContain(
+      names.subjects.outcomeDeliveredAll,
     );
   });
 

@@ -209,7 +209,7 @@ describe("tenants through the pipeline", () => {
     // None delivered: no success outcome for the endpoint, and every request it got timed out.
     const jsm = await jetstreamManager(nc);
     const subject = names.subjects.outcomeDelivered(endpoint.id);
-    const delivered = await jsm.streams.info(names.streams.delivered, {
+    const delivered = await jsm.streams.info(names.streams.attempts, {
       subjects_filter: subject,
     });
     expect(delivered.state.subjects?.[subject] ?? 0).toBe(0);

@@ -87,11 +87,7 @@ export function inspectStreams(
   };
   const deliveredOutcomes = async (endpointId: string) =>
     (
-      await storedMessages(
-        jsm,
-        names.streams.delivered,
-        names.subjects.outcomeDelivered(endpointId),
-      )
+      await storedMessages(jsm, names.streams.attempts, names.subjects.outcomeDelivered(endpointId))
     ).map((msg) => decodedOrThrow(decodeOutcome, msg));
 
   const waitForCount = async <T>(

@@ -19,6 +19,10 @@ export const Header = {
   durationMs: "Hookline-Duration-Ms",
   retryAfterMs: "Hookline-Retry-After-Ms",
   reason: "Hookline-Reason",
+  /** The first 1 KiB of the endpoint's answer, as one line of text (outcomes). */
+  responseBody: "Hookline-Response-Body",
+  /** What the classifier did with a failed attempt: `retry`, `deadletter` or `ignore`. */
+  decision: "Hookline-Decision",
   replayOf: "Hookline-Replay-Of",
 } as const;
 

@@ -20,6 +20,9 @@ export const attemptRecordSchema = z.object({
 });
 export type AttemptRecord = z.infer<typeof attemptRecordSchema>;
 
+/** Outcomes carry at most this much of the endpoint's answer (Hookline-Response-Body). */
+export const RESPONSE_BODY_LIMIT = 1024;
+
 /** History keeps the last attempts only, so headers stay small however often a task retries. */
 export const HISTORY_LIMIT = 10;
 
@@ -71,6 +74,14 @@ const outcomeSchema = z.object({
   error: z.string().max(200).optional(),
   durationMs: epochMs,
   retryAfterMs: epochMs.optional(),
+  responseBody: z.string().max(RESPONSE_BODY_LIMIT).optional(),
+});
+const loggedAttemptSchema = z.object({
+  ...outcomeSchema.shape,
+  // absent on delivery's successes
+  decision: z.enum(["retry", "deadletter", "ignore"]).optional(),
+  // notBefore (from the task fields): when the retry will be sent
+  reason: deadLetterReasonSchema.optional(),
 });
 const deadLetterSchema = z.object({
   ...taskFields,
@@ -107,6 +118,25 @@ export interface OutcomeMeta extends TaskMeta {
   error?: string | undefined;
   durationMs: number;
   retryAfterMs?: number | undefined;
+  /** The start of the endpoint's answer (≤ RESPONSE_BODY_LIMIT characters, one line). */
+  responseBody?: string | undefined;
+}
+
+export type ClassifierDecision = "retry" | "deadletter" | "ignore";
+
+/**
+ * Metadata of `outcome.classified.*`: a failed attempt's outcome with what the classifier did.
+ * `notBefore` is when a retry will be sent; `reason` why a dead letter died.
+ */
+export interface ClassifiedOutcomeMeta extends OutcomeMeta {
+  decision: ClassifierDecision;
+  reason?: DeadLetterReason | undefined;
+}
+
+/** What the attempt log reads: a success as delivery published it, or a classified outcome. */
+export interface LoggedAttemptMeta extends OutcomeMeta {
+  decision?: ClassifierDecision | undefined;
+  reason?: DeadLetterReason | undefined;
 }
 
 /** Metadata of `deadletter.*`. */
@@ -136,6 +166,8 @@ const headerByField: Record<string, string> = {
   durationMs: Header.durationMs,
   retryAfterMs: Header.retryAfterMs,
   reason: Header.reason,
+  responseBody: Header.responseBody,
+  decision: Header.decision,
 };
 
 function readHeaders(
@@ -170,6 +202,10 @@ export function decodeTask(h: MsgHdrs | undefined): Decoded<TaskMeta> {
 }
 export function decodeOutcome(h: MsgHdrs | undefined): Decoded<OutcomeMeta> {
   return decodeWith(outcomeSchema, h);
+}
+/** Both kinds of the attempt log's records: `outcome.delivered.*` and `outcome.classified.*`. */
+export function decodeLoggedAttempt(h: MsgHdrs | undefined): Decoded<LoggedAttemptMeta> {
+  return decodeWith(loggedAttemptSchema, h);
 }
 export function decodeDeadLetter(h: MsgHdrs | undefined): Decoded<DeadLetterMeta> {
   return decodeWith(deadLetterSchema, h);
@@ -258,6 +294,15 @@ export function encodeOutcome(meta: OutcomeMeta, msgId: string): MsgHdrs {
   if (meta.error !== undefined) h.set(Header.error, headerSafe(meta.error));
   h.set(Header.durationMs, String(Math.round(meta.durationMs)));
   if (meta.retryAfterMs !== undefined) h.set(Header.retryAfterMs, String(meta.retryAfterMs));
+  if (meta.responseBody !== undefined) h.set(Header.responseBody, meta.responseBody);
+  return h;
+}
+
+/** An outcome with the classifier's decision after its other headers. */
+export function encodeClassifiedOutcome(meta: ClassifiedOutcomeMeta, msgId: string): MsgHdrs {
+  const h = encodeOutcome(meta, msgId);
+  h.set(Header.decision, meta.decision);
+  if (meta.reason !== undefined) h.set(Header.reason, meta.reason);
   return h;
 }
 

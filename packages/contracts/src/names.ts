@@ -21,8 +21,11 @@ export function hooklineNames(prefix = "hookline") {
       retry: `${stream}_RETRY`,
       /** Failed attempts waiting for the classifier: a task's only copy. */
       outcomes: `${stream}_OUTCOMES`,
-      /** Successes, for the audit trail: never a task's only copy, so it may evict. */
-      delivered: `${stream}_DELIVERED`,
+      /**
+       * The attempt log's feed: delivery's successes and the classifier's classified failures.
+       * Never a task's only copy, so it may evict (old first, or after a day).
+       */
+      attempts: `${stream}_ATTEMPTS`,
       deadletter: `${stream}_DEADLETTER`,
       advisories: `${stream}_ADVISORIES`,
     },
@@ -32,9 +35,16 @@ export function hooklineNames(prefix = "hookline") {
       classifier: "classifier",
       classifierPoison: "classifier-poison",
       dlqStore: "dlq-store",
+      /** The dlq's attempt log, fed from ATTEMPTS. */
+      dlqAttempts: "dlq-attempts",
       /** A busy endpoint's own consumer of its moved tasks, shared by every delivery instance. */
       deliveryOverflow: (endpointId: string) => `delivery-overflow-${endpointId}`,
       retryTier: (tier: string) => `retry-${tier}`,
+    },
+    /** Streams of earlier versions that provisioning removes (they held evictable copies only). */
+    retiredStreams: {
+      /** Successes only; ATTEMPTS took its subjects. */
+      delivered: `${stream}_DELIVERED`,
     },
     kv: {
       endpoints: `${prefix}_endpoints`,
@@ -53,7 +63,10 @@ export function hooklineNames(prefix = "hookline") {
       retryAll: `${prefix}.retry.>`,
       outcomeFailed: (endpointId: string) => `${prefix}.outcome.failed.${endpointId}`,
       outcomeDelivered: (endpointId: string) => `${prefix}.outcome.delivered.${endpointId}`,
+      /** A failed attempt with the classifier's decision (retry, dead letter): for the log. */
+      outcomeClassified: (endpointId: string) => `${prefix}.outcome.classified.${endpointId}`,
       outcomeFailedAll: `${prefix}.outcome.failed.>`,
+      outcomeClassifiedAll: `${prefix}.outcome.classified.>`,
       outcomeDeliveredAll: `${prefix}.outcome.delivered.>`,
       deadletter: (endpointId: string) => `${prefix}.deadletter.${endpointId}`,
       /** Where a consumer puts a message it cannot decode. */

@@ -30,8 +30,8 @@ export interface ProvisionOptions {
   retryMaxBytes: number;
   outcomesMaxBytes: number;
   deadletterMaxBytes: number;
-  /** The audit stream of successes; the only one that evicts (old first, or after 24 h). */
-  deliveredMaxBytes: number;
+  /** The attempt log's feed; the only stream that evicts (old first, or after 24 h). */
+  attemptsMaxBytes: number;
   /** Fresh tasks one endpoint may have queued; past it ingest dead-letters as backlog_full. */
   endpointBacklogQuota: number;
   replicas: number;
@@ -49,7 +49,7 @@ export const defaultProvisionOptions: Omit<ProvisionOptions, "names"> = {
   retryMaxBytes: GIB,
   outcomesMaxBytes: GIB,
   deadletterMaxBytes: GIB,
-  deliveredMaxBytes: GIB,
+  attemptsMaxBytes: GIB,
   endpointBacklogQuota: 100_000,
   replicas: 1,
   deliveryAckWaitMs: 30_000,
@@ -60,6 +60,8 @@ export const defaultProvisionOptions: Omit<ProvisionOptions, "names"> = {
 /** A task that crashes a worker this many times is poison. */
 export const DISPATCH_MAX_DELIVER = 5;
 export const ENDPOINT_KV_HISTORY = 5;
+/** Attempt-log records a dlq holds unacked at once, across its batches. */
+export const ATTEMPT_LOG_MAX_ACK_PENDING = 20_000;
 const DAY_MS = 86_400_000;
 
 type NamedStreamConfig = Partial<StreamConfig> & { name: string };
@@ -106,13 +108,16 @@ export function streamConfigs(options: ProvisionOptions): NamedStreamConfig[] {
       max_bytes: options.outcomesMaxBytes,
     },
     {
+      // Copies for the attempt log only: when the dlq (or Postgres) is behind past these bounds
+      // the oldest go, and no writer ever waits for or is refused by the log.
       ...file,
-      name: names.streams.delivered,
-      subjects: [names.subjects.outcomeDeliveredAll],
+      name: names.streams.attempts,
+      subjects: [names.subjects.outcomeDeliveredAll, names.subjects.outcomeClassifiedAll],
       retention: RetentionPolicy.Limits,
       discard: DiscardPolicy.Old,
       max_age: nanos(DAY_MS),
-      max_bytes: options.deliveredMaxBytes,
+      max_bytes: options.attemptsMaxBytes,
+      duplicate_window: nanos(options.dedupeWindowMs),
     },
     {
       ...taskQueue,
@@ -187,6 +192,16 @@ export function consumerConfigs(
     {
       stream: names.streams.advisories,
       config: { ...pull, durable_name: names.consumers.classifierPoison, ack_wait: nanos(30_000) },
+    },
+    {
+      stream: names.streams.attempts,
+      config: {
+        ...pull,
+        durable_name: names.consumers.dlqAttempts,
+        // Held while a batch is written to Postgres; a batch is at most a few thousand rows.
+        ack_wait: nanos(60_000),
+        max_ack_pending: ATTEMPT_LOG_MAX_ACK_PENDING,
+      },
     },
   ];
 }
@@ -271,6 +286,20 @@ export async function ensureConsumer(jsm: JetStreamManager, stream: string, conf
   }
 }
 
+/**
+ * Deletes the streams earlier versions used and this one replaced; they held copies only (the
+ * success audit), and the new streams cannot take their subjects while they exist.
+ */
+export async function removeRetiredStreams(jsm: JetStreamManager, names: HooklineNames) {
+  for (const name of Object.values(names.retiredStreams)) {
+    try {
+      await jsm.streams.delete(name);
+    } catch (error) {
+      if (!isApiError(error, JetStreamApiCodes.StreamNotFound)) throw error;
+    }
+  }
+}
+
 /** Ingest's tenant registry. One revision per key: nothing reads older ones. */
 export const TENANT_KV_HISTORY = 1;
 
@@ -344,6 +373,7 @@ export async function provision(
   jsm: JetStreamManager,
   options: ProvisionOptions,
 ): Promise<{ endpoints: KV }> {
+  await removeRetiredStreams(jsm, options.names);
   for (const config of streamConfigs(options)) await ensureStream(jsm, config);
   for (const { stream, config } of consumerConfigs(options)) {
     await ensureConsumer(jsm, stream, config);

@@ -88,7 +88,7 @@ export const commonEnvShape = {
   RETRY_MAX_BYTES: streamBytesEnv,
   OUTCOMES_MAX_BYTES: streamBytesEnv,
   DEADLETTER_MAX_BYTES: streamBytesEnv,
-  DELIVERED_MAX_BYTES: streamBytesEnv,
+  ATTEMPTS_MAX_BYTES: streamBytesEnv,
   /** Fresh tasks one endpoint may have waiting; beyond it they dead-letter as backlog_full. */
   ENDPOINT_BACKLOG_QUOTA: z.coerce.number().int().min(1).max(100_000_000).default(100_000),
   JETSTREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),

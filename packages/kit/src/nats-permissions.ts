@@ -32,7 +32,8 @@ const API = "$JS.API";
  *   stream and consumer info (and wait until all exist) but may not change any stream's config.
  *   What a service still creates are consumers that leave stream config alone: delivery's
  *   overflow consumers and the endpoint cache's ephemeral consumers on the KV stream. No user
- *   deletes or purges a stream, or deletes messages other than the classifier's poison.
+ *   deletes or purges a stream, or deletes messages other than the classifier's poison; the
+ *   provisioner deletes only the streams of earlier versions that new ones replaced.
  * - JetStream API subjects name the stream and consumer wherever nats-server 2.9 allows it;
  *   acks are `$JS.ACK.<stream>.>` of the streams a service consumes.
  * - Replies come to the user's own inbox prefix (natsInboxPrefix), never `_INBOX.>`.
@@ -50,6 +51,7 @@ export function natsPermissions(names: HooklineNames): Record<HooklineNatsUser, 
     [streams.outcomes, consumers.classifier],
     [streams.deadletter, consumers.dlqStore],
     [streams.advisories, consumers.classifierPoison],
+    [streams.attempts, consumers.dlqAttempts],
   ] as const;
 
   const consumerInfo = (stream: string, consumer: string) =>
@@ -91,6 +93,8 @@ export function natsPermissions(names: HooklineNames): Record<HooklineNatsUser, 
       // retry-<tier>, one per tier of RETRY_TIERS
       consumerInfo(streams.retry, "*"),
       ...consumerCreate(streams.retry, "*"),
+      // streams of earlier versions whose subjects new ones took (removeRetiredStreams)
+      ...Object.values(names.retiredStreams).map((stream) => `${API}.STREAM.DELETE.${stream}`),
     ],
     subscribe: [`${natsInboxPrefix(prefix, "provisioner")}.>`],
   };
@@ -158,6 +162,8 @@ export function natsPermissions(names: HooklineNames): Record<HooklineNatsUser, 
     // Consumes failed outcomes, holds retries in tiers, dead-letters, disables endpoints.
     classifier: own("classifier", [
       subjects.retryAll,
+      // failed attempts with the decision taken, for the attempt log
+      subjects.outcomeClassifiedAll,
       subjects.dispatchRetryAll,
       subjects.deadletterAll,
       ...pull(streams.outcomes, consumers.classifier),
@@ -187,7 +193,17 @@ export function natsPermissions(names: HooklineNames): Record<HooklineNatsUser, 
       subjects.dispatchRetryAll,
       ...pull(streams.deadletter, consumers.dlqStore),
       acks(streams.deadletter),
+      // the attempt log
+      ...pull(streams.attempts, consumers.dlqAttempts),
+      acks(streams.attempts),
       ...bucketReader(endpointsBucket),
+      // queue stats (GET /v1/queues): read-only info on every stream and its consumers, with
+      // subject counts, and the oldest waiting message's timestamp
+      ...sharedStreams.flatMap((stream) => [
+        `${API}.CONSUMER.LIST.${stream}`,
+        `${API}.CONSUMER.INFO.${stream}.*`,
+        `${API}.STREAM.MSG.GET.${stream}`,
+      ]),
     ]),
     provisioner,
   };

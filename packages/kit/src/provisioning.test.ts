@@ -18,7 +18,7 @@ describe("provisionOptionsFromEnv", () => {
       RETRY_MAX_BYTES: "30000",
       OUTCOMES_MAX_BYTES: "40000",
       DEADLETTER_MAX_BYTES: "50000",
-      DELIVERED_MAX_BYTES: "60000",
+      ATTEMPTS_MAX_BYTES: "60000",
       ENDPOINT_BACKLOG_QUOTA: "70",
       JETSTREAM_REPLICAS: "3",
     });
@@ -31,7 +31,7 @@ describe("provisionOptionsFromEnv", () => {
       retryMaxBytes: 30_000,
       outcomesMaxBytes: 40_000,
       deadletterMaxBytes: 50_000,
-      deliveredMaxBytes: 60_000,
+      attemptsMaxBytes: 60_000,
       endpointBacklogQuota: 70,
       replicas: 3,
     });

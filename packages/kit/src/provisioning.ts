@@ -21,7 +21,7 @@ export interface ProvisionEnv {
   RETRY_MAX_BYTES: number;
   OUTCOMES_MAX_BYTES: number;
   DEADLETTER_MAX_BYTES: number;
-  DELIVERED_MAX_BYTES: number;
+  ATTEMPTS_MAX_BYTES: number;
   ENDPOINT_BACKLOG_QUOTA: number;
   JETSTREAM_REPLICAS: number;
 }
@@ -37,7 +37,7 @@ export function provisionOptionsFromEnv(env: ProvisionEnv, names: HooklineNames)
     retryMaxBytes: env.RETRY_MAX_BYTES,
     outcomesMaxBytes: env.OUTCOMES_MAX_BYTES,
     deadletterMaxBytes: env.DEADLETTER_MAX_BYTES,
-    deliveredMaxBytes: env.DELIVERED_MAX_BYTES,
+    attemptsMaxBytes: env.ATTEMPTS_MAX_BYTES,
     endpointBacklogQuota: env.ENDPOINT_BACKLOG_QUOTA,
     replicas: env.JETSTREAM_REPLICAS,
   };

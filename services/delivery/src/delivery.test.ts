@@ -229,7 +229,7 @@ async function waitForMessage(stream: string, subject: string): Promise<StoredMs
 
 /** The stream a subject is stored in. */
 function streamOf(h: Harness, subject: string): string {
-  if (subject.includes(".outcome.delivered.")) return h.names.streams.delivered;
+  if (subject.includes(".outcome.delivered.")) return h.names.streams.attempts;
   if (subject.includes(".outcome.failed.")) return h.names.streams.outcomes;
   if (subject.includes(".dispatch.fresh.")) return h.names.streams.dispatch;
   return h.names.streams.dispatchRetry;
