@@ -64,12 +64,54 @@ export interface DeadLetterAuditTable {
   details: Json<Record<string, unknown>>;
 }
 
+/** One attempt (or one pass that made none: endpoint missing or disabled), see 0003. */
+export interface AttemptsTable {
+  attempted_at: Date;
+  /** The record's Nats-Msg-Id: `<taskId>#<pass>@<dispatchSeq>`. */
+  attempt_id: string;
+  tenant_id: string;
+  event_id: string;
+  event_type: string;
+  endpoint_id: string;
+  task_id: string;
+  /** `Hookline-Attempt` after this pass: 1 for a task's (or a replay's) first attempt. */
+  attempt: number;
+  result: string;
+  status: number | null;
+  error: string | null;
+  response_body: string | null;
+  duration_ms: number;
+  replay_of: string | null;
+  /** Null on successes; the classifier's `retry`, `deadletter` or `ignore` on failures. */
+  decision: string | null;
+  /** When the retry will be sent (decision `retry`). */
+  next_attempt_at: Date | null;
+  /** Why the task died (decision `deadletter`). */
+  reason: string | null;
+  event_created_at: Date;
+  logged_at: ColumnType<Date, Date | undefined, never>;
+}
+
+/** Each event's body once (per tenant), kept as long as its attempts. */
+export interface EventBodiesTable {
+  tenant_id: string;
+  event_id: string;
+  created_at: Date;
+  event_type: string;
+  body: Buffer;
+}
+
 export interface Database {
   dead_letters: DeadLettersTable;
   dead_letter_audit: DeadLetterAuditTable;
+  attempts: AttemptsTable;
+  event_bodies: EventBodiesTable;
 }
 
 export type DeadLetterRow = Selectable<DeadLettersTable>;
 export type NewDeadLetterRow = Insertable<DeadLettersTable>;
 export type AuditRow = Selectable<DeadLetterAuditTable>;
 export type NewAuditRow = Insertable<DeadLetterAuditTable>;
+export type AttemptRow = Selectable<AttemptsTable>;
+export type NewAttemptRow = Insertable<AttemptsTable>;
+export type EventBodyRow = Selectable<EventBodiesTable>;

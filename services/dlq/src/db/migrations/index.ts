@@ -1,6 +1,7 @@
 import type { Migration } from "kysely";
 import { createDeadLetters } from "./0001-dead-letters";
 import { addTenantId } from "./0002-tenant-id";
+import { createAttemptLog } from "./0003-attempt-log";
 
 /**
  * Every migration, imported statically so tsx and bundlers see them (no directory scan). Kysely
@@ -9,4 +10,5 @@ import { addTenantId } from "./0002-tenant-id";
 export const migrations: Record<string, Migration> = {
   "0001-dead-letters": createDeadLetters,
   "0002-tenant-id": addTenantId,
+  "0003-attempt-log": createAttemptLog,
 };
