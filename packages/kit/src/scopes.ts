@@ -15,8 +15,15 @@ export const INGEST_SCOPES = [
 ] as const;
 export type IngestScope = (typeof INGEST_SCOPES)[number];
 
-/** What a dlq token may do; a token configured without scopes holds both. */
-export const DLQ_SCOPES = ["deadletters:read", "deadletters:write"] as const;
+/** What a dlq token may do; a token configured without scopes holds all of them. */
+export const DLQ_SCOPES = [
+  "deadletters:read",
+  "deadletters:write",
+  // the attempt log, event views and delivery stats
+  "attempts:read",
+  // queue stats: every stream and consumer
+  "queues:read",
+] as const;
 export type DlqScope = (typeof DLQ_SCOPES)[number];
 
 export type Scope = IngestScope | DlqScope;
