@@ -49,6 +49,17 @@ function describeLoad(r: LoadResult): string {
   );
 }
 
+/** Waits until the dlq has taken every attempt record from JetStream, then counts the rows. */
+async function attemptLogCaughtUp(h: Hookline, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const log = await h.attemptLog();
+    if (log.waiting === 0) return log;
+    if (Date.now() > deadline) throw new Error(`the attempt log is ${log.waiting} records behind`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 function machine(): string {
   const cpu = cpus();
   const memGiB = Math.round(
@@ -73,6 +84,7 @@ async function main(): Promise<void> {
   const loads: LoadResult[] = [];
   const registry: RegistryFigures[] = [];
   let held: BenchResults["heldRetries"];
+  let attemptLog: BenchResults["attemptLog"];
   const closed = (eventTypes: string[], batch = 0, connections = CONNECTIONS) => ({
     mode: "closed" as const,
     connections,
@@ -175,8 +187,9 @@ async function main(): Promise<void> {
         ...Array.from({ length: 9 }, (_, i) => `bench.other-${i}`),
       ];
       // Every single-event run follows a restart: warm the services' JIT first, as for the relay.
-      const singleRun = async (name: string) => {
+      const singleRun = async (name: string, afterWarmUp?: () => Promise<void>) => {
         await warmUp(target, ["bench.single"], drainTimeoutMs);
+        await afterWarmUp?.();
         return record(
           await measureLoad({
             name,
@@ -191,7 +204,28 @@ async function main(): Promise<void> {
       if (wants("single") || wants("registry")) {
         const startup = await h.restart();
         log(`10 endpoints: ready ms ${JSON.stringify(startup.readyMs)}`);
-        registry.push({ endpoints: 10, startup, single: await singleRun("single events") });
+        // The attempt log is on (the default): every delivered event must become one row.
+        let rowsBefore = 0;
+        const single = await singleRun("single events", async () => {
+          rowsBefore = (await attemptLogCaughtUp(h, drainTimeoutMs)).rows;
+        });
+        registry.push({ endpoints: 10, startup, single });
+        const waited = performance.now();
+        const rowsAfter = (await attemptLogCaughtUp(h, drainTimeoutMs)).rows;
+        attemptLog = {
+          expected: single.delivered,
+          counted: rowsAfter - rowsBefore,
+          catchUpMs: performance.now() - waited,
+        };
+        log(
+          `attempt log: ${attemptLog.counted} rows for ${attemptLog.expected} deliveries, ` +
+            `caught up ${Math.round(attemptLog.catchUpMs)} ms after the run`,
+        );
+        if (wants("single")) {
+          await h.restart({ dlq: { ATTEMPT_LOG: "false" } });
+          await singleRun("single events, attempt log off");
+          await h.restart({ dlq: { ATTEMPT_LOG: "true" } });
+        }
       }
       if (wants("batch")) {
         record(
@@ -330,6 +364,7 @@ async function main(): Promise<void> {
     processes: "one of each service, one nats-server, one receiver, one load generator",
     loads,
     ...(held ? { heldRetries: held } : {}),
+    ...(attemptLog ? { attemptLog } : {}),
     registry,
   };
   const results: BenchResults = { ...partial, targets: targetsOf(partial) };
@@ -345,6 +380,12 @@ async function main(): Promise<void> {
   const lossy = loads.filter((l) => l.lost > 0 || l.duplicates > 0 || l.accepted === 0);
   if (lossy.length > 0 || (held && (held.lost > 0 || held.duplicates > 0))) {
     console.error("bench: something was lost, duplicated, or nothing was accepted (see above)");
+    process.exitCode = 1;
+  }
+  if (attemptLog && attemptLog.counted !== attemptLog.expected) {
+    console.error(
+      `bench: the attempt log holds ${attemptLog.counted} rows for ${attemptLog.expected} deliveries`,
+    );
     process.exitCode = 1;
   }
 }

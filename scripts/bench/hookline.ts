@@ -1,6 +1,8 @@
 // Hookline as the benchmark runs it: its own nats-server and Postgres, the four built services
 // (`node dist/main.js`), and the calls the scenarios need (endpoints, dead-letter counts,
 // restarts with time to ready).
+
+import { hooklineNames } from "@hookline/contracts";
 import {
   type NatsServerHandle,
   type Stack,
@@ -8,6 +10,8 @@ import {
   startPostgres,
   startStack,
 } from "@hookline/testkit";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { Pool } from "undici";
 import type { DeadLetterCounts } from "./measure";
 import { rssMb } from "./processes";
@@ -45,8 +49,13 @@ export interface Hookline {
   deadLetters(fromIso: string): Promise<DeadLetterCounts>;
   /** nats-server's JetStream storage in MB (all streams). */
   storageMb(): Promise<number>;
-  /** Stops every service and starts them all again at once, timing each until ready. */
-  restart(): Promise<StartupFigures>;
+  /**
+   * Stops every service and starts them all again at once, timing each until ready; `env`
+   * changes a service's environment from then on.
+   */
+  restart(env?: Partial<Record<ServiceName, Record<string, string>>>): Promise<StartupFigures>;
+  /** Attempt-log rows in the dlq's Postgres, and what the dlq-attempts consumer still holds. */
+  attemptLog(): Promise<{ rows: number; waiting: number }>;
   stop(): Promise<void>;
 }
 
@@ -130,19 +139,41 @@ export async function startHookline(env: Record<string, string>): Promise<Hookli
       );
       return { total: Object.values(byReason).reduce((a, b) => a + b, 0), byReason };
     },
+    async attemptLog() {
+      // Rows through the dlq's own API: every attempt it logged in the last day.
+      const res = await dlq.request({
+        method: "GET",
+        path: "/v1/stats?window=24h",
+        headers: { authorization: `Bearer ${OPS_TOKEN}` },
+      });
+      const text = await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`delivery stats ${res.statusCode}: ${text}`);
+      const rows = (JSON.parse(text) as { attempts: number }).attempts;
+      const nc = await connect({ servers: nats.url });
+      try {
+        const names = hooklineNames(prefix);
+        const info = await (await jetstreamManager(nc)).consumers.info(
+          names.streams.attempts,
+          names.consumers.dlqAttempts,
+        );
+        return { rows, waiting: info.num_pending + info.num_ack_pending };
+      } finally {
+        await nc.close();
+      }
+    },
     async storageMb() {
       const res = await fetch(`${nats.monitorUrl}/jsz`);
       const jsz = (await res.json()) as { storage?: number };
       return (jsz.storage ?? 0) / 1024 / 1024;
     },
-    async restart() {
+    async restart(env = {}) {
       await Promise.all(SERVICES.map((name) => stack.terminate(name)));
       const readyMs = {} as Record<ServiceName, number>;
       const rss = {} as Record<ServiceName, number>;
       await Promise.all(
         SERVICES.map(async (name) => {
           const started = performance.now();
-          await stack.start(name);
+          await stack.start(name, env[name]);
           readyMs[name] = performance.now() - started;
           rss[name] = rssMb(stack.pid(name));
         }),

@@ -69,8 +69,11 @@ export interface Stack {
    * stop timeout); resolves with how it ended.
    */
   terminate(service: string, graceMs?: number): Promise<Exit>;
-  /** Starts a service that was killed or terminated again, same env and port, until ready. */
-  start(service: string): Promise<void>;
+  /**
+   * Starts a service that was killed or terminated again, same port, until ready; `env` changes
+   * its environment from then on (a value of undefined removes a variable).
+   */
+  start(service: string, env?: Record<string, string | undefined>): Promise<void>;
 }
 
 interface Service {
@@ -279,9 +282,10 @@ export async function startStack(opts: StartStackOptions): Promise<Stack> {
       await proc.terminate(graceMs);
       return proc.exited;
     },
-    start: async (name) => {
+    start: async (name, env) => {
       const svc = get(name);
       if (svc.proc?.running) throw new Error(`startStack: ${name} is still running`);
+      if (env !== undefined) svc.env = { ...svc.env, ...env };
       svc.logs.push(`[testkit] starting ${name} again`);
       await relaunch(svc);
     },
