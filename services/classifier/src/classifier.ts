@@ -7,6 +7,7 @@ import {
   startConsumerPump,
 } from "@hookline/kit";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { createBlockPublisher } from "./block-publisher";
 import type { ClassifierMetrics } from "./metrics";
 import type { EndpointDisabler } from "./outcomes/endpoint-disabler";
@@ -24,6 +25,8 @@ const POISON_CONCURRENCY = 4;
 export interface ClassifierOptions {
   js: JetStreamClient;
   jsm: JetStreamManager;
+  /** For the attempt log's copies of classified outcomes, core-published. */
+  nc: Pick<NatsConnection, "publish">;
   names: HooklineNames;
   endpoints: Pick<EndpointCache, "get">;
   disabler: EndpointDisabler;
@@ -76,6 +79,7 @@ export function startClassifier(options: ClassifierOptions): RunningClassifier {
       logger,
       handle: createOutcomeHandler({
         ...shared,
+        nc: options.nc,
         endpoints: options.endpoints,
         disabler: options.disabler,
         health: options.health,

@@ -128,6 +128,7 @@ async function main(): Promise<void> {
   const classifier = startClassifier({
     js: jetstream(link.nc),
     jsm: provisioned.jsm,
+    nc: link.nc,
     names,
     endpoints,
     disabler: createEndpointDisabler({ kv: provisioned.endpoints, endpoints }),

@@ -14,7 +14,7 @@ export type OutcomeDecision =
   | {
       action: "retry";
       kind: "attempt" | "deferral";
-      task: TaskMeta;
+      task: RetryTask;
       tier: RetryTier;
       delayMs: number;
     }
@@ -24,8 +24,11 @@ export type OutcomeDecision =
   /** A success arrived on the failure subject: nothing to retry, nothing lost. */
   | { action: "ignore" };
 
+/** A task waiting in a retry tier: it always says when it is due. */
+export type RetryTask = TaskMeta & { notBefore: number };
+
 /** The task as it waits for its next try: history kept, deferrals counted, due time set. */
-function retryTask(outcome: OutcomeMeta, deferrals: number, notBefore: number): TaskMeta {
+function retryTask(outcome: OutcomeMeta, deferrals: number, notBefore: number): RetryTask {
   return {
     taskId: outcome.taskId,
     eventId: outcome.eventId,

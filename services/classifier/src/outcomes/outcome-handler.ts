@@ -16,11 +16,13 @@ import {
   type ServiceMetrics,
 } from "@hookline/kit";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { createBlockPublisher } from "../block-publisher";
 import { deadLetterMsgId, passMsgId } from "../message-ids";
 import type { ClassifierMetrics } from "../metrics";
 import type { RandomSource, RetryPolicy } from "../scheduling/retry-plan";
 import { createScheduleLookup } from "../scheduling/retry-schedule";
+import { createClassifiedRecorder } from "./classified-record";
 import { deadLetterOfOutcome, decideOutcome } from "./decide-outcome";
 import type { EndpointDisabler } from "./endpoint-disabler";
 import type { EndpointHealth } from "./endpoint-health";
@@ -39,6 +41,8 @@ export const GONE_DISABLED_REASON = "410 Gone from endpoint";
 
 export interface OutcomeHandlerDeps {
   js: JetStreamClient;
+  /** Core-publishes each decided outcome to the attempt log (`outcome.classified.<ep>`). */
+  nc: Pick<NatsConnection, "publish">;
   /**
    * Publishes retries as header bytes; one per classifier, shared by every handler (one inbox,
    * one timeout sweep). Default: a publisher of the handler's own on `js`.
@@ -59,8 +63,9 @@ export interface OutcomeHandlerDeps {
 
 /**
  * Handles one `outcome.failed.<ep>`: decides, publishes the retry or the dead letter (body
- * unchanged, PubAck awaited), and only then acks the outcome, so a crash in between repeats
- * the decision instead of losing the task; the Nats-Msg-Id makes the repeat a duplicate.
+ * unchanged, PubAck awaited), copies the outcome with the decision to the attempt log, and only
+ * then acks the outcome, so a crash in between repeats the decision instead of losing the task;
+ * the Nats-Msg-Ids make the repeats duplicates.
  */
 export function createOutcomeHandler(deps: OutcomeHandlerDeps): (msg: JsMsg) => Promise<void> {
   const { js, names, logger, metrics, policy } = deps;
@@ -68,6 +73,7 @@ export function createOutcomeHandler(deps: OutcomeHandlerDeps): (msg: JsMsg) => 
   const random = deps.random ?? Math.random;
   const scheduleFor = createScheduleLookup(policy.schedule);
   const warnOutage = createOutageWarning(logger);
+  const record = createClassifiedRecorder({ nc: deps.nc, names, logger });
 
   const sendBlock = deps.publishBlock ?? createBlockPublisher(js);
   /**
@@ -93,6 +99,7 @@ export function createOutcomeHandler(deps: OutcomeHandlerDeps): (msg: JsMsg) => 
     );
     if (!(await publish(msg, names.subjects.deadletter(outcome.endpointId), headers))) return;
     metrics.decisions.inc({ decision: "deadletter", reason });
+    record(msg, outcome, { decision: "deadletter", reason });
     msg.ack();
   };
 
@@ -179,6 +186,8 @@ export function createOutcomeHandler(deps: OutcomeHandlerDeps): (msg: JsMsg) => 
           decision: decision.kind === "attempt" ? "retry" : "defer",
           reason: outcome.result,
         });
+        // Deferrals too: the log shows when the task will be tried again.
+        record(msg, outcome, { decision: "retry", notBefore: task.notBefore });
         msg.ack();
         return;
       }
@@ -192,6 +201,7 @@ export function createOutcomeHandler(deps: OutcomeHandlerDeps): (msg: JsMsg) => 
         return;
       case "ignore":
         metrics.decisions.inc({ decision: "ignore", reason: outcome.result });
+        record(msg, outcome, { decision: "ignore" });
         msg.ack();
         return;
     }

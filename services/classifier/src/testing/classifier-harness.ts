@@ -109,6 +109,7 @@ export async function startClassifierHarness(
   const classifierOptions = (overrides: Partial<ClassifierOptions> = {}): ClassifierOptions => ({
     js,
     jsm,
+    nc: link.nc,
     names,
     endpoints,
     disabler: createEndpointDisabler({ kv, endpoints }),
