@@ -297,10 +297,51 @@ describe("delivery lanes", () => {
     });
     expect(msg.header.get(Header.tenantId)).toBe("acme");
     expect(msg.header.get(Header.msgId)).toMatch(new RegExp(`^${task.taskId}#1@\\d+$`));
+    // The sink answered with an empty body: no header for it.
+    expect(msg.header.has(Header.responseBody)).toBe(false);
     await waitUntilGone(h, h.names.subjects.dispatchFresh(endpoint.id));
     const failed = h.names.subjects.outcomeFailed(endpoint.id);
     expect(await lastMessage(h.names.streams.outcomes, failed)).toBeNull();
     expect(sink.count("/ok")).toBe(1);
+  });
+
+  it("logs a success with the endpoint's answer, and the task body on the first attempt only", async () => {
+    const first = await putEndpoint(h, "/answers");
+    const later = await putEndpoint(h, "/answers");
+    sink.setDefault("/answers", { status: 200, body: '{"received":\r\ntrue}' });
+    const { task, body } = await publishTask(h, first.id);
+    const retried = await publishTask(h, later.id, {
+      lane: "retry",
+      meta: { attempt: 2, history: [{ n: 2, at: Date.now() - 1_000, result: "timeout", ms: 300 }] },
+    });
+
+    const firstLogged = await waitForOutcome(h, h.names.subjects.outcomeDelivered(first.id));
+    expect(firstLogged.meta).toMatchObject({
+      taskId: task.taskId,
+      attempt: 1,
+      responseBody: '{"received": true}',
+    });
+    expect(firstLogged.msg.header.get(Header.responseBody)).toBe('{"received": true}');
+    expect(Buffer.from(firstLogged.msg.data).equals(Buffer.from(body))).toBe(true);
+
+    const laterLogged = await waitForOutcome(h, h.names.subjects.outcomeDelivered(later.id));
+    expect(laterLogged.meta).toMatchObject({
+      taskId: retried.task.taskId,
+      attempt: 3,
+      responseBody: '{"received": true}',
+    });
+    expect(laterLogged.msg.data).toHaveLength(0);
+
+    // The attempt label: a task's first attempt, or one after an earlier attempt.
+    const text = await h.serviceMetrics.registry.metrics();
+    const delivered = { result: "delivered", status_class: "2xx" };
+    const metric = "hookline_delivery_attempts_total";
+    expect(sample(text, metric, { ...delivered, lane: "retry", attempt: "retry" })).toBe(1);
+    expect(sample(text, metric, { ...delivered, lane: "retry", attempt: "first" })).toBeUndefined();
+    expect(sample(text, metric, { ...delivered, lane: "fresh", attempt: "first" })).toBeGreaterThan(
+      0,
+    );
+    expect(sample(text, metric, { ...delivered, lane: "fresh", attempt: "retry" })).toBeUndefined();
   });
 
   it("records a 500 as a failed outcome with the body, then acks the task", async () => {
@@ -316,6 +357,7 @@ describe("delivery lanes", () => {
       result: "http_error",
       status: 500,
       error: "upstream exploded",
+      responseBody: "upstream exploded",
       attempt: 1,
       deferrals: 0,
       createdAt: task.createdAt,
@@ -421,7 +463,7 @@ describe("delivery lanes", () => {
     await waitUntilGone(h, h.names.subjects.dispatchRetry(endpoint.id));
 
     const text = await h.serviceMetrics.registry.metrics();
-    const attempts = { lane: "retry", result: "http_error", status_class: "4xx" };
+    const attempts = { lane: "retry", result: "http_error", status_class: "4xx", attempt: "retry" };
     expect(sample(text, "hookline_delivery_attempts_total", attempts)).toBe(1);
     const endToEnd = sample(text, "hookline_delivery_end_to_end_seconds_count", { lane: "fresh" });
     expect(endToEnd).toBeGreaterThan(0);

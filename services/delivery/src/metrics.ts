@@ -2,9 +2,12 @@ import type { AttemptResult, DeliveryLane } from "@hookline/contracts";
 import { Counter, Gauge, Histogram, type ServiceMetrics } from "@hookline/kit";
 import type { StatusClass } from "./http/attempt";
 
+/** Whether the task had made no attempt before this pass (`first`), or had (`retry`). */
+export type AttemptOrdinal = "first" | "retry";
+
 export interface DeliveryMetrics {
   /** Every task handled, by what happened; non-attempts (endpoint_missing, …) included. */
-  attempts: Counter<"lane" | "result" | "status_class">;
+  attempts: Counter<"lane" | "result" | "status_class" | "attempt">;
   /** HTTP attempts only. */
   attemptDuration: Histogram<"result">;
   /** From ingest's acceptance (Hookline-Created-At) to a 2xx answer. */
@@ -34,8 +37,8 @@ export function createDeliveryMetrics(service: ServiceMetrics): DeliveryMetrics 
     beforeScrape: (flush) => flushes.push(flush),
     attempts: new Counter({
       name: "hookline_delivery_attempts_total",
-      help: "Delivery attempts by lane, result and HTTP status class",
-      labelNames: ["lane", "result", "status_class"],
+      help: "Delivery attempts by lane, result, HTTP status class and attempt (first or retry)",
+      labelNames: ["lane", "result", "status_class", "attempt"],
       registers,
       collect,
     }),
@@ -94,7 +97,7 @@ export function createDeliveryMetrics(service: ServiceMetrics): DeliveryMetrics 
  * gauge are written at scrape time: prom-client hashes the labels of every inc() and set(), even
  * on a kept series, and that showed up in profiles of the hot path. */
 export interface LaneRecorder {
-  handled(result: AttemptResult, statusClass: StatusClass): void;
+  handled(result: AttemptResult, statusClass: StatusClass, attempt: AttemptOrdinal): void;
   attemptSeconds(result: AttemptResult, seconds: number): void;
   endToEndSeconds(seconds: number): void;
   inFlight(count: number): void;
@@ -102,7 +105,8 @@ export interface LaneRecorder {
 }
 
 export function laneRecorder(metrics: DeliveryMetrics, lane: DeliveryLane): LaneRecorder {
-  /** Per result and status class: its series and what it counted since the last scrape. */
+  /** Per result, status class and attempt: its series and what it counted since the last
+   * scrape. */
   const handled = new Map<string, { series: Counter.Internal; count: number }>();
   const durations = new Map<AttemptResult, Histogram.Internal<"result">>();
   const endToEnd = metrics.endToEnd.labels({ lane });
@@ -119,11 +123,16 @@ export function laneRecorder(metrics: DeliveryMetrics, lane: DeliveryLane): Lane
     }
   });
   return {
-    handled(result, statusClass) {
-      const key = `${result}/${statusClass}`;
+    handled(result, statusClass, attempt) {
+      const key = `${result}/${statusClass}/${attempt}`;
       let entry = handled.get(key);
       if (!entry) {
-        const series = metrics.attempts.labels({ lane, result, status_class: statusClass });
+        const series = metrics.attempts.labels({
+          lane,
+          result,
+          status_class: statusClass,
+          attempt,
+        });
         // Shown from the first one on, as before: a series appears with its first task.
         series.inc(0);
         entry = { series, count: 0 };

@@ -15,17 +15,27 @@ describe("reportForStatus", () => {
     },
   );
 
-  it("keeps the error text and Retry-After of a failure", () => {
-    expect(reportForStatus(503, { error: "busy", retryAfterMs: 5_000 })).toEqual({
+  it("keeps a failure's body as its error text and response body, and its Retry-After", () => {
+    expect(reportForStatus(503, { body: "busy", retryAfterMs: 5_000 })).toEqual({
       result: "http_error",
       status: 503,
       error: "busy",
       retryAfterMs: 5_000,
+      responseBody: "busy",
     });
   });
 
-  it("leaves out an empty error text", () => {
-    expect(reportForStatus(500, { error: "" })).toEqual({ result: "http_error", status: 500 });
+  it("keeps a success's body as its response body", () => {
+    expect(reportForStatus(200, { body: '{"ok":true}' })).toEqual({
+      result: "delivered",
+      status: 200,
+      responseBody: '{"ok":true}',
+    });
+  });
+
+  it("leaves out an empty body", () => {
+    expect(reportForStatus(500, { body: "" })).toEqual({ result: "http_error", status: 500 });
+    expect(reportForStatus(204, { body: "" })).toEqual({ result: "delivered", status: 204 });
   });
 });
 

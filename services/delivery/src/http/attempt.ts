@@ -1,9 +1,16 @@
 import type { AttemptResult } from "@hookline/contracts";
 
-/** What one HTTP attempt did, before timing is added. */
+/** What one HTTP attempt did, before timing is added. `responseBody`: the start of the
+ * answer's body as one line of text (≤ RESPONSE_BODY_LIMIT characters), absent when empty. */
 export type AttemptReport =
-  | { result: "delivered"; status: number }
-  | { result: "http_error"; status: number; error?: string; retryAfterMs?: number }
+  | { result: "delivered"; status: number; responseBody?: string }
+  | {
+      result: "http_error";
+      status: number;
+      error?: string;
+      retryAfterMs?: number;
+      responseBody?: string;
+    }
   | { result: "timeout" | "network_error" | "blocked_destination"; error: string };
 
 export type StatusClass = "2xx" | "3xx" | "4xx" | "5xx" | "none";
@@ -18,14 +25,26 @@ export function statusClass(status: number | undefined): StatusClass {
   return "none";
 }
 
-/** 2xx is delivered; everything else, 3xx included (redirects are not followed), is an error. */
+/**
+ * 2xx is delivered; everything else, 3xx included (redirects are not followed), is an error.
+ * `body` (the start of the answer, one line) is every answer's responseBody and a failure's
+ * error text; an empty one is left out.
+ */
 export function reportForStatus(
   status: number,
-  detail: { error?: string | undefined; retryAfterMs?: number | undefined } = {},
+  detail: { body?: string | undefined; retryAfterMs?: number | undefined } = {},
 ): AttemptReport {
-  if (status >= 200 && status < 300) return { result: "delivered", status };
+  const body = detail.body === "" ? undefined : detail.body;
+  if (status >= 200 && status < 300) {
+    return body === undefined
+      ? { result: "delivered", status }
+      : { result: "delivered", status, responseBody: body };
+  }
   const report: AttemptReport = { result: "http_error", status };
-  if (detail.error !== undefined && detail.error !== "") report.error = detail.error;
+  if (body !== undefined) {
+    report.error = body;
+    report.responseBody = body;
+  }
   if (detail.retryAfterMs !== undefined) report.retryAfterMs = detail.retryAfterMs;
   return report;
 }

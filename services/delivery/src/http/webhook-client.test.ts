@@ -1,3 +1,5 @@
+import { createServer, type Server, type ServerResponse } from "node:http";
+import { RESPONSE_BODY_LIMIT } from "@hookline/contracts";
 import { freePort, type Sink, startSink } from "@hookline/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWebhookClient, RESPONSE_READ_LIMIT, type WebhookClient } from "./webhook-client";
@@ -106,6 +108,7 @@ describe("sending", () => {
       result: "http_error",
       status: 500,
       error: "database unavailable",
+      responseBody: "database unavailable",
     });
     expect(result.ms).toBeGreaterThan(0);
   });
@@ -115,14 +118,44 @@ describe("sending", () => {
     const result = await send(open, sink.url("/large"));
     expect(result.result).toBe("http_error");
     expect(result.result === "http_error" && result.error?.length).toBe(RESPONSE_READ_LIMIT);
+    expect(result.result === "http_error" && result.responseBody).toBe(
+      "x".repeat(RESPONSE_BODY_LIMIT),
+    );
   });
 
-  it("delivers a 2xx with a large body without reading all of it", async () => {
+  it("delivers a 2xx with a large body without reading all of it, keeping its start", async () => {
     sink.script("/large-ok", [{ status: 200, body: "y".repeat(500_000) }]);
     expect(await send(open, sink.url("/large-ok"))).toMatchObject({
       result: "delivered",
       status: 200,
+      responseBody: "y".repeat(RESPONSE_BODY_LIMIT),
     });
+  });
+
+  it("keeps a success's body as one line of text", async () => {
+    sink.script("/ok-body", [{ status: 202, body: '\t{"received":\r\n true,\u0000"id":7}\n' }]);
+    expect(await send(open, sink.url("/ok-body"))).toMatchObject({
+      result: "delivered",
+      status: 202,
+      // each run of control characters is one space
+      responseBody: '{"received":  true, "id":7}',
+    });
+  });
+
+  it("gives no response body for an empty or blank answer", async () => {
+    sink.script("/empty-ok", [{ status: 200 }, { status: 200, body: " \r\n " }]);
+    for (let i = 0; i < 2; i++) {
+      const result = await send(open, sink.url("/empty-ok"));
+      expect(result).toMatchObject({ result: "delivered", status: 200 });
+      expect("responseBody" in result).toBe(false);
+    }
+  });
+
+  it("keeps at most RESPONSE_BODY_LIMIT characters of a multi-byte body", async () => {
+    // 2 bytes each: 1 KiB holds 512 of them, and no character is cut in half.
+    sink.script("/accents", [{ status: 200, body: "é".repeat(5_000) }]);
+    const result = await send(open, sink.url("/accents"));
+    expect(result.result === "delivered" && result.responseBody).toBe("é".repeat(512));
   });
 
   it("takes Retry-After in seconds", async () => {
@@ -165,5 +198,53 @@ describe("sending", () => {
   it("reports an unresolvable host as network_error", async () => {
     const result = await send(guarded, "http://hookline-test.invalid/");
     expect(result.result).toBe("network_error");
+  });
+});
+
+describe("a response body that arrives in pieces", () => {
+  let server: Server;
+  let port: number;
+  /** Writes each piece as its own chunk, a moment apart, then ends the response. */
+  const writeInPieces = async (res: ServerResponse, pieces: Buffer[]) => {
+    res.writeHead(200, { "content-type": "text/plain" });
+    for (const piece of pieces) {
+      res.write(piece);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    res.end();
+  };
+  const zoe = Buffer.from("Zoë", "utf8");
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      if (req.url === "/split-character") {
+        // "ë" is two bytes; the first chunk ends between them.
+        void writeInPieces(res, [zoe.subarray(0, 3), zoe.subarray(3)]);
+      } else {
+        void writeInPieces(res, [Buffer.from("a".repeat(600)), Buffer.from("b".repeat(600))]);
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const address = server.address();
+    port = typeof address === "object" && address !== null ? address.port : 0;
+  });
+
+  afterAll(async () => {
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  it("joins the pieces before decoding, so a character split between them stays whole", async () => {
+    const result = await send(open, `http://127.0.0.1:${port}/split-character`);
+    expect(result).toMatchObject({ result: "delivered", status: 200, responseBody: "Zoë" });
+  });
+
+  it("keeps the first 1 KiB of the pieces together", async () => {
+    const result = await send(open, `http://127.0.0.1:${port}/long`);
+    expect(result).toMatchObject({
+      result: "delivered",
+      responseBody: "a".repeat(600) + "b".repeat(RESPONSE_BODY_LIMIT - 600),
+    });
   });
 });

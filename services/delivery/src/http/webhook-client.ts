@@ -4,14 +4,19 @@ import {
   DEFAULT_ENDPOINT_PORT_POLICY,
   type EndpointPortPolicy,
   parseRetryAfter,
+  RESPONSE_BODY_LIMIT,
 } from "@hookline/contracts";
 import { Agent, buildConnector, type Dispatcher } from "undici";
 import { createAddressGuard } from "./address-guard";
 import { type AttemptReport, reportForError, reportForStatus } from "./attempt";
 import { createGuardedConnector } from "./guarded-connector";
 
-/** At most this much of a response is read, for the error text of a failed attempt. */
-export const RESPONSE_READ_LIMIT = 1024;
+/**
+ * At most this many bytes of a response are read, for the outcome's response body (and a
+ * failure's error text). UTF-8 never decodes to more UTF-16 units than it has bytes, so the
+ * text stays within RESPONSE_BODY_LIMIT characters.
+ */
+export const RESPONSE_READ_LIMIT = RESPONSE_BODY_LIMIT;
 
 export interface WebhookRequest {
   url: string;
@@ -46,7 +51,8 @@ export interface WebhookClientOptions {
 
 /**
  * A keep-alive undici agent that never follows redirects (a 3xx is just a status), refuses
- * private destinations at connect time, and reads at most 1 KiB of any response.
+ * private destinations at connect time, and reads at most 1 KiB of any response: the start of
+ * its body goes with the attempt's report.
  *
  * It uses undici's dispatch API with its own handler and timer rather than `request()` with
  * `AbortSignal.timeout()`: no response stream and no abort-signal listeners per webhook, which
@@ -131,11 +137,14 @@ function firstHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** The start of a response body as one line of text. */
-function snippet(chunks: Buffer[]): string {
-  return Buffer.concat(chunks)
-    .subarray(0, RESPONSE_READ_LIMIT)
-    .toString("utf8")
+/** The start of a response body as one line of text; most bodies come in one chunk. */
+function snippet(first: Buffer, rest: Buffer[] | undefined, size: number): string {
+  const bytes =
+    rest === undefined
+      ? first
+      : Buffer.concat([first, ...rest], Math.min(size, RESPONSE_READ_LIMIT));
+  return bytes
+    .toString("utf8", 0, RESPONSE_READ_LIMIT)
     .replace(/\p{Cc}+/gu, " ") // control characters, line breaks included
     .trim();
 }
@@ -147,7 +156,9 @@ class Attempt implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private status = 0;
   private retryAfter: string | undefined;
-  private readonly chunks: Buffer[] = [];
+  /** The body read so far, kept without an array until a second chunk comes. */
+  private firstChunk: Buffer | undefined;
+  private moreChunks: Buffer[] | undefined;
   private size = 0;
 
   constructor(private readonly settle: (report: AttemptReport) => void) {}
@@ -184,7 +195,11 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.status >= 300) this.chunks.push(chunk); // a success's body is not kept
+    if (this.firstChunk === undefined) this.firstChunk = chunk;
+    else if (this.size < RESPONSE_READ_LIMIT) {
+      if (this.moreChunks === undefined) this.moreChunks = [chunk];
+      else this.moreChunks.push(chunk);
+    }
     this.size += chunk.length;
     if (this.size > RESPONSE_READ_LIMIT) {
       this.answer();
@@ -206,8 +221,11 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     const retryAfterMs =
       this.status >= 300 ? parseRetryAfter(this.retryAfter, Date.now()) : undefined;
-    const error = this.status >= 300 ? snippet(this.chunks) : undefined;
-    this.finish(reportForStatus(this.status, { error, retryAfterMs }));
+    const body =
+      this.firstChunk === undefined
+        ? undefined
+        : snippet(this.firstChunk, this.moreChunks, this.size);
+    this.finish(reportForStatus(this.status, { body, retryAfterMs }));
   }
 
   private finish(report: AttemptReport): void {

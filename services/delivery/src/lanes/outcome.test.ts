@@ -1,4 +1,4 @@
-import { encodeOutcome, type TaskMeta } from "@hookline/contracts";
+import { encodeOutcome, Header, RESPONSE_BODY_LIMIT, type TaskMeta } from "@hookline/contracts";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type EncodedHeaders, encodeOutcomeHeaders, outcomeFor, outcomeMsgId } from "./outcome";
@@ -28,6 +28,7 @@ describe("outcomeFor", () => {
       status: 503,
       error: "busy",
       retryAfterMs: 10_000,
+      responseBody: "busy",
     });
     expect(outcome).toMatchObject({
       taskId: task.taskId,
@@ -38,6 +39,7 @@ describe("outcomeFor", () => {
       error: "busy",
       durationMs: 33,
       retryAfterMs: 10_000,
+      responseBody: "busy",
     });
     expect(outcome.notBefore).toBeUndefined();
     expect(outcome.history).toHaveLength(3);
@@ -64,6 +66,14 @@ describe("outcomeFor", () => {
     const outcome = outcomeFor(fresh, { result: "delivered", at: 5, ms: 2, status: 200 });
     expect(outcome.attempt).toBe(1);
     expect(outcome.history).toEqual([{ n: 1, at: 5, result: "delivered", status: 200, ms: 2 }]);
+  });
+
+  it("carries a success's response body, and none when the endpoint sent none", () => {
+    const answered = { result: "delivered", at: 5, ms: 2, status: 200 } as const;
+    expect(outcomeFor(task, { ...answered, responseBody: '{"ok":true}' }).responseBody).toBe(
+      '{"ok":true}',
+    );
+    expect(outcomeFor(task, answered).responseBody).toBeUndefined();
   });
 
   it("keeps every task field but notBefore, the tenant included", () => {
@@ -148,6 +158,11 @@ describe("encodeOutcomeHeaders", () => {
           status: fc.option(fc.integer({ min: 100, max: 599 }), { nil: undefined }),
           error: fc.option(fc.string({ maxLength: 300 }), { nil: undefined }),
           retryAfterMs: fc.option(fc.nat(), { nil: undefined }),
+          // surrounding spaces included: both trim them as nats.js does
+          responseBody: fc.option(
+            fc.string({ maxLength: RESPONSE_BODY_LIMIT }).filter((s) => !/[\r\n]/.test(s)),
+            { nil: undefined },
+          ),
         }),
         noBreaks,
         (raw, summary, msgId) => {
@@ -172,5 +187,24 @@ describe("encodeOutcomeHeaders", () => {
     );
     expect(() => encodeOutcome(meta, "id")).toThrow();
     expect(() => encodeOutcomeHeaders(meta, "id")).toThrow();
+    const body = outcomeFor(task, { result: "delivered", at: 1, ms: 1, responseBody: "a\nb" });
+    expect(() => encodeOutcome(body, "id")).toThrow();
+    expect(() => encodeOutcomeHeaders(body, "id")).toThrow();
+  });
+
+  it("writes the response body last, after Retry-After", () => {
+    const meta = outcomeFor(task, {
+      result: "http_error",
+      at: 1,
+      ms: 1,
+      status: 503,
+      retryAfterMs: 5_000,
+      responseBody: "try later",
+    });
+    const lines = text(encodeOutcomeHeaders(meta, "id").encode()).trimEnd().split("\r\n");
+    expect(lines.slice(-2)).toEqual([
+      `${Header.retryAfterMs}: 5000`,
+      `${Header.responseBody}: try later`,
+    ]);
   });
 });

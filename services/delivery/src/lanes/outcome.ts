@@ -19,6 +19,8 @@ export interface AttemptSummary {
   status?: number | undefined;
   error?: string | undefined;
   retryAfterMs?: number | undefined;
+  /** The start of the endpoint's answer, one line; absent when it sent none. */
+  responseBody?: string | undefined;
 }
 
 /**
@@ -48,6 +50,7 @@ export function outcomeFor(task: TaskMeta, summary: AttemptSummary): OutcomeMeta
     error: summary.error,
     durationMs: ms,
     retryAfterMs: summary.retryAfterMs,
+    responseBody: summary.responseBody,
   };
 }
 
@@ -112,6 +115,9 @@ export function encodeOutcomeHeaders(meta: OutcomeMeta, msgId: string): EncodedH
   text += `\r\n${Header.durationMs}: ${Math.round(meta.durationMs)}`;
   if (meta.retryAfterMs !== undefined) {
     text += `\r\n${Header.retryAfterMs}: ${meta.retryAfterMs}`;
+  }
+  if (meta.responseBody !== undefined) {
+    text += `\r\n${Header.responseBody}: ${headerValue(meta.responseBody)}`;
   }
   return new EncodedBytes(encoder.encode(`${text}\r\n\r\n`));
 }

@@ -108,6 +108,7 @@ export function createTaskRunner(
       if ("status" in sent) summary.status = sent.status;
       if ("error" in sent) summary.error = sent.error;
       if ("retryAfterMs" in sent) summary.retryAfterMs = sent.retryAfterMs;
+      if ("responseBody" in sent) summary.responseBody = sent.responseBody;
       return summary;
     } finally {
       if (keepAlive) clearInterval(keepAlive);
@@ -146,16 +147,20 @@ export function createTaskRunner(
   };
 
   const recordSuccess = (msg: JsMsg, task: TaskMeta, summary: AttemptSummary) => {
+    const outcome = outcomeFor(task, summary);
     // nc.publish only calls encode() on the headers: the same bytes encodeOutcome gives.
     const headers = encodeOutcomeHeaders(
-      outcomeFor(task, summary),
+      outcome,
       outcomeMsgId(task, summary.result, msg.seq),
     ) as unknown as MsgHdrs;
+    // The attempt log keeps each event's body once: from the first attempt of the task (or of
+    // its replay). Later attempts' records carry none, which keeps the stream small.
+    const data = outcome.attempt <= 1 ? msg.data : EMPTY;
     writes.defer(() => {
       // Audit only, so a core publish: the stream stores it, and neither side spends a PubAck
-      // on it. Headers tell the story; leaving out the body keeps the audit stream small.
+      // on it.
       try {
-        nc.publish(names.subjects.outcomeDelivered(task.endpointId), EMPTY, { headers });
+        nc.publish(names.subjects.outcomeDelivered(task.endpointId), data, { headers });
       } catch (error) {
         logger.debug(
           { err: error, taskId: task.taskId, eventId: task.eventId, endpointId: task.endpointId },
@@ -196,7 +201,11 @@ export function createTaskRunner(
     },
     attempt,
     async record(msg, task, summary) {
-      record.handled(summary.result, statusClass(summary.status));
+      record.handled(
+        summary.result,
+        statusClass(summary.status),
+        task.attempt === 0 ? "first" : "retry",
+      );
       if (logger.isLevelEnabled("debug")) {
         logger.debug(
           {
