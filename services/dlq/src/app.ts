@@ -15,10 +15,13 @@ import { registerProblemComponents, serviceUnavailable } from "./http/problems";
 import type { CursorCodec } from "./letters/cursor";
 import type { LetterReplayer } from "./letters/replay";
 import type { LetterSettler } from "./letters/settle";
+import type { QueueStatsReader } from "./queue-stats/queue-stats";
 import { registerDiscardDeadLetter } from "./routes/discard-dead-letter";
 import { registerGetDeadLetter } from "./routes/get-dead-letter";
 import { registerGetDeadLetterAudit } from "./routes/get-dead-letter-audit";
 import { registerGetDeadLetterStats } from "./routes/get-dead-letter-stats";
+import { registerGetDeliveryStats } from "./routes/get-delivery-stats";
+import { registerGetQueues } from "./routes/get-queues";
 import { registerListDeadLetters } from "./routes/list-dead-letters";
 import { registerRoutes } from "./routes/registration";
 import { registerReplayDeadLetter } from "./routes/replay-dead-letter";
@@ -39,6 +42,8 @@ export interface DlqAppDeps {
   cursors: CursorCodec;
   replayer: LetterReplayer;
   settler: LetterSettler;
+  /** GET /v1/queues: JetStream's figures (stream, consumer and subject info). */
+  queues: QueueStatsReader;
 }
 
 export const apiInfo = {
@@ -78,6 +83,8 @@ export function createDlqApp(deps: DlqAppDeps): DlqApp {
   registerDiscardDeadLetter(register, deps);
   registerReplayDeadLetters(register, deps);
   registerResolveDeadLetters(register, deps);
+  registerGetDeliveryStats(register, deps);
+  registerGetQueues(register, deps);
   return app;
 }
 

@@ -28,6 +28,7 @@ import { createLetterReplayer } from "./letters/replay";
 import { createLetterSettler } from "./letters/settle";
 import { countByStatus } from "./letters/stats";
 import { createDlqMetrics } from "./metrics";
+import { createQueueStatsReader } from "./queue-stats/queue-stats";
 import { type RetentionSchedule, startRetention } from "./retention/purge";
 import { createStoreHandler } from "./store/store-consumer";
 
@@ -168,6 +169,7 @@ async function main(): Promise<void> {
         taskDeadlineMs: env.TASK_DEADLINE,
       }),
       settler: createLetterSettler({ db: database.db, metrics: dlqMetrics }),
+      queues: createQueueStatsReader({ jsm: jetStream.jsm, names, endpoints: endpointCache }),
     });
     logger.info(
       {

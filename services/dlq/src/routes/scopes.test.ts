@@ -5,6 +5,7 @@ import type { PublicDeadLetter } from "../http/letter-schemas";
 import { createCursorCodec, cursorKey } from "../letters/cursor";
 import { createLetterReplayer } from "../letters/replay";
 import { createLetterSettler } from "../letters/settle";
+import { createQueueStatsReader } from "../queue-stats/queue-stats";
 import { bodyOf, type DlqHarness, startDlqHarness, TASK_DEADLINE_MS } from "../testing/dlq-harness";
 import { endpointId, incomingLetter, putEndpoint } from "../testing/letters";
 
@@ -26,6 +27,8 @@ const ROUTES: Record<string, { scopes: DlqScope[]; body?: unknown; query?: strin
     scopes: ["deadletters:write"],
     body: { filter: {}, limit: 1, note: "fixed" },
   },
+  "GET /v1/stats": { scopes: ["attempts:read"], query: "?window=1h" },
+  "GET /v1/queues": { scopes: ["queues:read"] },
 };
 
 interface Caller {
@@ -93,6 +96,7 @@ beforeAll(async () => {
       now: Date.now,
     }),
     settler: createLetterSettler({ db: h.database.db, metrics: h.dlqMetrics, now: Date.now }),
+    queues: createQueueStatsReader({ jsm: h.jsm, names: h.names, endpoints: h.cache }),
   });
 });
 afterAll(async () => {

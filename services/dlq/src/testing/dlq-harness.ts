@@ -38,6 +38,7 @@ import { createLetterReplayer } from "../letters/replay";
 import { createLetterSettler } from "../letters/settle";
 import { countByStatus } from "../letters/stats";
 import { createDlqMetrics, type DlqMetrics } from "../metrics";
+import { createQueueStatsReader } from "../queue-stats/queue-stats";
 import type { IncomingLetter } from "../store/incoming";
 import { createStoreHandler } from "../store/store-consumer";
 import { storeLetter } from "../store/store-letter";
@@ -131,6 +132,7 @@ export async function startDlqHarness(options: DlqHarnessOptions): Promise<DlqHa
       now,
     }),
     settler: createLetterSettler({ db: database.db, metrics: dlqMetrics, now }),
+    queues: createQueueStatsReader({ jsm, names, endpoints: cache, now }),
   });
   const pumps: ConsumerPump[] = [];
 
