@@ -301,7 +301,8 @@ describe("migration 0002 on a database with letters", () => {
       }
 
       const migrated = await migrateToLatest(link.db);
-      expect(migrated).toEqual({ outcome: "migrated", applied: ["0002-tenant-id"] });
+      // 0002 and every later migration
+      expect(migrated).toEqual({ outcome: "migrated", applied: Object.keys(migrations).slice(1) });
       const rows = await link.db.selectFrom("dead_letters").select("tenant_id").execute();
       expect(rows.map((row) => row.tenant_id)).toEqual(["default", "default", "default"]);
       const index = await sql<{ indexdef: string }>`

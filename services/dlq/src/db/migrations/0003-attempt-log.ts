@@ -35,7 +35,8 @@ export const createAttemptLog: Migration = {
         primary key (attempted_at, attempt_id)
       ) partition by range (attempted_at)
     `.execute(db);
-    await sql`create index attempts_event_idx on attempts (tenant_id, event_id)`.execute(db);
+    // Event id first: an unbound token may look an event up without naming its tenant.
+    await sql`create index attempts_event_idx on attempts (event_id, tenant_id)`.execute(db);
     await sql`
       create index attempts_tenant_page_idx
         on attempts (tenant_id, attempted_at desc, attempt_id desc)

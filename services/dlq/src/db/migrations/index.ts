@@ -2,6 +2,7 @@ import type { Migration } from "kysely";
 import { createDeadLetters } from "./0001-dead-letters";
 import { addTenantId } from "./0002-tenant-id";
 import { createAttemptLog } from "./0003-attempt-log";
+import { indexDeadLettersByEvent } from "./0004-dead-letters-event-idx";
 
 /**
  * Every migration, imported statically so tsx and bundlers see them (no directory scan). Kysely
@@ -11,4 +12,5 @@ export const migrations: Record<string, Migration> = {
   "0001-dead-letters": createDeadLetters,
   "0002-tenant-id": addTenantId,
   "0003-attempt-log": createAttemptLog,
+  "0004-dead-letters-event-idx": indexDeadLettersByEvent,
 };
