@@ -21,8 +21,11 @@ import { registerGetDeadLetter } from "./routes/get-dead-letter";
 import { registerGetDeadLetterAudit } from "./routes/get-dead-letter-audit";
 import { registerGetDeadLetterStats } from "./routes/get-dead-letter-stats";
 import { registerGetDeliveryStats } from "./routes/get-delivery-stats";
+import { registerGetEvent } from "./routes/get-event";
 import { registerGetQueues } from "./routes/get-queues";
+import { registerListAttempts } from "./routes/list-attempts";
 import { registerListDeadLetters } from "./routes/list-dead-letters";
+import { registerListEventAttempts } from "./routes/list-event-attempts";
 import { registerRoutes } from "./routes/registration";
 import { registerReplayDeadLetter } from "./routes/replay-dead-letter";
 import { registerReplayDeadLetters } from "./routes/replay-dead-letters";
@@ -85,6 +88,9 @@ export function createDlqApp(deps: DlqAppDeps): DlqApp {
   registerResolveDeadLetters(register, deps);
   registerGetDeliveryStats(register, deps);
   registerGetQueues(register, deps);
+  registerListAttempts(register, deps);
+  registerListEventAttempts(register, deps);
+  registerGetEvent(register, deps);
   return app;
 }
 

@@ -29,6 +29,9 @@ const ROUTES: Record<string, { scopes: DlqScope[]; body?: unknown; query?: strin
   },
   "GET /v1/stats": { scopes: ["attempts:read"], query: "?window=1h" },
   "GET /v1/queues": { scopes: ["queues:read"] },
+  "GET /v1/attempts": { scopes: ["attempts:read"] },
+  "GET /v1/events/{eventId}/attempts": { scopes: ["attempts:read"] },
+  "GET /v1/events/{eventId}": { scopes: ["attempts:read"] },
 };
 
 interface Caller {
@@ -103,11 +106,17 @@ afterAll(async () => {
   await h?.close();
 });
 
+/** The event of the acme letter: the event routes find it through its dead letter. */
+const ACME_EVENT = "evt_scopes_acme";
 let acmeLetter: string;
 let otherLetter: string;
 beforeEach(async () => {
   await h.reset();
-  acmeLetter = (await h.store(incomingLetter({ tenantId: "acme", endpointId: endpointId(1) }))).id;
+  acmeLetter = (
+    await h.store(
+      incomingLetter({ tenantId: "acme", endpointId: endpointId(1), eventId: ACME_EVENT }),
+    )
+  ).id;
   otherLetter = (await h.store(incomingLetter({ tenantId: "other", endpointId: endpointId(1) })))
     .id;
 });
@@ -121,7 +130,9 @@ function call(
   const [method = "", pattern = ""] = route.split(" ");
   const entry = ROUTES[route];
   const body = overrides?.body ?? entry?.body;
-  const path = pattern.replace("{id}", letterId) + (overrides?.query ?? entry?.query ?? "");
+  const path =
+    pattern.replace("{id}", letterId).replace("{eventId}", ACME_EVENT) +
+    (overrides?.query ?? entry?.query ?? "");
   return app.request(path, {
     method,
     headers: {

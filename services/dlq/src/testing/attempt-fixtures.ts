@@ -1,0 +1,165 @@
+import { taskIdFor } from "@hookline/contracts";
+import type { ApiToken } from "@hookline/kit";
+import { createLogger } from "@hookline/kit";
+import { startPostgres } from "@hookline/testkit";
+import { type Kysely, sql } from "kysely";
+import { createDlqApp, type DlqApp } from "../app";
+import { connectDatabase } from "../db/connection";
+import { migrateToLatest } from "../db/migrate";
+import type { Database, NewAttemptRow } from "../db/schema";
+import { createCursorCodec, cursorKey } from "../letters/cursor";
+import { createLetterReplayer } from "../letters/replay";
+import { createLetterSettler } from "../letters/settle";
+import { createQueueStatsReader } from "../queue-stats/queue-stats";
+import { type DlqHarness, TASK_DEADLINE_MS } from "./dlq-harness";
+import { endpointId } from "./letters";
+
+/**
+ * Catch-all partitions: the day partitions are the attempt log's to create, and fixture rows
+ * may fall on any day.
+ */
+export async function createDefaultPartitions(db: Kysely<Database>): Promise<void> {
+  await sql`create table if not exists attempts_default partition of attempts default`.execute(db);
+  await sql`
+    create table if not exists event_bodies_default partition of event_bodies default
+  `.execute(db);
+}
+
+/** A migrated database with default partitions, without NATS: for the domain functions' tests. */
+export async function startAttemptLogDatabase(): Promise<{
+  db: Kysely<Database>;
+  close(): Promise<void>;
+}> {
+  const pg = await startPostgres();
+  const logger = createLogger({ service: "dlq", level: "silent", pretty: false });
+  const database = connectDatabase({ url: pg.url, poolSize: 5, logger });
+  const migrated = await migrateToLatest(database.db);
+  if (migrated.outcome === "failed") throw migrated.error;
+  await createDefaultPartitions(database.db);
+  return {
+    db: database.db,
+    async close() {
+      await database.destroy();
+      await pg.stop();
+    },
+  };
+}
+
+export async function truncateAttemptLog(db: Kysely<Database>): Promise<void> {
+  await sql`truncate attempts, event_bodies`.execute(db);
+}
+
+export const EVENT_CREATED_AT = new Date("2025-03-01T12:00:00.000Z");
+
+/**
+ * One attempt row as the attempt log writes it: a failed first attempt of `evt_1` to endpoint 1
+ * in the default tenant, retried, unless overridden. The attempt id follows the task id, the
+ * attempt number and the time unless given.
+ */
+export function attemptRow(overrides: Partial<NewAttemptRow> = {}): NewAttemptRow {
+  const eventId = overrides.event_id ?? "evt_1";
+  const endpoint = overrides.endpoint_id ?? endpointId(1);
+  const taskId = overrides.task_id ?? taskIdFor(eventId, endpoint);
+  const attempt = overrides.attempt ?? 1;
+  const attemptedAt = overrides.attempted_at ?? new Date(EVENT_CREATED_AT.getTime() + 1_000);
+  return {
+    attempted_at: attemptedAt,
+    attempt_id: `${taskId}#${attempt}@${attemptedAt.getTime()}`,
+    tenant_id: "default",
+    event_id: eventId,
+    event_type: "order.created",
+    endpoint_id: endpoint,
+    task_id: taskId,
+    attempt,
+    result: "http_error",
+    status: 503,
+    error: null,
+    response_body: "maintenance",
+    duration_ms: 25,
+    replay_of: null,
+    decision: "retry",
+    next_attempt_at: new Date(attemptedAt.getTime() + 5_000),
+    reason: null,
+    event_created_at: EVENT_CREATED_AT,
+    ...overrides,
+  };
+}
+
+/** A delivered attempt: no decision, no next attempt. */
+export function deliveredRow(overrides: Partial<NewAttemptRow> = {}): NewAttemptRow {
+  return attemptRow({
+    result: "delivered",
+    status: 200,
+    response_body: "ok",
+    decision: null,
+    next_attempt_at: null,
+    ...overrides,
+  });
+}
+
+export async function insertAttempts(
+  db: Kysely<Database>,
+  rows: readonly NewAttemptRow[],
+): Promise<void> {
+  for (let offset = 0; offset < rows.length; offset += 1_000) {
+    await db
+      .insertInto("attempts")
+      .values(rows.slice(offset, offset + 1_000))
+      .execute();
+  }
+}
+
+export async function insertEventBody(
+  db: Kysely<Database>,
+  body: { tenantId?: string; eventId: string; createdAt?: Date; bytes: Buffer },
+): Promise<void> {
+  await db
+    .insertInto("event_bodies")
+    .values({
+      tenant_id: body.tenantId ?? "default",
+      event_id: body.eventId,
+      created_at: body.createdAt ?? EVENT_CREATED_AT,
+      event_type: "order.created",
+      body: body.bytes,
+    })
+    .execute();
+}
+
+/** The harness's dlq app again, with other tokens (scoped or tenant-bound ones). */
+export function appWithTokens(h: DlqHarness, tokens: ApiToken[]): DlqApp {
+  return createDlqApp({
+    logger: h.logger,
+    metrics: h.metrics,
+    readiness: {},
+    tokens,
+    maxBodyBytes: 65_536,
+    db: h.database.db,
+    cursors: createCursorCodec(cursorKey(undefined, tokens)),
+    replayer: createLetterReplayer({
+      db: h.database.db,
+      js: h.js,
+      names: h.names,
+      metrics: h.dlqMetrics,
+      logger: h.logger,
+      taskDeadlineMs: TASK_DEADLINE_MS,
+      publishTimeoutMs: 1_000,
+      now: Date.now,
+    }),
+    settler: createLetterSettler({ db: h.database.db, metrics: h.dlqMetrics, now: Date.now }),
+    queues: createQueueStatsReader({ jsm: h.jsm, names: h.names, endpoints: h.cache }),
+  });
+}
+
+/** GETs a path with a bearer token; the answer's status and parsed body. */
+export async function getJson<T = Record<string, unknown>>(
+  app: DlqApp,
+  path: string,
+  token: string,
+): Promise<{ status: number; body: T; contentType: string | null }> {
+  const response = await app.request(path, { headers: { authorization: `Bearer ${token}` } });
+  return {
+    status: response.status,
+    body: (await response.json()) as T,
+    contentType: response.headers.get("content-type"),
+  };
+}
