@@ -53,13 +53,17 @@ export const apiInfo = {
   title: "Hookline DLQ",
   version: "0.1.0",
   description:
-    "Dead letters: webhooks that could not be delivered. List, inspect, replay, resolve and " +
-    "discard them. Every /v1 call takes `Authorization: Bearer <token>`; the token's name is " +
+    "Dead letters, the attempt log and queue state. Dead letters are webhooks that could not " +
+    "be delivered: list, inspect, replay, resolve and discard them. The attempt log keeps one " +
+    "row per attempt (`/v1/attempts`, `/v1/events/{eventId}…`) for ATTEMPT_RETENTION_DAYS, with " +
+    "delivery stats over it (`/v1/stats`); `/v1/queues` reads JetStream's own stream and " +
+    "consumer state. Every /v1 call takes `Authorization: Bearer <token>`; the token's name is " +
     "recorded as the actor. Each route names the scopes it requires (`x-required-scopes`): " +
-    "`deadletters:read` or `deadletters:write`; a token without one gets 403. A token bound to " +
-    "a tenant sees only that tenant's letters: another tenant's letter is a 404 as a missing " +
-    "one, and a filter naming another tenant a 404 as an unknown tenant. Errors are application/problem+json. Bodies are limited by " +
-    "DLQ_MAX_BODY_BYTES (64 KiB by default), decided from Content-Length (413).",
+    "`deadletters:read`, `deadletters:write`, `attempts:read` or `queues:read`; a token without " +
+    "one gets 403. A token bound to a tenant sees only that tenant's letters, attempts, events " +
+    "and backlogs: another tenant's letter is a 404 as a missing one, and a filter naming another " +
+    "tenant a 404 as an unknown tenant. Errors are application/problem+json. Bodies are limited " +
+    "by DLQ_MAX_BODY_BYTES (64 KiB by default), decided from Content-Length (413).",
 };
 
 const bodyLimit = (maxBytes: number) => ({ maxBytes, setting: "DLQ_MAX_BODY_BYTES" });
