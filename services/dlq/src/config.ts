@@ -1,4 +1,11 @@
-import { apiTokensEnv, commonEnvShape, DLQ_SCOPES, durationEnv, portEnv } from "@hookline/kit";
+import {
+  apiTokensEnv,
+  booleanEnv,
+  commonEnvShape,
+  DLQ_SCOPES,
+  durationEnv,
+  portEnv,
+} from "@hookline/kit";
 import { z } from "zod";
 
 export const dlqEnvShape = {
@@ -17,4 +24,13 @@ export const dlqEnvShape = {
   DLQ_CURSOR_SECRET: z.string().min(16).optional(),
   /** Letters stored at once; also the consumer's prefetch. */
   DLQ_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+  /** The attempt log: false and the dlq does not consume ATTEMPTS (nor keep its partitions). */
+  ATTEMPT_LOG: booleanEnv.default(true),
+  /** Keep each event's body (from the record of its first attempt) in event_bodies. */
+  ATTEMPT_LOG_BODIES: booleanEnv.default(true),
+  /** Day partitions of the attempt log are dropped once their day ended this long ago. */
+  ATTEMPT_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
+  /** Attempt records written per statement at most, and pulled at once; up to about three
+   *  batches are held unacked, within the consumer's max_ack_pending (20,000). */
+  ATTEMPT_LOG_BATCH: z.coerce.number().int().min(1).max(5_000).default(1_000),
 };

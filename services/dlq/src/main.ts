@@ -20,6 +20,7 @@ import {
 } from "@hookline/kit";
 import { jetstream } from "@nats-io/jetstream";
 import { createDlqApp, createStartingApp } from "./app";
+import { type AttemptLog, startAttemptLog } from "./attempt-log/attempt-log";
 import { dlqEnvShape } from "./config";
 import { connectDatabase } from "./db/connection";
 import { migrateUntilDone } from "./db/migrate";
@@ -37,6 +38,8 @@ const SERVICE = "dlq";
 const RETENTION_FIRST_RUN_MS = 30_000;
 /** API requests get a few connections beyond what the store's handlers use. */
 const API_CONNECTIONS = 5;
+/** The attempt log writes one batch at a time. */
+const ATTEMPT_LOG_CONNECTIONS = 1;
 
 async function main(): Promise<void> {
   const env = loadEnvOrExit(SERVICE, dlqEnvShape);
@@ -45,7 +48,8 @@ async function main(): Promise<void> {
   const metrics = createServiceMetrics(SERVICE);
   const database = connectDatabase({
     url: env.DATABASE_URL,
-    poolSize: env.DLQ_CONCURRENCY + API_CONNECTIONS,
+    poolSize:
+      env.DLQ_CONCURRENCY + API_CONNECTIONS + (env.ATTEMPT_LOG ? ATTEMPT_LOG_CONNECTIONS : 0),
     logger,
   });
 
@@ -56,6 +60,7 @@ async function main(): Promise<void> {
   let cache: EndpointCache | undefined;
   let pump: ConsumerPump | undefined;
   let retention: RetentionSchedule | undefined;
+  let attemptLog: AttemptLog | undefined;
   let stopBacklog: (() => void) | undefined;
   let stopping = false;
   const readiness: ReadinessChecks = {
@@ -87,7 +92,7 @@ async function main(): Promise<void> {
           stopping = true;
           stopBacklog?.();
           await retention?.stop();
-          await pump?.stop();
+          await Promise.all([pump?.stop(), attemptLog?.stop()]);
         },
       },
       { name: "close http", run: () => server.close() },
@@ -137,7 +142,12 @@ async function main(): Promise<void> {
     stopBacklog = watchConsumerBacklog({
       jsm: jetStream.jsm,
       metrics,
-      consumers: [{ stream: names.streams.deadletter, consumer: names.consumers.dlqStore }],
+      consumers: [
+        { stream: names.streams.deadletter, consumer: names.consumers.dlqStore },
+        ...(env.ATTEMPT_LOG
+          ? [{ stream: names.streams.attempts, consumer: names.consumers.dlqAttempts }]
+          : []),
+      ],
       // Every service watches every stream's usage: kit's watchStreamUsage says why.
       streams: Object.values(names.streams),
       logger,
@@ -171,11 +181,33 @@ async function main(): Promise<void> {
       settler: createLetterSettler({ db: database.db, metrics: dlqMetrics }),
       queues: createQueueStatsReader({ jsm: jetStream.jsm, names, endpoints: endpointCache }),
     });
+    // After the API: the log's first partitions take a moment, and /readyz is true already.
+    if (env.ATTEMPT_LOG) {
+      const log = await startAttemptLog({
+        js,
+        db: database.db,
+        names,
+        metrics: dlqMetrics,
+        serviceMetrics: metrics,
+        logger,
+        retentionDays: env.ATTEMPT_RETENTION_DAYS,
+        bodies: env.ATTEMPT_LOG_BODIES,
+        batchSize: env.ATTEMPT_LOG_BATCH,
+      });
+      attemptLog = log;
+      // SIGTERM while its partitions were being made: shutdown did not see it yet.
+      if (stopping) {
+        await log.stop();
+        return;
+      }
+    }
     logger.info(
       {
         prefix: names.prefix,
         concurrency: env.DLQ_CONCURRENCY,
         retentionDays: env.DLQ_RETENTION_DAYS,
+        attemptLog: env.ATTEMPT_LOG,
+        attemptRetentionDays: env.ATTEMPT_RETENTION_DAYS,
       },
       "dlq ready",
     );

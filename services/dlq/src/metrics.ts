@@ -1,15 +1,26 @@
 import { deadLetterReasons } from "@hookline/contracts";
-import { Counter, Gauge, type ServiceMetrics } from "@hookline/kit";
+import { Counter, Gauge, Histogram, type ServiceMetrics } from "@hookline/kit";
 import { type DeadLetterStatus, deadLetterStatuses } from "./db/schema";
 
 export const dlqActions = ["replayed", "resolved", "discarded", "purged"] as const;
 export type DlqAction = (typeof dlqActions)[number];
+
+/** Why an ATTEMPTS record made no row: undecodable, or older than ATTEMPT_RETENTION_DAYS. */
+export const attemptSkipReasons = ["invalid", "expired"] as const;
 
 export interface DlqMetrics {
   /** Letters stored, new or dead again, by reason; redeliveries are not counted. */
   stored: Counter<"reason">;
   /** Letters acted on, counted per letter (a bulk call counts each one). */
   actions: Counter<"action">;
+  /** Attempt records written to the log (one delivered again is counted again; one row kept). */
+  attemptsLogged: Counter;
+  /** Attempt records acked without a row. */
+  attemptsSkipped: Counter<"reason">;
+  /** One batch statement of the attempt log, successful ones. */
+  attemptLogWrite: Histogram;
+  /** Batch writes that failed (each is tried again, its records kept unacked). */
+  attemptLogWriteFailures: Counter;
 }
 
 /**
@@ -36,6 +47,29 @@ export function createDlqMetrics(
     registers,
   });
   for (const action of dlqActions) actions.inc({ action }, 0);
+  const attemptsLogged = new Counter({
+    name: "hookline_dlq_attempts_logged_total",
+    help: "Attempt records written to the attempt log (a record delivered again counts again)",
+    registers,
+  });
+  const attemptsSkipped = new Counter({
+    name: "hookline_dlq_attempts_skipped_total",
+    help: "Attempt records acked without a row: invalid, or expired (older than retention)",
+    labelNames: ["reason"],
+    registers,
+  });
+  for (const reason of attemptSkipReasons) attemptsSkipped.inc({ reason }, 0);
+  const attemptLogWrite = new Histogram({
+    name: "hookline_dlq_attempt_log_write_seconds",
+    help: "Time to write one batch of the attempt log (one statement)",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers,
+  });
+  const attemptLogWriteFailures = new Counter({
+    name: "hookline_dlq_attempt_log_write_failures_total",
+    help: "Attempt log batch writes that failed and are tried again",
+    registers,
+  });
   new Gauge({
     name: "hookline_dead_letters",
     help: "Dead letters in the store by status",
@@ -47,5 +81,12 @@ export function createDlqMetrics(
       for (const status of deadLetterStatuses) this.set({ status }, counts[status]);
     },
   });
-  return { stored, actions };
+  return {
+    stored,
+    actions,
+    attemptsLogged,
+    attemptsSkipped,
+    attemptLogWrite,
+    attemptLogWriteFailures,
+  };
 }

@@ -3,6 +3,7 @@ import type { Kysely } from "kysely";
 import { isDatabaseOutage } from "../db/outage";
 import type { Database } from "../db/schema";
 import type { DlqMetrics } from "../metrics";
+import { type Schedule, startSchedule } from "./schedule";
 
 const DAY_MS = 86_400_000;
 const PURGE_BATCH_SIZE = 1_000;
@@ -36,12 +37,8 @@ export async function purgeSettledLetters(
   }
 }
 
-export interface RetentionSchedule {
-  /** Runs a purge now (the schedule's own runs call this too). */
-  runOnce(): Promise<{ purged: number } | { failed: true }>;
-  /** Stops the timer and waits for a purge in progress. */
-  stop(): Promise<void>;
-}
+/** Runs a purge now with runOnce; stop() ends the timer and waits for a purge in progress. */
+export type RetentionSchedule = Schedule<{ purged: number } | { failed: true }>;
 
 /** Purges on a timer: first after `firstRunDelayMs`, then every `intervalMs`. */
 export function startRetention(options: {
@@ -55,9 +52,6 @@ export function startRetention(options: {
 }): RetentionSchedule {
   const { db, logger, metrics } = options;
   const now = options.now ?? Date.now;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> | undefined;
-  let stopped = false;
 
   const runOnce = async (): Promise<{ purged: number } | { failed: true }> => {
     try {
@@ -78,24 +72,9 @@ export function startRetention(options: {
     }
   };
 
-  const schedule = (delayMs: number) => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = runOnce().finally(() => {
-        running = undefined;
-        schedule(options.intervalMs);
-      });
-    }, delayMs);
-    timer.unref();
-  };
-  schedule(options.firstRunDelayMs);
-
-  return {
-    runOnce,
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  return startSchedule({
+    run: runOnce,
+    intervalMs: options.intervalMs,
+    firstRunDelayMs: options.firstRunDelayMs,
+  });
 }

@@ -1,0 +1,254 @@
+import {
+  consumerConfigs,
+  defaultProvisionOptions,
+  encodeOutcome,
+  Header,
+} from "@hookline/contracts";
+import { pollUntil } from "@hookline/testkit";
+import { sql } from "kysely";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type DlqHarness, startDlqHarness } from "../testing/dlq-harness";
+import { type AttemptLog, startAttemptLog } from "./attempt-log";
+import { dayOf, partitionName } from "./partitions";
+import {
+  DAY_MS,
+  deliveredMeta,
+  endpointOf,
+  publishRecord,
+  recordMsgId,
+  retriedMeta,
+} from "./test-records";
+
+let h: DlqHarness;
+let log: AttemptLog | undefined;
+beforeAll(async () => {
+  h = await startDlqHarness({ prefix: "dlq_attempt_log" });
+});
+afterAll(async () => {
+  await log?.stop();
+  await h?.close();
+});
+beforeEach(async () => {
+  await h.jsm.streams.purge(h.names.streams.attempts);
+  await sql`truncate attempts, event_bodies`.execute(h.database.db);
+});
+afterEach(async () => {
+  await log?.stop();
+  log = undefined;
+});
+
+const start = async (options: { bodies?: boolean } = {}) => {
+  log = await startAttemptLog({
+    js: h.js,
+    db: h.database.db,
+    names: h.names,
+    metrics: h.dlqMetrics,
+    serviceMetrics: h.metrics,
+    logger: h.logger,
+    retentionDays: 30,
+    bodies: options.bodies ?? true,
+    batchSize: 50,
+  });
+  return log;
+};
+
+const attempts = () =>
+  h.database.db.selectFrom("attempts").selectAll().orderBy("attempted_at").execute();
+const bodies = () =>
+  h.database.db.selectFrom("event_bodies").selectAll().orderBy("event_id").execute();
+const count = async (table: "attempts" | "event_bodies") =>
+  Number(
+    (await sql<{ n: string }>`select count(*) as n from ${sql.table(table)}`.execute(h.database.db))
+      .rows[0]?.n,
+  );
+
+/** Waits until the log has taken every record: none pending, none unacked. */
+const settled = () =>
+  pollUntil(
+    async () => {
+      const info = await h.jsm.consumers.info(
+        h.names.streams.attempts,
+        h.names.consumers.dlqAttempts,
+      );
+      return info.num_pending === 0 && info.num_ack_pending === 0;
+    },
+    { timeoutMs: 10_000, what: "the attempt log to ack every record" },
+  );
+
+const metric = async (pattern: RegExp): Promise<number> => {
+  const text = await (await h.app.request("/metrics")).text();
+  const match = pattern.exec(text);
+  return match ? Number(match[1]) : 0;
+};
+const logged = () => metric(/^hookline_dlq_attempts_logged_total\{[^}]*\} (\d+)$/m);
+const skipped = (reason: string) =>
+  metric(
+    new RegExp(`^hookline_dlq_attempts_skipped_total\\{reason="${reason}"[^}]*\\} (\\d+)$`, "m"),
+  );
+
+describe("the attempt log consumer", () => {
+  it("turns records into rows with every column, and stores each event's body once", async () => {
+    await start();
+    const now = Date.now();
+    const body = Buffer.from('{"type":"order.created","data":{"id":"evt_a"}}');
+    const toOne = deliveredMeta({ eventId: "evt_a", at: now - 2_000, createdAt: now - 3_000 });
+    const toTwo = deliveredMeta({
+      eventId: "evt_a",
+      at: now - 1_900,
+      createdAt: now - 3_000,
+      endpoint: 2,
+    });
+    const failed = retriedMeta({ eventId: "evt_b", at: now - 1_000 });
+    const second = deliveredMeta({
+      eventId: "evt_b",
+      at: now - 500,
+      attempt: 2,
+      createdAt: failed.createdAt,
+    });
+    await publishRecord(h.js, h.names, toOne, { data: body });
+    await publishRecord(h.js, h.names, toTwo, { data: body });
+    await publishRecord(h.js, h.names, failed, { data: Buffer.from("body of b") });
+    // A later attempt's record carries no body (and one that did would not be stored).
+    await publishRecord(h.js, h.names, second, { data: Buffer.from("not stored") });
+
+    await pollUntil(async () => (await count("attempts")) === 4, {
+      timeoutMs: 10_000,
+      what: "four attempt rows",
+    });
+    await settled();
+    const rows = await attempts();
+    expect(rows.map((row) => row.attempt_id)).toEqual([
+      recordMsgId(toOne),
+      recordMsgId(toTwo),
+      recordMsgId(failed),
+      recordMsgId(second),
+    ]);
+    expect(rows[2]).toEqual({
+      attempted_at: new Date(now - 1_000),
+      attempt_id: recordMsgId(failed),
+      tenant_id: "acme",
+      event_id: "evt_b",
+      event_type: "order.created",
+      endpoint_id: endpointOf(1),
+      task_id: failed.taskId,
+      attempt: 1,
+      result: "http_error",
+      status: 503,
+      error: "HTTP 503",
+      response_body: "upstream unavailable",
+      duration_ms: 8,
+      replay_of: null,
+      decision: "retry",
+      next_attempt_at: new Date(now - 1_000 + 30_000),
+      reason: null,
+      event_created_at: new Date(failed.createdAt),
+      logged_at: expect.any(Date),
+    });
+    expect(rows[3]).toMatchObject({
+      attempt: 2,
+      result: "delivered",
+      status: 200,
+      error: null,
+      response_body: '{"received":true}',
+      decision: null,
+      next_attempt_at: null,
+    });
+    expect((await bodies()).map((row) => ({ ...row, body: row.body.toString() }))).toEqual([
+      {
+        tenant_id: "acme",
+        event_id: "evt_a",
+        created_at: new Date(now - 3_000),
+        event_type: "order.created",
+        body: body.toString(),
+      },
+      {
+        tenant_id: "acme",
+        event_id: "evt_b",
+        created_at: new Date(failed.createdAt),
+        event_type: "order.created",
+        body: "body of b",
+      },
+    ]);
+  });
+
+  it("keeps one row per record when the consumer delivers everything again", async () => {
+    await start();
+    const now = Date.now();
+    const metas = Array.from({ length: 30 }, (_, i) =>
+      deliveredMeta({ eventId: `evt_again_${i}`, at: now - 1_000 + i }),
+    );
+    for (const meta of metas) await publishRecord(h.js, h.names, meta, { data: Buffer.from("x") });
+    await pollUntil(async () => (await count("attempts")) === 30, {
+      timeoutMs: 10_000,
+      what: "the records' rows",
+    });
+    await settled();
+    await log?.stop();
+    log = undefined;
+
+    // The durable made again from the start: every record of the stream comes once more.
+    const stream = h.names.streams.attempts;
+    await h.jsm.consumers.delete(stream, h.names.consumers.dlqAttempts);
+    const config = consumerConfigs({ ...defaultProvisionOptions, names: h.names }).find(
+      (entry) => entry.config.durable_name === h.names.consumers.dlqAttempts,
+    );
+    if (config === undefined) throw new Error("no dlq-attempts config");
+    await h.jsm.consumers.add(stream, config.config);
+    const before = await logged();
+    const inStream = (await h.jsm.streams.info(stream)).state.messages;
+    await start();
+    await pollUntil(async () => (await logged()) >= before + inStream, {
+      timeoutMs: 10_000,
+      what: "every record to be written again",
+    });
+    await settled();
+    expect(await count("attempts")).toBe(30);
+    expect(await count("event_bodies")).toBe(30);
+  });
+
+  it("acks a record it cannot read, counts it, and writes no row", async () => {
+    await start();
+    const invalidBefore = await skipped("invalid");
+    const meta = deliveredMeta({ eventId: "evt_bad", at: Date.now() });
+    const headers = encodeOutcome(meta, recordMsgId(meta));
+    headers.delete(Header.eventId);
+    await h.js.publish(h.names.subjects.outcomeDelivered(meta.endpointId), new Uint8Array(), {
+      headers,
+    });
+    const good = deliveredMeta({ eventId: "evt_good", at: Date.now() });
+    await publishRecord(h.js, h.names, good);
+    await settled();
+    expect(await skipped("invalid")).toBe(invalidBefore + 1);
+    expect((await attempts()).map((row) => row.event_id)).toEqual(["evt_good"]);
+  });
+
+  it("stores late records in a partition made for their day, and none past retention", async () => {
+    const running = await start();
+    const now = Date.now();
+    const expiredBefore = await skipped("expired");
+    const late = deliveredMeta({ eventId: "evt_late", at: now - 10 * DAY_MS });
+    const expired = deliveredMeta({ eventId: "evt_expired", at: now - 40 * DAY_MS });
+    expect(running.partitions.has(dayOf(late.history[0]?.at ?? 0))).toBe(false);
+    await publishRecord(h.js, h.names, late, { data: Buffer.from("late body") });
+    await publishRecord(h.js, h.names, expired, { data: Buffer.from("expired body") });
+    await settled();
+    expect((await attempts()).map((row) => row.event_id)).toEqual(["evt_late"]);
+    expect((await bodies()).map((row) => row.event_id)).toEqual(["evt_late"]);
+    expect(await skipped("expired")).toBe(expiredBefore + 1);
+    const day = dayOf(now - 10 * DAY_MS);
+    expect(running.partitions.has(day)).toBe(true);
+    const { rows } = await sql<{ name: string | null }>`
+      select to_regclass(${partitionName("attempts", day)})::text as name
+    `.execute(h.database.db);
+    expect(rows[0]?.name).toBe(partitionName("attempts", day));
+  });
+
+  it("stores no body with ATTEMPT_LOG_BODIES=false", async () => {
+    await start({ bodies: false });
+    const meta = deliveredMeta({ eventId: "evt_no_body", at: Date.now() });
+    await publishRecord(h.js, h.names, meta, { data: Buffer.from("a body") });
+    await settled();
+    expect((await attempts()).map((row) => row.event_id)).toEqual(["evt_no_body"]);
+    expect(await bodies()).toEqual([]);
+  });
+});

@@ -1,0 +1,101 @@
+import { pollUntil, startEmbeddedPostgres } from "@hookline/testkit";
+import { sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DlqHarness, startDlqHarness } from "../testing/dlq-harness";
+import { type AttemptLog, startAttemptLog } from "./attempt-log";
+import { deliveredMeta, publishRecord } from "./test-records";
+
+let h: DlqHarness;
+let log: AttemptLog | undefined;
+beforeAll(async () => {
+  // Embedded even when TEST_DATABASE_URL is set: only a server of our own can be paused.
+  h = await startDlqHarness({
+    prefix: "dlq_attempt_outage",
+    postgres: await startEmbeddedPostgres(),
+  });
+});
+afterAll(async () => {
+  await log?.stop();
+  await h?.close();
+});
+
+const start = async () => {
+  log = await startAttemptLog({
+    js: h.js,
+    db: h.database.db,
+    names: h.names,
+    metrics: h.dlqMetrics,
+    serviceMetrics: h.metrics,
+    logger: h.logger,
+    retentionDays: 30,
+    bodies: true,
+    batchSize: 40,
+    retryDelayMs: 50,
+  });
+};
+const rowCount = async () =>
+  Number(
+    (await sql<{ n: string }>`select count(*) as n from attempts`.execute(h.database.db)).rows[0]
+      ?.n,
+  );
+const consumerState = async () => {
+  const info = await h.jsm.consumers.info(h.names.streams.attempts, h.names.consumers.dlqAttempts);
+  return {
+    pending: info.num_pending,
+    unacked: info.num_ack_pending,
+    ackedUpTo: info.ack_floor.stream_seq,
+  };
+};
+const publish = async (from: number, count: number) => {
+  const now = Date.now();
+  for (let i = from; i < from + count; i++) {
+    const meta = deliveredMeta({ eventId: `evt_outage_${i}`, at: now - 1_000 + i });
+    await publishRecord(h.js, h.names, meta, { data: Buffer.from(`body ${i}`) });
+  }
+};
+
+describe("the attempt log when Postgres is down", () => {
+  it("keeps records in JetStream, gives them back on stop, and writes every one once it is back", {
+    timeout: 60_000,
+  }, async () => {
+    await start();
+    await publish(0, 10);
+    await pollUntil(async () => (await rowCount()) === 10, {
+      timeoutMs: 10_000,
+      what: "the first rows",
+    });
+
+    await h.pg.pause();
+    await publish(10, 100);
+    // Several tries fail meanwhile; nothing is acked, so every record is still JetStream's.
+    await pollUntil(async () => (await consumerState()).unacked > 0, {
+      timeoutMs: 10_000,
+      what: "the log to hold records",
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const metrics = await (await h.app.request("/metrics")).text();
+    expect(metrics).toMatch(/^hookline_dlq_attempt_log_write_failures_total\{[^}]*\} [1-9]/m);
+
+    // Stopping gives the records in hand back rather than waiting for the database.
+    await log?.stop();
+    log = undefined;
+    expect((await consumerState()).ackedUpTo).toBe(10);
+
+    await start();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await h.pg.resume();
+    // Well within ack_wait (60 s): records held at the stop came back at once, not timed out.
+    await pollUntil(
+      async () => {
+        const { pending, unacked } = await consumerState();
+        return pending === 0 && unacked === 0;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: "the held records to be written" },
+    );
+    expect(await rowCount()).toBe(110);
+    const { rows } = await sql<{ n: string }>`
+      select count(*) as n from event_bodies where event_id like 'evt_outage_%'
+    `.execute(h.database.db);
+    expect(rows[0]?.n).toBe("110");
+  });
+});

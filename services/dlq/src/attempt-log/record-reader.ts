@@ -1,0 +1,315 @@
+import {
+  attemptResults,
+  DEFAULT_TENANT_ID,
+  deadLetterReasons,
+  ENDPOINT_ID_PATTERN,
+  EVENT_ID_PATTERN,
+  EVENT_TYPE_PATTERN,
+  Header,
+  HISTORY_LIMIT,
+  RESPONSE_BODY_LIMIT,
+  TENANT_ID_PATTERN,
+} from "@hookline/contracts";
+import { rawHeaderBytes } from "@hookline/kit";
+import type { JsMsg } from "@nats-io/jetstream";
+import type { MsgHdrs } from "@nats-io/transport-node";
+import type { NewAttemptRow } from "../db/schema";
+
+/** One record of ATTEMPTS as the log stores it: its row, and the event's body if it has one. */
+export interface LoggedRecord {
+  row: NewAttemptRow;
+  /** The webhook body: on a task's (or replay's) first attempt, when the record carries one. */
+  body: Uint8Array | undefined;
+}
+
+export type ReadRecord = { ok: true; record: LoggedRecord } | { ok: false; error: string };
+
+/**
+ * Header values by field, first value wins, "" as absent: what contracts' decodeLoggedAttempt
+ * reads through MsgHdrs.get, without building a MsgHdrs.
+ */
+const Field = {
+  MsgId: 0,
+  TaskId: 1,
+  EventId: 2,
+  EventType: 3,
+  EndpointId: 4,
+  TenantId: 5,
+  Attempt: 6,
+  Deferrals: 7,
+  CreatedAt: 8,
+  Deadline: 9,
+  NotBefore: 10,
+  History: 11,
+  ReplayOf: 12,
+  Result: 13,
+  Status: 14,
+  Error: 15,
+  DurationMs: 16,
+  RetryAfterMs: 17,
+  ResponseBody: 18,
+  Decision: 19,
+  Reason: 20,
+} as const;
+type Field = (typeof Field)[keyof typeof Field];
+const FIELDS = 21;
+export type HeaderValues = (string | undefined)[];
+
+const headerOfField: readonly string[] = [
+  Header.msgId,
+  Header.taskId,
+  Header.eventId,
+  Header.eventType,
+  Header.endpointId,
+  Header.tenantId,
+  Header.attempt,
+  Header.deferrals,
+  Header.createdAt,
+  Header.deadline,
+  Header.notBefore,
+  Header.history,
+  Header.replayOf,
+  Header.result,
+  Header.status,
+  Header.error,
+  Header.durationMs,
+  Header.retryAfterMs,
+  Header.responseBody,
+  Header.decision,
+  Header.reason,
+];
+const fieldOfHeader = new Map<string, Field>(
+  headerOfField.map((name, field) => [name, field as Field]),
+);
+
+const HEAD = "NATS/1.0\r\n";
+const COUNT = /^\d{1,9}$/;
+const EPOCH_MS = /^\d{1,15}$/;
+const HTTP_STATUS = /^[1-5]\d\d$/;
+const RESULTS: ReadonlySet<string> = new Set(attemptResults);
+const REASONS: ReadonlySet<string> = new Set(deadLetterReasons);
+const DECISIONS: ReadonlySet<string> = new Set(["retry", "deadletter", "ignore"]);
+/** Postgres `integer`. */
+const INT4_MAX = 2_147_483_647;
+/** 10000-01-01: partitions are named by a four-digit year. */
+const TIME_LIMIT_MS = 253_402_300_800_000;
+
+const utf8 = new TextDecoder();
+const LONE_CR_OR_LF = /\r(?!\n)|(?<!\r)\n/;
+
+/**
+ * The values of a header block as nats.js would read them (lines split on CRLF, the name before
+ * the first colon, the value after it trimmed, the first of repeated names), for the fields the
+ * log reads; undefined where nats.js would do something else (a status line, a name or a value
+ * it refuses), and the caller then asks nats.js.
+ */
+export function valuesOfBlock(block: Uint8Array): HeaderValues | undefined {
+  const text = utf8.decode(block);
+  // A lone CR or LF would be inside a value, which nats.js refuses.
+  if (!text.startsWith(HEAD) || LONE_CR_OR_LF.test(text)) return undefined;
+  const values: HeaderValues = new Array(FIELDS);
+  let at = HEAD.length;
+  while (at < text.length) {
+    let eol = text.indexOf("\r\n", at);
+    if (eol < 0) eol = text.length;
+    const colon = text.indexOf(":", at);
+    if (colon >= at && colon < eol) {
+      const field = fieldOfHeader.get(text.slice(at, colon));
+      if (field === undefined) {
+        // Another header: nats.js refuses some names, and then the whole block.
+        for (let i = at; i < colon; i++) {
+          const c = text.charCodeAt(i);
+          if (c < 33 || c > 126) return undefined;
+        }
+      } else if (values[field] === undefined) {
+        values[field] = text.slice(colon + 1, eol).trim();
+      }
+    }
+    at = eol + 2;
+  }
+  return values;
+}
+
+/** The same values through nats.js's MsgHdrs (messages whose bytes are not at hand). */
+export function valuesOfHeaders(h: MsgHdrs): HeaderValues {
+  const values: HeaderValues = new Array(FIELDS);
+  for (let field = 0; field < FIELDS; field++)
+    values[field] = h.get(headerOfField[field] as string);
+  return values;
+}
+
+/** A pulled ATTEMPTS record, read from its header bytes where nats.js keeps them. */
+export function readRecordMessage(msg: JsMsg): ReadRecord {
+  const block = rawHeaderBytes(msg);
+  let values = block === undefined ? undefined : valuesOfBlock(block);
+  if (values === undefined) {
+    try {
+      const h = msg.headers;
+      if (h === undefined) return { ok: false, error: "the message has no headers" };
+      values = valuesOfHeaders(h);
+    } catch (error) {
+      return { ok: false, error: `unreadable headers: ${String(error)}` };
+    }
+  }
+  return readRecord(values, msg.data);
+}
+
+const invalid = (field: Field, problem = "invalid"): ReadRecord => ({
+  ok: false,
+  error: `${headerOfField[field]}: ${problem}`,
+});
+
+/**
+ * The record's row: exactly what contracts' decodeLoggedAttempt accepts, with the same values
+ * (record-reader.test.ts compares the two on a table of samples), and more strictly what the log
+ * needs: a Nats-Msg-Id (the row's key), an attempt in Hookline-History (its time), values
+ * Postgres takes. By hand because zod per record was most of this path's CPU.
+ */
+export function readRecord(found: HeaderValues, data: Uint8Array): ReadRecord {
+  const v = (field: Field) => {
+    const value = found[field];
+    return value === "" ? undefined : value;
+  };
+  const msgId = v(Field.MsgId);
+  if (msgId === undefined) return invalid(Field.MsgId, "missing");
+  const taskId = v(Field.TaskId);
+  if (taskId === undefined || taskId.length < 3 || taskId.length > 200) {
+    return invalid(Field.TaskId);
+  }
+  const eventId = v(Field.EventId);
+  if (eventId === undefined || !EVENT_ID_PATTERN.test(eventId)) return invalid(Field.EventId);
+  const eventType = v(Field.EventType);
+  if (eventType === undefined || !EVENT_TYPE_PATTERN.test(eventType)) {
+    return invalid(Field.EventType);
+  }
+  const endpointId = v(Field.EndpointId);
+  if (endpointId === undefined || !ENDPOINT_ID_PATTERN.test(endpointId)) {
+    return invalid(Field.EndpointId);
+  }
+  const tenantId = v(Field.TenantId);
+  if (
+    tenantId !== undefined &&
+    (!TENANT_ID_PATTERN.test(tenantId) || tenantId === "." || tenantId === "..")
+  ) {
+    return invalid(Field.TenantId);
+  }
+  const attempt = v(Field.Attempt);
+  if (attempt === undefined || !COUNT.test(attempt)) return invalid(Field.Attempt);
+  const deferrals = v(Field.Deferrals);
+  if (deferrals === undefined || !COUNT.test(deferrals)) return invalid(Field.Deferrals);
+  const createdAt = v(Field.CreatedAt);
+  if (createdAt === undefined || !EPOCH_MS.test(createdAt)) return invalid(Field.CreatedAt);
+  const deadline = v(Field.Deadline);
+  if (deadline === undefined || !EPOCH_MS.test(deadline)) return invalid(Field.Deadline);
+  const notBefore = v(Field.NotBefore);
+  if (notBefore !== undefined && !EPOCH_MS.test(notBefore)) return invalid(Field.NotBefore);
+  const replayOf = v(Field.ReplayOf);
+  if (replayOf !== undefined && replayOf.length > 100) return invalid(Field.ReplayOf);
+  const result = v(Field.Result);
+  if (result === undefined || !RESULTS.has(result)) return invalid(Field.Result);
+  const status = v(Field.Status);
+  if (status !== undefined && !HTTP_STATUS.test(status)) return invalid(Field.Status);
+  const error = v(Field.Error);
+  if (error !== undefined && error.length > 200) return invalid(Field.Error);
+  const durationMs = v(Field.DurationMs);
+  if (durationMs === undefined || !EPOCH_MS.test(durationMs)) return invalid(Field.DurationMs);
+  const retryAfterMs = v(Field.RetryAfterMs);
+  if (retryAfterMs !== undefined && !EPOCH_MS.test(retryAfterMs)) {
+    return invalid(Field.RetryAfterMs);
+  }
+  const responseBody = v(Field.ResponseBody);
+  if (responseBody !== undefined && responseBody.length > RESPONSE_BODY_LIMIT) {
+    return invalid(Field.ResponseBody);
+  }
+  const decision = v(Field.Decision);
+  if (decision !== undefined && !DECISIONS.has(decision)) return invalid(Field.Decision);
+  const reason = v(Field.Reason);
+  if (reason !== undefined && !REASONS.has(reason)) return invalid(Field.Reason);
+  const history = v(Field.History);
+  if (history === undefined) return invalid(Field.History, "missing");
+  const attemptedAt = lastAttemptAt(history);
+  if (attemptedAt === undefined) return invalid(Field.History);
+  if (attemptedAt === "none") return invalid(Field.History, "no attempt");
+
+  // Beyond the contract: what the row's columns hold. Postgres text takes no NUL (the other
+  // text columns are patterns or enums).
+  if (
+    hasNul(msgId) ||
+    hasNul(taskId) ||
+    hasNul(error) ||
+    hasNul(responseBody) ||
+    hasNul(replayOf)
+  ) {
+    return { ok: false, error: "a header holds a NUL character" };
+  }
+  const duration = Number(durationMs);
+  if (duration > INT4_MAX) return invalid(Field.DurationMs, "out of range");
+  const created = Number(createdAt);
+  const nextAttemptAt = decision === "retry" && notBefore !== undefined ? Number(notBefore) : null;
+  if (
+    attemptedAt >= TIME_LIMIT_MS ||
+    created >= TIME_LIMIT_MS ||
+    (nextAttemptAt !== null && nextAttemptAt >= TIME_LIMIT_MS)
+  ) {
+    return { ok: false, error: "a time past the year 9999" };
+  }
+
+  const attemptNumber = Number(attempt);
+  return {
+    ok: true,
+    record: {
+      row: {
+        attempted_at: new Date(attemptedAt),
+        attempt_id: msgId,
+        tenant_id: tenantId ?? DEFAULT_TENANT_ID,
+        event_id: eventId,
+        event_type: eventType,
+        endpoint_id: endpointId,
+        task_id: taskId,
+        attempt: attemptNumber,
+        result,
+        status: status === undefined ? null : Number(status),
+        error: error ?? null,
+        response_body: responseBody ?? (result === "http_error" ? (error ?? null) : null),
+        duration_ms: duration,
+        replay_of: replayOf ?? null,
+        decision: decision ?? null,
+        next_attempt_at: nextAttemptAt === null ? null : new Date(nextAttemptAt),
+        reason: reason ?? null,
+        event_created_at: new Date(created),
+      },
+      body: attemptNumber <= 1 && data.length > 0 ? data : undefined,
+    },
+  };
+}
+
+const hasNul = (text: string | undefined) => text?.includes("\0") === true;
+
+const isInt = (value: unknown, min: number): value is number =>
+  Number.isSafeInteger(value) && (value as number) >= min;
+
+/**
+ * The `at` of the history's last attempt, if the text is a history contracts' schema accepts
+ * (zod 4: integers are safe integers, numbers finite; keys it does not know are ignored);
+ * "none" for an empty one.
+ */
+function lastAttemptAt(text: string): number | "none" | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsed) || parsed.length > HISTORY_LIMIT) return undefined;
+  for (const record of parsed as unknown[]) {
+    if (typeof record !== "object" || record === null || Array.isArray(record)) return undefined;
+    const { n, at, result, status, error, ms } = record as Record<string, unknown>;
+    if (!isInt(n, 0) || !isInt(at, 0)) return undefined;
+    if (typeof result !== "string" || !RESULTS.has(result)) return undefined;
+    if (status !== undefined && (!isInt(status, 100) || status > 599)) return undefined;
+    if (error !== undefined && (typeof error !== "string" || error.length > 200)) return undefined;
+    if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) return undefined;
+  }
+  const last = parsed[parsed.length - 1] as { at: number } | undefined;
+  return last === undefined ? "none" : last.at;
+}
