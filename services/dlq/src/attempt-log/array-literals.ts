@@ -27,14 +27,3 @@ export function numberArray(values: readonly (number | null | undefined)[]): str
   }
   return `${literal}}`;
 }
-
-/** bytea elements in hex input form (`\x…`, its backslash escaped for the array). */
-export function byteaArray(values: readonly Uint8Array[]): string {
-  let literal = "{";
-  for (let i = 0; i < values.length; i++) {
-    if (i > 0) literal += ",";
-    const value = values[i] as Uint8Array;
-    literal += `"\\\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex")}"`;
-  }
-  return `${literal}}`;
-}
