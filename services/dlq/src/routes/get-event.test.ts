@@ -1,36 +1,31 @@
-import type { ApiToken } from "@hookline/kit";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DlqApp } from "../app";
 import type { PublicEventView } from "../http/attempt-schemas";
 import {
-  appWithTokens,
+  ACME_TOKEN,
   attemptRow,
-  createDefaultPartitions,
   deliveredRow,
   EVENT_CREATED_AT,
   getJson,
   insertAttempts,
   insertEventBody,
+  OPS_TOKEN,
+  startAttemptReadHarness,
   truncateAttemptLog,
 } from "../testing/attempt-fixtures";
-import { type DlqHarness, startDlqHarness } from "../testing/dlq-harness";
+import type { DlqHarness } from "../testing/dlq-harness";
 import { endpointId, incomingLetter, putEndpoint } from "../testing/letters";
 
-const tokens: ApiToken[] = [
-  { name: "ops", token: "token-ops-all" },
-  { name: "acme-reader", token: "token-acme-reader", scopes: ["attempts:read"], tenantId: "acme" },
-];
-const OPS = "token-ops-all";
-const ACME = "token-acme-reader";
+const OPS = OPS_TOKEN;
+const ACME = ACME_TOKEN;
 
 let h: DlqHarness;
 let app: DlqApp;
 beforeAll(async () => {
-  h = await startDlqHarness({ prefix: "dlq_get_event" });
-  await createDefaultPartitions(h.database.db);
-  for (const n of [1, 2, 3]) await putEndpoint(h.kv, endpointId(n));
-  await h.cache.waitForRevision(3);
-  app = appWithTokens(h, tokens);
+  ({ h, app } = await startAttemptReadHarness("dlq_get_event", async (started) => {
+    for (const n of [1, 2, 3]) await putEndpoint(started.kv, endpointId(n));
+    await started.cache.waitForRevision(3);
+  }));
 }, 60_000);
 afterAll(async () => {
   await h?.close();

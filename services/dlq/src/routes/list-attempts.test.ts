@@ -1,34 +1,29 @@
-import type { ApiToken } from "@hookline/kit";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DlqApp } from "../app";
 import type { PublicAttempt } from "../http/attempt-schemas";
 import { createCursorCodec, cursorKey } from "../letters/cursor";
 import {
-  appWithTokens,
+  ACME_TOKEN,
+  ATTEMPT_READER_TOKENS,
   attemptRow,
-  createDefaultPartitions,
   deliveredRow,
   EVENT_CREATED_AT,
   getJson,
   insertAttempts,
+  OPS_TOKEN,
+  startAttemptReadHarness,
   truncateAttemptLog,
 } from "../testing/attempt-fixtures";
-import { type DlqHarness, startDlqHarness } from "../testing/dlq-harness";
+import type { DlqHarness } from "../testing/dlq-harness";
 import { endpointId } from "../testing/letters";
 
-const tokens: ApiToken[] = [
-  { name: "ops", token: "token-ops-all" },
-  { name: "acme-reader", token: "token-acme-reader", scopes: ["attempts:read"], tenantId: "acme" },
-];
-const OPS = "token-ops-all";
-const ACME = "token-acme-reader";
+const OPS = OPS_TOKEN;
+const ACME = ACME_TOKEN;
 
 let h: DlqHarness;
 let app: DlqApp;
 beforeAll(async () => {
-  h = await startDlqHarness({ prefix: "dlq_list_attempts" });
-  await createDefaultPartitions(h.database.db);
-  app = appWithTokens(h, tokens);
+  ({ h, app } = await startAttemptReadHarness("dlq_list_attempts"));
 }, 60_000);
 afterAll(async () => {
   await h?.close();
@@ -157,7 +152,7 @@ describe("GET /v1/attempts", () => {
     ]);
     const cursor = (await list("?limit=1")).body.nextCursor ?? "";
     expect(cursor).not.toBe("");
-    const letterCursor = createCursorCodec(cursorKey(undefined, tokens)).encode({
+    const letterCursor = createCursorCodec(cursorKey(undefined, ATTEMPT_READER_TOKENS)).encode({
       deadAt: at(1),
       id: "dl_01JD8Z6Q3V4W5X6Y7Z8A9B0C1D",
     });

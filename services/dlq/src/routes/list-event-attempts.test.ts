@@ -1,34 +1,28 @@
-import type { ApiToken } from "@hookline/kit";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DlqApp } from "../app";
 import { MAX_EVENT_ATTEMPTS } from "../attempts/listing";
 import type { PublicAttempt } from "../http/attempt-schemas";
 import {
-  appWithTokens,
+  ACME_TOKEN,
   attemptRow,
-  createDefaultPartitions,
   deliveredRow,
   EVENT_CREATED_AT,
   getJson,
   insertAttempts,
+  OPS_TOKEN,
+  startAttemptReadHarness,
   truncateAttemptLog,
 } from "../testing/attempt-fixtures";
-import { type DlqHarness, startDlqHarness } from "../testing/dlq-harness";
+import type { DlqHarness } from "../testing/dlq-harness";
 import { endpointId } from "../testing/letters";
 
-const tokens: ApiToken[] = [
-  { name: "ops", token: "token-ops-all" },
-  { name: "acme-reader", token: "token-acme-reader", scopes: ["attempts:read"], tenantId: "acme" },
-];
-const OPS = "token-ops-all";
-const ACME = "token-acme-reader";
+const OPS = OPS_TOKEN;
+const ACME = ACME_TOKEN;
 
 let h: DlqHarness;
 let app: DlqApp;
 beforeAll(async () => {
-  h = await startDlqHarness({ prefix: "dlq_event_attempts" });
-  await createDefaultPartitions(h.database.db);
-  app = appWithTokens(h, tokens);
+  ({ h, app } = await startAttemptReadHarness("dlq_event_attempts"));
 }, 60_000);
 afterAll(async () => {
   await h?.close();

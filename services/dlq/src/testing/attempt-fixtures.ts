@@ -11,7 +11,7 @@ import { createCursorCodec, cursorKey } from "../letters/cursor";
 import { createLetterReplayer } from "../letters/replay";
 import { createLetterSettler } from "../letters/settle";
 import { createQueueStatsReader } from "../queue-stats/queue-stats";
-import { type DlqHarness, TASK_DEADLINE_MS } from "./dlq-harness";
+import { type DlqHarness, startDlqHarness, TASK_DEADLINE_MS } from "./dlq-harness";
 import { endpointId } from "./letters";
 
 /**
@@ -162,4 +162,26 @@ export async function getJson<T = Record<string, unknown>>(
     body: (await response.json()) as T,
     contentType: response.headers.get("content-type"),
   };
+}
+
+/** An operator's token, and a support token that reads one tenant's attempts only. */
+export const OPS_TOKEN = "token-ops-all";
+export const ACME_TOKEN = "token-acme-reader";
+export const ATTEMPT_READER_TOKENS: ApiToken[] = [
+  { name: "ops", token: OPS_TOKEN },
+  { name: "acme-reader", token: ACME_TOKEN, scopes: ["attempts:read"], tenantId: "acme" },
+];
+
+/**
+ * A dlq harness with default partitions (what its tests insert lands there) and an app that
+ * takes ATTEMPT_READER_TOKENS; `prepare` runs before the app is built.
+ */
+export async function startAttemptReadHarness(
+  prefix: string,
+  prepare?: (h: DlqHarness) => Promise<void>,
+): Promise<{ h: DlqHarness; app: DlqApp }> {
+  const h = await startDlqHarness({ prefix });
+  await createDefaultPartitions(h.database.db);
+  await prepare?.(h);
+  return { h, app: appWithTokens(h, ATTEMPT_READER_TOKENS) };
 }
