@@ -62,9 +62,10 @@ describe("provision", () => {
       "prov.outcome.classified.>",
     ]);
     expect(attempts.config.discard).toBe("old");
-    expect((await jsm.consumers.info("PROV_ATTEMPTS", "dlq-attempts")).config.ack_policy).toBe(
-      "explicit",
-    );
+    // One ack per written batch; no filter, so every stream sequence is one of its records.
+    const dlqAttempts = await jsm.consumers.info("PROV_ATTEMPTS", "dlq-attempts");
+    expect(dlqAttempts.config.ack_policy).toBe("all");
+    expect(dlqAttempts.config.filter_subject ?? "").toBe("");
     expect((await jsm.streams.info("PROV_ADVISORIES")).config.subjects).toHaveLength(2);
     const fresh = await jsm.consumers.info("PROV_DISPATCH", "delivery-fresh");
     expect(fresh.config.max_deliver).toBe(DISPATCH_MAX_DELIVER);

@@ -198,6 +198,10 @@ export function consumerConfigs(
       config: {
         ...pull,
         durable_name: names.consumers.dlqAttempts,
+        // One ack per written batch (its last record's acks every one before it): one dlq
+        // instance pulls at a time (the attempt log's writer lock), and it never acks past a
+        // record it has not written. No filter: every stream sequence is one of its records.
+        ack_policy: AckPolicy.All,
         // Held while a batch is written to Postgres; a batch is at most a few thousand rows.
         ack_wait: nanos(60_000),
         max_ack_pending: ATTEMPT_LOG_MAX_ACK_PENDING,
