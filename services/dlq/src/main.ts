@@ -38,7 +38,7 @@ const SERVICE = "dlq";
 const RETENTION_FIRST_RUN_MS = 30_000;
 /** API requests get a few connections beyond what the store's handlers use. */
 const API_CONNECTIONS = 5;
-/** The attempt log writes one batch at a time. */
+/** The attempt log writes one batch at a time (its writer lock has a connection of its own). */
 const ATTEMPT_LOG_CONNECTIONS = 1;
 
 async function main(): Promise<void> {
@@ -186,6 +186,7 @@ async function main(): Promise<void> {
       const log = await startAttemptLog({
         js,
         db: database.db,
+        databaseUrl: env.DATABASE_URL,
         names,
         metrics: dlqMetrics,
         serviceMetrics: metrics,

@@ -21,6 +21,8 @@ export interface DlqMetrics {
   attemptLogWrite: Histogram;
   /** Batch writes that failed (each is tried again, its records kept unacked). */
   attemptLogWriteFailures: Counter;
+  /** 1 while this instance holds the attempt log's writer lock: one instance writes. */
+  attemptLogWriter: Gauge;
 }
 
 /**
@@ -70,6 +72,11 @@ export function createDlqMetrics(
     help: "Attempt log batch writes that failed and are tried again",
     registers,
   });
+  const attemptLogWriter = new Gauge({
+    name: "hookline_dlq_attempt_log_writer",
+    help: "1 while this instance writes the attempt log (holds its writer lock), else 0",
+    registers,
+  });
   new Gauge({
     name: "hookline_dead_letters",
     help: "Dead letters in the store by status",
@@ -88,5 +95,6 @@ export function createDlqMetrics(
     attemptsSkipped,
     attemptLogWrite,
     attemptLogWriteFailures,
+    attemptLogWriter,
   };
 }

@@ -5,6 +5,7 @@ import {
   Header,
 } from "@hookline/contracts";
 import { pollUntil } from "@hookline/testkit";
+import { AckPolicy } from "@nats-io/jetstream";
 import { sql } from "kysely";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type DlqHarness, startDlqHarness } from "../testing/dlq-harness";
@@ -41,6 +42,7 @@ const start = async (options: { bodies?: boolean } = {}) => {
   log = await startAttemptLog({
     js: h.js,
     db: h.database.db,
+    databaseUrl: h.pg.url,
     names: h.names,
     metrics: h.dlqMetrics,
     serviceMetrics: h.metrics,
@@ -241,6 +243,71 @@ describe("the attempt log consumer", () => {
       select to_regclass(${partitionName("attempts", day)})::text as name
     `.execute(h.database.db);
     expect(rows[0]?.name).toBe(partitionName("attempts", day));
+  });
+
+  it("acks no record past one it has not written, and catches up once that one comes", {
+    timeout: 30_000,
+  }, async () => {
+    const stream = h.names.streams.attempts;
+    const durable = h.names.consumers.dlqAttempts;
+    const floor = (await h.jsm.consumers.info(stream, durable)).ack_floor.stream_seq;
+    const now = Date.now();
+    const metas = Array.from({ length: 10 }, (_, i) =>
+      deliveredMeta({ eventId: `evt_held_${i}`, at: now - 1_000 + i }),
+    );
+    for (const meta of metas) await publishRecord(h.js, h.names, meta, { data: Buffer.from("b") });
+    // The first three are held by another puller (a writer that lost its lock), unacked.
+    const held = [];
+    const fetched = await (await h.js.consumers.get(stream, durable)).fetch({
+      max_messages: 3,
+      expires: 1_000,
+    });
+    for await (const msg of fetched) held.push(msg);
+    expect(held.map((msg) => msg.seq)).toEqual([floor + 1, floor + 2, floor + 3]);
+
+    const loggedBefore = await logged();
+    await start();
+    // The ack a written batch sends goes out in the same turn as the count.
+    await pollUntil(async () => (await logged()) >= loggedBefore + 7, {
+      timeoutMs: 10_000,
+      what: "the seven other records to be written",
+    });
+    expect(await count("attempts")).toBe(7);
+    const stalled = await h.jsm.consumers.info(stream, durable);
+    expect(stalled.ack_floor.stream_seq).toBe(floor);
+    expect(stalled.num_ack_pending).toBe(10);
+
+    for (const msg of held) msg.nak();
+    await settled();
+    expect((await h.jsm.consumers.info(stream, durable)).ack_floor.stream_seq).toBe(floor + 10);
+    expect((await attempts()).map((row) => row.event_id).sort()).toEqual(
+      metas.map((meta) => meta.eventId).sort(),
+    );
+  });
+
+  it("acks each record on a durable an earlier build made with explicit acks", async () => {
+    const stream = h.names.streams.attempts;
+    const config = consumerConfigs({ ...defaultProvisionOptions, names: h.names }).find(
+      (entry) => entry.config.durable_name === h.names.consumers.dlqAttempts,
+    );
+    if (config === undefined) throw new Error("no dlq-attempts config");
+    await h.jsm.consumers.delete(stream, h.names.consumers.dlqAttempts);
+    await h.jsm.consumers.add(stream, { ...config.config, ack_policy: AckPolicy.Explicit });
+    try {
+      await start();
+      const now = Date.now();
+      for (let i = 0; i < 5; i++) {
+        const meta = deliveredMeta({ eventId: `evt_explicit_${i}`, at: now - 1_000 + i });
+        await publishRecord(h.js, h.names, meta);
+      }
+      await settled();
+      expect(await count("attempts")).toBe(5);
+    } finally {
+      await log?.stop();
+      log = undefined;
+      await h.jsm.consumers.delete(stream, h.names.consumers.dlqAttempts);
+      await h.jsm.consumers.add(stream, config.config);
+    }
   });
 
   it("stores no body with ATTEMPT_LOG_BODIES=false", async () => {

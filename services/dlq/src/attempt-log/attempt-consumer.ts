@@ -1,9 +1,18 @@
 import { createOutageWarning, type Logger, type ServiceMetrics } from "@hookline/kit";
-import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  type Consumer,
+  type ConsumerInfo,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
 import type { Kysely } from "kysely";
 import { isDatabaseOutage } from "../db/outage";
 import type { Database, NewAttemptRow } from "../db/schema";
 import type { DlqMetrics } from "../metrics";
+import { type AckFrontier, createAckFrontier } from "./ack-frontier";
 import { type EventBody, writeAttempts } from "./attempt-writer";
 import { dayOf, type PartitionKeeper } from "./partitions";
 import { type LoggedRecord, readRecordMessage } from "./record-reader";
@@ -36,11 +45,17 @@ export interface AttemptConsumer {
    * fails, gives it back to JetStream at once), then resolves.
    */
   stop(): Promise<void>;
+  /**
+   * The writer lock is lost: pulls no more (the last pull runs out), acks nothing more, and
+   * gives every record it holds back to JetStream, written or not, for the next writer.
+   */
+  abandon(): Promise<void>;
 }
 
 interface Held {
   msg: JsMsg;
-  record: LoggedRecord;
+  /** Undefined for a record that cannot be read: done without a row. */
+  record: LoggedRecord | undefined;
   arrivedAt: number;
 }
 
@@ -56,16 +71,20 @@ const FETCH_EXPIRES_MS = 1_000;
 /** A pull that has not ended this long after stop() (NATS away) is ended from here. */
 const FETCH_GRACE_MS = FETCH_EXPIRES_MS + 2_000;
 const PULL_RETRY_DELAY_MS = 1_000;
-/** Held records are marked in progress this often (the consumer's ack_wait is 60 s). */
+/** Records held or waiting to be acked are marked in progress this often (ack_wait is 60 s). */
 const KEEP_ALIVE_MS = 20_000;
+/** While the ack frontier waits for a record, the durable's state is read this often. */
+const GAP_CHECK_MS = 2_000;
 /** A write failing for another reason than an outage (a bug) is logged this often. */
 const FAILURE_LOG_INTERVAL_MS = 10_000;
 
 /**
  * Pulls ATTEMPTS records, writes them to Postgres a batch (one statement) at a time, then acks
- * them; nothing on the send path waits for it. Pulling and writing overlap: the next batch
- * gathers while one is written, up to a batch more, and then pulling waits. A batch is written
- * when full or `lingerMs` after its first record arrived.
+ * them with ONE ack (the durable acks all: see ack-frontier.ts for what it may ack); nothing on
+ * the send path waits for it. Pulling and writing overlap: the next batch gathers while one is
+ * written, up to a batch more, and then pulling waits. A batch is written when full or
+ * `lingerMs` after its first record arrived. Run it only while holding the writer lock: with
+ * two running, each stops acking at the first record the other has.
  *
  * A write that fails keeps its records unacked and is tried again with backoff (they stay
  * JetStream's until written), so an outage of Postgres loses nothing and catches up after. A
@@ -80,6 +99,7 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
   let failureLoggedAt = Number.NEGATIVE_INFINITY;
   const warnPull = createOutageWarning(logger);
   const warnInvalid = createOutageWarning(logger);
+  const warnGap = createOutageWarning(logger);
   const invalidMessages = options.serviceMetrics.invalidMessages.labels({
     consumer: options.consumer,
   });
@@ -88,31 +108,52 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
 
   let pending: Held[] = [];
   let stopping = false;
+  /** The writer lock is lost: nothing is acked any more. */
+  let abandoned = false;
   let pullDone = false;
   let failing = false;
   let fetching: ConsumerMessages | undefined;
+  /** From the durable's ack floor, read before the first pull. */
+  let frontier: AckFrontier<JsMsg> | undefined;
+  /** A durable made by an earlier build acks explicitly: then each record is acked. */
+  let ackEach = false;
+  let jsm: JetStreamManager | undefined;
+  let gapCheckedAt = Number.NEGATIVE_INFINITY;
+  let waitingKeptAliveAt = Date.now();
   /** Wakes the writer: a first record, a full batch, or the pulls are over. */
   const toWriter = createSignal();
   /** Wakes the puller: room for more, or stopping. */
   const toPuller = createSignal();
 
+  const begin = (info: ConsumerInfo) => {
+    frontier = createAckFrontier(info.ack_floor.stream_seq);
+    ackEach = info.config.ack_policy !== AckPolicy.All;
+    if (ackEach) {
+      logger.error(
+        { consumer: options.consumer, ackPolicy: info.config.ack_policy },
+        "the attempt log's durable acks explicitly (made by an earlier build): each record is " +
+          "acked; delete it (nats consumer rm) and let provisioning make it again to ack per batch",
+      );
+    }
+  };
+
   const accept = (msg: JsMsg) => {
+    if (abandoned) {
+      settleOne(msg, "nak");
+      return;
+    }
     const read = readRecordMessage(msg);
-    if (!read.ok) {
+    let record: LoggedRecord | undefined;
+    if (read.ok) record = read.record;
+    else {
       skippedInvalid.inc();
       invalidMessages.inc();
       warnInvalid(
         new Error(read.error),
         `an attempt record cannot be read; acked without a row (seq ${msg.seq})`,
       );
-      try {
-        msg.ack();
-      } catch (error) {
-        warnPull(error, "cannot ack attempt records; JetStream will deliver them again");
-      }
-      return;
     }
-    pending.push({ msg, record: read.record, arrivedAt: Date.now() });
+    pending.push({ msg, record, arrivedAt: Date.now() });
     if (pending.length === 1 || pending.length === batchSize) toWriter.notify();
   };
 
@@ -124,7 +165,12 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
         continue;
       }
       try {
-        source ??= await options.js.consumers.get(options.stream, options.consumer);
+        if (source === undefined) {
+          const found = await options.js.consumers.get(options.stream, options.consumer);
+          // The info consumers.get read: the floor can only have moved up since, which is safe.
+          if (frontier === undefined) begin(await found.info(true));
+          source = found;
+        }
         if (stopping) break;
         const messages = await source.fetch({
           max_messages: batchSize,
@@ -147,10 +193,21 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
 
   const write = async () => {
     for (;;) {
-      const first = pending[0];
-      if (first === undefined) {
+      if (abandoned) {
+        giveBack([]);
         if (pullDone) return;
         await toWriter.wait();
+        continue;
+      }
+      await tendWaiting();
+      const first = pending[0];
+      if (first === undefined) {
+        if (pullDone) {
+          // Written, but past a record this instance never had: the next writer's, at once.
+          giveBack([]);
+          return;
+        }
+        await toWriter.wait(frontier?.waiting ? GAP_CHECK_MS : undefined);
         continue;
       }
       if (pending.length < batchSize && !pullDone) {
@@ -172,12 +229,17 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
     let failures = 0;
     let keptAliveAt = Date.now();
     for (;;) {
+      if (abandoned) {
+        giveBack(batch);
+        return;
+      }
       const oldest = partitions.oldestKeptDay();
       const rows: NewAttemptRow[] = [];
       const bodies: EventBody[] = [];
       const days = new Set<number>();
       let expired = 0;
       for (const { record } of batch) {
+        if (record === undefined) continue;
         const row = record.row;
         const day = dayOf(row.attempted_at.getTime());
         // Past retention its partition is gone (or about to be): a late record is not kept.
@@ -220,7 +282,7 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
           // A partition may have gone under us (dropped by another instance): check again.
           partitions.forget();
         }
-        if (pullDone) {
+        if (pullDone || abandoned) {
           giveBack(batch);
           return;
         }
@@ -239,22 +301,87 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
         logger.info({ failures }, "attempt records are written again");
         failing = false;
       }
-      settle(batch, "ack");
+      acknowledge(batch);
       return;
     }
   };
 
-  /** Stopped, pulls over, and the write failed: every record held goes back to JetStream. */
+  /** A batch is written: one ack as far as the frontier allows (or one per record, see ackEach). */
+  const acknowledge = (batch: Held[]) => {
+    if (abandoned) {
+      giveBack(batch);
+      return;
+    }
+    if (ackEach || frontier === undefined) {
+      settle(batch, "ack");
+      return;
+    }
+    for (const { msg } of batch) frontier.done(msg.seq, msg);
+    ackNext();
+  };
+
+  const ackNext = () => {
+    const msg = frontier?.take();
+    if (msg !== undefined) settleOne(msg, "ack");
+  };
+
+  /**
+   * Records written past one this instance does not have: kept from being delivered again, and
+   * the durable read now and then, which tells when the missing ones are acked or gone.
+   */
+  const tendWaiting = async () => {
+    if (frontier === undefined || frontier.waiting === 0) return;
+    if (Date.now() - waitingKeptAliveAt >= KEEP_ALIVE_MS) {
+      waitingKeptAliveAt = Date.now();
+      settleAll(frontier.waitingItems(), "working");
+    }
+    if (Date.now() - gapCheckedAt < GAP_CHECK_MS) return;
+    gapCheckedAt = Date.now();
+    try {
+      jsm ??= await options.js.jetstreamManager(false);
+      const [consumer, stream] = await Promise.all([
+        jsm.consumers.info(options.stream, options.consumer),
+        jsm.streams.info(options.stream, { deleted_details: true }),
+      ]);
+      // Acked by an earlier writer (or purged), or no longer in the stream: none can come.
+      frontier.skipTo(Math.max(consumer.ack_floor.stream_seq, stream.state.first_seq - 1));
+      const deleted = new Set(stream.state.deleted ?? []);
+      while (deleted.has(frontier.through + 1)) frontier.skipTo(frontier.through + 1);
+      ackNext();
+    } catch (error) {
+      warnGap(error, "cannot read the attempt log durable's state; trying again");
+    }
+  };
+
+  /** Every record held goes back to JetStream (stopped and failing, or the lock lost). */
   const giveBack = (batch: Held[]) => {
     settle(batch, "nak");
     settle(pending, "nak");
     pending = [];
+    if (frontier !== undefined && frontier.waiting > 0) {
+      settleAll(frontier.waitingItems(), "nak");
+      frontier.clearWaiting();
+    }
   };
 
   /** Acks are buffered publishes; one on a closed connection throws, and the record returns. */
+  const settleOne = (msg: JsMsg, how: "ack" | "nak" | "working") => {
+    try {
+      msg[how]();
+    } catch (error) {
+      warnPull(error, "cannot ack attempt records; JetStream will deliver them again");
+    }
+  };
   const settle = (held: readonly Held[], how: "ack" | "nak" | "working") => {
     try {
       for (const { msg } of held) msg[how]();
+    } catch (error) {
+      warnPull(error, "cannot ack attempt records; JetStream will deliver them again");
+    }
+  };
+  const settleAll = (msgs: Iterable<JsMsg>, how: "nak" | "working") => {
+    try {
+      for (const msg of msgs) msg[how]();
     } catch (error) {
       warnPull(error, "cannot ack attempt records; JetStream will deliver them again");
     }
@@ -263,15 +390,21 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
   const pulling = pull();
   const writing = write();
 
+  const finish = async (lockLost: boolean) => {
+    if (lockLost) abandoned = true;
+    stopping = true;
+    toPuller.notify();
+    // A write waiting to try again gives its batch back at once when the lock is lost.
+    if (lockLost) toWriter.notify();
+    const grace = setTimeout(() => fetching?.stop(), FETCH_GRACE_MS);
+    await pulling;
+    clearTimeout(grace);
+    toWriter.notify();
+    await writing;
+  };
+
   return {
-    async stop() {
-      stopping = true;
-      toPuller.notify();
-      const grace = setTimeout(() => fetching?.stop(), FETCH_GRACE_MS);
-      await pulling;
-      clearTimeout(grace);
-      toWriter.notify();
-      await writing;
-    },
+    stop: () => finish(false),
+    abandon: () => finish(true),
   };
 }

@@ -23,6 +23,7 @@ const start = async () => {
   log = await startAttemptLog({
     js: h.js,
     db: h.database.db,
+    databaseUrl: h.pg.url,
     names: h.names,
     metrics: h.dlqMetrics,
     serviceMetrics: h.metrics,
@@ -31,6 +32,7 @@ const start = async () => {
     bodies: true,
     batchSize: 40,
     retryDelayMs: 50,
+    lockRetryMs: 200,
   });
 };
 const rowCount = async () =>
@@ -54,8 +56,10 @@ const publish = async (from: number, count: number) => {
   }
 };
 
+const writing = async () => (await h.dlqMetrics.attemptLogWriter.get()).values[0]?.value ?? 0;
+
 describe("the attempt log when Postgres is down", () => {
-  it("keeps records in JetStream, gives them back on stop, and writes every one once it is back", {
+  it("stands by with every record left in JetStream, and writes each one once it is back", {
     timeout: 60_000,
   }, async () => {
     await start();
@@ -64,27 +68,31 @@ describe("the attempt log when Postgres is down", () => {
       timeoutMs: 10_000,
       what: "the first rows",
     });
+    expect(await writing()).toBe(1);
 
-    await h.pg.pause();
+    // Records arrive, and Postgres goes while the writer holds some of them.
     await publish(10, 100);
-    // Several tries fail meanwhile; nothing is acked, so every record is still JetStream's.
-    await pollUntil(async () => (await consumerState()).unacked > 0, {
+    await h.pg.pause();
+    // The writer lock's connection ended with it: what the writer held went back to JetStream.
+    await pollUntil(async () => (await writing()) === 0, {
       timeoutMs: 10_000,
-      what: "the log to hold records",
+      what: "the writer to stand by",
     });
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const metrics = await (await h.app.request("/metrics")).text();
-    expect(metrics).toMatch(/^hookline_dlq_attempt_log_write_failures_total\{[^}]*\} [1-9]/m);
+    const standingBy = await consumerState();
+    await publish(110, 20);
+    // Long enough for a pull to have taken them, were one running.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const later = await consumerState();
+    expect(later.ackedUpTo).toBe(standingBy.ackedUpTo);
+    expect(later.pending + later.unacked).toBe(130 - standingBy.ackedUpTo);
 
-    // Stopping gives the records in hand back rather than waiting for the database.
+    // Stopping while standing by, and starting again while Postgres is still away.
     await log?.stop();
     log = undefined;
-    expect((await consumerState()).ackedUpTo).toBe(10);
-
     await start();
     await new Promise((resolve) => setTimeout(resolve, 500));
     await h.pg.resume();
-    // Well within ack_wait (60 s): records held at the stop came back at once, not timed out.
+    // Well within ack_wait (60 s): records held when the lock went came back at once.
     await pollUntil(
       async () => {
         const { pending, unacked } = await consumerState();
@@ -92,10 +100,11 @@ describe("the attempt log when Postgres is down", () => {
       },
       { timeoutMs: 30_000, intervalMs: 200, what: "the held records to be written" },
     );
-    expect(await rowCount()).toBe(110);
+    expect(await writing()).toBe(1);
+    expect(await rowCount()).toBe(130);
     const { rows } = await sql<{ n: string }>`
       select count(*) as n from event_bodies where event_id like 'evt_outage_%'
     `.execute(h.database.db);
-    expect(rows[0]?.n).toBe("110");
+    expect(rows[0]?.n).toBe("130");
   });
 });

@@ -45,6 +45,7 @@ describe("the attempt log's throughput", () => {
     const log = await startAttemptLog({
       js: h.js,
       db: h.database.db,
+      databaseUrl: h.pg.url,
       names: h.names,
       metrics: h.dlqMetrics,
       serviceMetrics: h.metrics,
