@@ -9,12 +9,12 @@ export function textArray(values: readonly (string | null | undefined)[]): strin
     if (i > 0) literal += ",";
     const value = values[i];
     if (value == null) literal += "NULL";
-    else if (NEEDS_ESCAPE.test(value)) literal += `"${value.replace(ESCAPED, "\\$&")}"`;
-    else literal += `"${value}"`;
+    // Two indexOf calls cost less than a regex test.
+    else if (value.indexOf('"') < 0 && value.indexOf("\\") < 0) literal += `"${value}"`;
+    else literal += `"${value.replace(ESCAPED, "\\$&")}"`;
   }
   return `${literal}}`;
 }
-const NEEDS_ESCAPE = /["\\]/;
 const ESCAPED = /["\\]/g;
 
 /** Numbers as JavaScript prints them (shortest round-trip form), null as NULL. */

@@ -6,7 +6,8 @@ import { startAttemptLog } from "./attempt-log";
 import { deliveredMeta, publishRecordsFast } from "./test-records";
 
 // Not a benchmark with a bound: it reports what one consumer does on this machine (rows/s, and
-// this process's CPU per row: reading, the statement's parameters, acks), for comparing changes.
+// this process's CPU per row: receiving, reading, the statement's parameters), for comparing
+// changes.
 
 const RECORDS = 20_000;
 

@@ -103,7 +103,10 @@ describe("two attempt log writers", () => {
     timeout: 60_000,
   }, async () => {
     const first = await instance({ lockRetryMs: 100 });
-    await pollUntil(async () => (await first.writing()) === 1, { what: "the first to write" });
+    await pollUntil(async () => (await first.writing()) === 1, {
+      timeoutMs: 10_000,
+      what: "the first to write",
+    });
     const second = await instance({ lockRetryMs: 100 });
 
     await publish(100);
@@ -135,7 +138,10 @@ describe("two attempt log writers", () => {
   }, async () => {
     // The first waits longer before trying again, so the second is the one to take over.
     const first = await instance({ lockRetryMs: 3_000 });
-    await pollUntil(async () => (await first.writing()) === 1, { what: "the first to write" });
+    await pollUntil(async () => (await first.writing()) === 1, {
+      timeoutMs: 10_000,
+      what: "the first to write",
+    });
     const second = await instance({ lockRetryMs: 100 });
 
     const records = publish(400);

@@ -78,9 +78,13 @@ const headerOfField: readonly string[] = [
   Header.decision,
   Header.reason,
 ];
-const fieldOfHeader = new Map<string, Field>(
-  headerOfField.map((name, field) => [name, field as Field]),
-);
+/** The fields by the length of their header's name: a line's name is compared in place. */
+const fieldsByNameLength: ([string, Field][] | undefined)[] = [];
+headerOfField.forEach((name, field) => {
+  const fields = fieldsByNameLength[name.length] ?? [];
+  fields.push([name, field as Field]);
+  fieldsByNameLength[name.length] = fields;
+});
 
 const HEAD = "NATS/1.0\r\n";
 const COUNT = /^\d{1,9}$/;
@@ -95,7 +99,7 @@ const INT4_MAX = 2_147_483_647;
 const TIME_LIMIT_MS = 253_402_300_800_000;
 
 const utf8 = new TextDecoder();
-const LONE_CR_OR_LF = /\r(?!\n)|(?<!\r)\n/;
+const LF = 10;
 
 /**
  * The values of a header block as nats.js would read them (lines split on CRLF, the name before
@@ -105,16 +109,20 @@ const LONE_CR_OR_LF = /\r(?!\n)|(?<!\r)\n/;
  */
 export function valuesOfBlock(block: Uint8Array): HeaderValues | undefined {
   const text = utf8.decode(block);
-  // A lone CR or LF would be inside a value, which nats.js refuses.
-  if (!text.startsWith(HEAD) || LONE_CR_OR_LF.test(text)) return undefined;
+  if (!text.startsWith(HEAD)) return undefined;
   const values: HeaderValues = new Array(FIELDS);
+  const end = text.length;
   let at = HEAD.length;
-  while (at < text.length) {
-    let eol = text.indexOf("\r\n", at);
-    if (eol < 0) eol = text.length;
+  while (at < end) {
+    // Lines end at CRLF; a lone CR or LF would be inside a value, which nats.js refuses.
+    let eol = text.indexOf("\r", at);
+    if (eol < 0) eol = end;
+    else if (text.charCodeAt(eol + 1) !== LF) return undefined;
+    const lf = text.indexOf("\n", at);
+    if (lf >= 0 && lf < eol) return undefined;
     const colon = text.indexOf(":", at);
     if (colon >= at && colon < eol) {
-      const field = fieldOfHeader.get(text.slice(at, colon));
+      const field = fieldNamedAt(text, at, colon);
       if (field === undefined) {
         // Another header: nats.js refuses some names, and then the whole block.
         for (let i = at; i < colon; i++) {
@@ -122,12 +130,34 @@ export function valuesOfBlock(block: Uint8Array): HeaderValues | undefined {
           if (c < 33 || c > 126) return undefined;
         }
       } else if (values[field] === undefined) {
-        values[field] = text.slice(colon + 1, eol).trim();
+        values[field] = trimmedSlice(text, colon + 1, eol);
       }
     }
     at = eol + 2;
   }
   return values;
+}
+
+/** The field whose header is named text[from, to), without slicing the name out. */
+function fieldNamedAt(text: string, from: number, to: number): Field | undefined {
+  const fields = fieldsByNameLength[to - from];
+  if (fields === undefined) return undefined;
+  for (const [name, field] of fields) if (text.startsWith(name, from)) return field;
+  return undefined;
+}
+
+/** text.slice(from, to).trim() in one slice when only spaces surround the value. */
+function trimmedSlice(text: string, from: number, to: number): string {
+  let start = from;
+  let end = to;
+  while (start < end && text.charCodeAt(start) === 32) start++;
+  while (end > start && text.charCodeAt(end - 1) === 32) end--;
+  const value = text.slice(start, end);
+  if (start === end) return value;
+  // Tabs, other controls and Unicode white space: trim()'s own rules.
+  const first = text.charCodeAt(start);
+  const last = text.charCodeAt(end - 1);
+  return first < 33 || first > 126 || last < 33 || last > 126 ? value.trim() : value;
 }
 
 /** The same values through nats.js's MsgHdrs (messages whose bytes are not at hand). */
@@ -154,6 +184,12 @@ export function readRecordMessage(msg: JsMsg): ReadRecord {
   return readRecord(values, msg.data);
 }
 
+/** A header's value, "" as absent. */
+const present = (found: HeaderValues, field: Field) => {
+  const value = found[field];
+  return value === "" ? undefined : value;
+};
+
 const invalid = (field: Field, problem = "invalid"): ReadRecord => ({
   ok: false,
   error: `${headerOfField[field]}: ${problem}`,
@@ -166,66 +202,62 @@ const invalid = (field: Field, problem = "invalid"): ReadRecord => ({
  * Postgres takes. By hand because zod per record was most of this path's CPU.
  */
 export function readRecord(found: HeaderValues, data: Uint8Array): ReadRecord {
-  const v = (field: Field) => {
-    const value = found[field];
-    return value === "" ? undefined : value;
-  };
-  const msgId = v(Field.MsgId);
+  const msgId = present(found, Field.MsgId);
   if (msgId === undefined) return invalid(Field.MsgId, "missing");
-  const taskId = v(Field.TaskId);
+  const taskId = present(found, Field.TaskId);
   if (taskId === undefined || taskId.length < 3 || taskId.length > 200) {
     return invalid(Field.TaskId);
   }
-  const eventId = v(Field.EventId);
+  const eventId = present(found, Field.EventId);
   if (eventId === undefined || !EVENT_ID_PATTERN.test(eventId)) return invalid(Field.EventId);
-  const eventType = v(Field.EventType);
+  const eventType = present(found, Field.EventType);
   if (eventType === undefined || !EVENT_TYPE_PATTERN.test(eventType)) {
     return invalid(Field.EventType);
   }
-  const endpointId = v(Field.EndpointId);
+  const endpointId = present(found, Field.EndpointId);
   if (endpointId === undefined || !ENDPOINT_ID_PATTERN.test(endpointId)) {
     return invalid(Field.EndpointId);
   }
-  const tenantId = v(Field.TenantId);
+  const tenantId = present(found, Field.TenantId);
   if (
     tenantId !== undefined &&
     (!TENANT_ID_PATTERN.test(tenantId) || tenantId === "." || tenantId === "..")
   ) {
     return invalid(Field.TenantId);
   }
-  const attempt = v(Field.Attempt);
+  const attempt = present(found, Field.Attempt);
   if (attempt === undefined || !COUNT.test(attempt)) return invalid(Field.Attempt);
-  const deferrals = v(Field.Deferrals);
+  const deferrals = present(found, Field.Deferrals);
   if (deferrals === undefined || !COUNT.test(deferrals)) return invalid(Field.Deferrals);
-  const createdAt = v(Field.CreatedAt);
+  const createdAt = present(found, Field.CreatedAt);
   if (createdAt === undefined || !EPOCH_MS.test(createdAt)) return invalid(Field.CreatedAt);
-  const deadline = v(Field.Deadline);
+  const deadline = present(found, Field.Deadline);
   if (deadline === undefined || !EPOCH_MS.test(deadline)) return invalid(Field.Deadline);
-  const notBefore = v(Field.NotBefore);
+  const notBefore = present(found, Field.NotBefore);
   if (notBefore !== undefined && !EPOCH_MS.test(notBefore)) return invalid(Field.NotBefore);
-  const replayOf = v(Field.ReplayOf);
+  const replayOf = present(found, Field.ReplayOf);
   if (replayOf !== undefined && replayOf.length > 100) return invalid(Field.ReplayOf);
-  const result = v(Field.Result);
+  const result = present(found, Field.Result);
   if (result === undefined || !RESULTS.has(result)) return invalid(Field.Result);
-  const status = v(Field.Status);
+  const status = present(found, Field.Status);
   if (status !== undefined && !HTTP_STATUS.test(status)) return invalid(Field.Status);
-  const error = v(Field.Error);
+  const error = present(found, Field.Error);
   if (error !== undefined && error.length > 200) return invalid(Field.Error);
-  const durationMs = v(Field.DurationMs);
+  const durationMs = present(found, Field.DurationMs);
   if (durationMs === undefined || !EPOCH_MS.test(durationMs)) return invalid(Field.DurationMs);
-  const retryAfterMs = v(Field.RetryAfterMs);
+  const retryAfterMs = present(found, Field.RetryAfterMs);
   if (retryAfterMs !== undefined && !EPOCH_MS.test(retryAfterMs)) {
     return invalid(Field.RetryAfterMs);
   }
-  const responseBody = v(Field.ResponseBody);
+  const responseBody = present(found, Field.ResponseBody);
   if (responseBody !== undefined && responseBody.length > RESPONSE_BODY_LIMIT) {
     return invalid(Field.ResponseBody);
   }
-  const decision = v(Field.Decision);
+  const decision = present(found, Field.Decision);
   if (decision !== undefined && !DECISIONS.has(decision)) return invalid(Field.Decision);
-  const reason = v(Field.Reason);
+  const reason = present(found, Field.Reason);
   if (reason !== undefined && !REASONS.has(reason)) return invalid(Field.Reason);
-  const history = v(Field.History);
+  const history = present(found, Field.History);
   if (history === undefined) return invalid(Field.History, "missing");
   const attemptedAt = lastAttemptAt(history);
   if (attemptedAt === undefined) return invalid(Field.History);
