@@ -49,13 +49,19 @@ function describeLoad(r: LoadResult): string {
   );
 }
 
-/** Waits until the dlq has taken every attempt record from JetStream, then counts the rows. */
+/**
+ * Waits until the dlq has taken every attempt record from JetStream, then counts the rows. Two
+ * polls in a row must agree: delivery publishes an outcome after the receiver has answered, so
+ * the last records of a run may reach ATTEMPTS after a first "nothing waiting".
+ */
 async function attemptLogCaughtUp(h: Hookline, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
+  let previous: { rows: number; waiting: number } | undefined;
   for (;;) {
     const log = await h.attemptLog();
-    if (log.waiting === 0) return log;
+    if (log.waiting === 0 && previous?.waiting === 0 && previous.rows === log.rows) return log;
     if (Date.now() > deadline) throw new Error(`the attempt log is ${log.waiting} records behind`);
+    previous = log;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
