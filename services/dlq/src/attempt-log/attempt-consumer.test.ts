@@ -285,6 +285,47 @@ describe("the attempt log consumer", () => {
     );
   });
 
+  it("holds records while writes fail, gives them back on stop, and writes each once it can", {
+    timeout: 30_000,
+  }, async () => {
+    const stream = h.names.streams.attempts;
+    const durable = h.names.consumers.dlqAttempts;
+    const failures = async () =>
+      (await h.dlqMetrics.attemptLogWriteFailures.get()).values[0]?.value ?? 0;
+    await start();
+    const now = Date.now();
+    const metas = Array.from({ length: 15 }, (_, i) =>
+      deliveredMeta({ eventId: `evt_failing_${i}`, at: now - 1_000 + i }),
+    );
+    for (const meta of metas.slice(0, 5)) await publishRecord(h.js, h.names, meta);
+    await settled();
+    const floor = (await h.jsm.consumers.info(stream, durable)).ack_floor.stream_seq;
+
+    // Not an outage (the writer keeps its lock): the table is not there for a while.
+    await sql`alter table attempts rename to attempts_away`.execute(h.database.db);
+    try {
+      const failuresBefore = await failures();
+      for (const meta of metas.slice(5)) await publishRecord(h.js, h.names, meta);
+      await pollUntil(async () => (await failures()) >= failuresBefore + 2, {
+        timeoutMs: 10_000,
+        what: "writes to fail and be tried again",
+      });
+      const held = await h.jsm.consumers.info(stream, durable);
+      expect(held.ack_floor.stream_seq).toBe(floor);
+      expect(held.num_ack_pending).toBe(10);
+      await log?.stop();
+      log = undefined;
+    } finally {
+      await sql`alter table attempts_away rename to attempts`.execute(h.database.db);
+    }
+    // Given back at the stop: they come again at once, not after ack_wait (60 s).
+    await start();
+    await settled();
+    expect((await attempts()).map((row) => row.event_id).sort()).toEqual(
+      metas.map((meta) => meta.eventId).sort(),
+    );
+  });
+
   it("acks each record on a durable an earlier build made with explicit acks", async () => {
     const stream = h.names.streams.attempts;
     const config = consumerConfigs({ ...defaultProvisionOptions, names: h.names }).find(
