@@ -20,7 +20,7 @@ export interface BenchResults {
   processes: string;
   loads: LoadResult[];
   heldRetries?: HeldRetriesResult;
-  /** The single-event run with the attempt log on: rows it logged, once caught up. */
+  /** The single-event runs with the attempt log on: rows they logged, once caught up. */
   attemptLog?: { expected: number; counted: number; catchUpMs: number };
   registry: RegistryFigures[];
   targets: Target[];
@@ -37,6 +37,14 @@ const f0 = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "–");
 const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "–");
 const f3 = (n: number) => (Number.isFinite(n) ? n.toFixed(3) : "–");
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? Number.NaN)
+    : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
+}
 
 function find(results: BenchResults, name: string): LoadResult | undefined {
   return results.loads.find((load) => load.name === name);
@@ -61,18 +69,26 @@ export function targetsOf(results: Omit<BenchResults, "targets">): Target[] {
       met: ratio >= 0.5,
     });
   }
-  const logOff = find(r, "single events, attempt log off");
-  if (single && logOff) {
-    const ratio = single.deliveredPerSecond / logOff.deliveredPerSecond;
+  const logOn = r.loads.filter(
+    (load) =>
+      load.name === "single events" || load.name.startsWith("single events, attempt log on"),
+  );
+  const logOff = r.loads.filter((load) => load.name.startsWith("single events, attempt log off"));
+  if (logOn.length > 0 && logOff.length > 0) {
+    const rates = (loads: LoadResult[]) => loads.map((load) => load.deliveredPerSecond);
+    const on = median(rates(logOn));
+    const off = median(rates(logOff));
+    const ratio = on / off;
     const log = r.attemptLog;
     const counted = log !== undefined && log.counted === log.expected;
+    const runs = (loads: LoadResult[]) => rates(loads).map(f0).join(", ");
     targets.push({
       what: "single events, attempt log on (issue 11)",
-      goal: "delivered/s ≥ 0.9 × the run with the log off, and one row per delivery",
+      goal: "median delivered/s ≥ 0.9 × the runs with the log off, and one row per delivery",
       measured:
-        `${f2(ratio)} × (${f0(single.deliveredPerSecond)} vs ${f0(logOff.deliveredPerSecond)}/s); ` +
+        `${f2(ratio)} × (median ${f0(on)} vs ${f0(off)}/s; on ${runs(logOn)}, off ${runs(logOff)}); ` +
         `${f0(log?.counted ?? Number.NaN)} rows for ${f0(log?.expected ?? Number.NaN)} deliveries, ` +
-        `caught up ${f1((log?.catchUpMs ?? Number.NaN) / 1_000)} s after the run`,
+        `caught up at most ${f1((log?.catchUpMs ?? Number.NaN) / 1_000)} s after a run`,
       met: ratio >= 0.9 && counted,
     });
   }
