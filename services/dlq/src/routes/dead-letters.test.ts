@@ -517,6 +517,7 @@ describe("docs", () => {
       await h.app.request("/openapi.json"),
     );
     expect(Object.keys(doc.paths).sort()).toEqual([
+      "/v1/attempts",
       "/v1/dead-letters",
       "/v1/dead-letters/replay",
       "/v1/dead-letters/resolve",
@@ -526,6 +527,10 @@ describe("docs", () => {
       "/v1/dead-letters/{id}/discard",
       "/v1/dead-letters/{id}/replay",
       "/v1/dead-letters/{id}/resolve",
+      "/v1/events/{eventId}",
+      "/v1/events/{eventId}/attempts",
+      "/v1/queues",
+      "/v1/stats",
     ]);
     const docs = await h.app.request("/docs");
     expect(docs.status).toBe(200);
