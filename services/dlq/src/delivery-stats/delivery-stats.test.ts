@@ -5,8 +5,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { connectDatabase, type DatabaseLink } from "../db/connection";
 import { migrateToLatest } from "../db/migrate";
 import { storeLetter } from "../store/store-letter";
+import { createDefaultPartitions, insertAttempts, statsRow } from "../testing/attempt-fixtures";
 import { incomingLetter } from "../testing/letters";
-import { attemptRow, createDefaultPartitions, insertAttempts } from "./attempt-fixtures";
 import { deliveryStats } from "./delivery-stats";
 
 let pg: PostgresHandle;
@@ -38,13 +38,13 @@ const HOUR = 3_600_000;
 describe("deliveryStats", () => {
   it("counts rows from the window's start (inclusive) to its end (exclusive)", async () => {
     await insertAttempts(database.db, [
-      attemptRow({ attempted_at: ago(HOUR) }),
-      attemptRow({ attempted_at: ago(HOUR + 1) }),
-      attemptRow({ attempted_at: ago(1) }),
-      attemptRow({ attempted_at: now }),
-      attemptRow({ attempted_at: ago(-1) }),
-      attemptRow({ attempted_at: ago(7 * 24 * HOUR) }),
-      attemptRow({ attempted_at: ago(7 * 24 * HOUR + 1) }),
+      statsRow({ attempted_at: ago(HOUR) }),
+      statsRow({ attempted_at: ago(HOUR + 1) }),
+      statsRow({ attempted_at: ago(1) }),
+      statsRow({ attempted_at: now }),
+      statsRow({ attempted_at: ago(-1) }),
+      statsRow({ attempted_at: ago(7 * 24 * HOUR) }),
+      statsRow({ attempted_at: ago(7 * 24 * HOUR + 1) }),
     ]);
     const counted = async (window: "1h" | "24h" | "7d") =>
       (await deliveryStats(database.db, { window, now })).attempts;
@@ -75,11 +75,11 @@ describe("deliveryStats", () => {
 
   it("gives delivered rows' observed durations as percentiles (percentile_disc)", async () => {
     const rows = Array.from({ length: 100 }, (_, i) =>
-      attemptRow({ attempted_at: ago(1_000 + i), duration_ms: 100 - i }),
+      statsRow({ attempted_at: ago(1_000 + i), duration_ms: 100 - i }),
     );
     // Failures are left out of the latency figures, however slow.
     rows.push(
-      attemptRow({
+      statsRow({
         attempted_at: ago(5),
         result: "timeout",
         status: null,
@@ -94,7 +94,7 @@ describe("deliveryStats", () => {
   });
 
   it("answers zeros and nulls for an empty window", async () => {
-    await insertAttempts(database.db, [attemptRow({ attempted_at: ago(2 * HOUR) })]);
+    await insertAttempts(database.db, [statsRow({ attempted_at: ago(2 * HOUR) })]);
     const stats = await deliveryStats(database.db, { window: "1h", now });
     expect(stats).toMatchObject({
       attempts: 0,
@@ -119,7 +119,7 @@ describe("deliveryStats", () => {
     for (let n = 1; n <= 12; n++) {
       for (let i = 0; i <= n % 4; i++) {
         rows.push(
-          attemptRow({
+          statsRow({
             attempted_at: ago(100 + n * 10 + i),
             endpoint_id: endpoint(n),
             result: "http_error",
@@ -127,9 +127,9 @@ describe("deliveryStats", () => {
           }),
         );
       }
-      rows.push(attemptRow({ attempted_at: ago(5_000 + n), endpoint_id: endpoint(n) }));
+      rows.push(statsRow({ attempted_at: ago(5_000 + n), endpoint_id: endpoint(n) }));
     }
-    rows.push(attemptRow({ attempted_at: ago(50), endpoint_id: endpoint(13) }));
+    rows.push(statsRow({ attempted_at: ago(50), endpoint_id: endpoint(13) }));
     await insertAttempts(database.db, rows);
     const stats = await deliveryStats(database.db, { window: "1h", now });
     const expected = [3, 7, 11, 2, 6, 10, 1, 5, 9, 4].map((n) => ({

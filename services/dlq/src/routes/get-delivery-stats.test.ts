@@ -2,15 +2,11 @@ import type { ApiToken } from "@hookline/kit";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDlqApp, type DlqApp } from "../app";
-import {
-  attemptRow,
-  createDefaultPartitions,
-  insertAttempts,
-} from "../delivery-stats/attempt-fixtures";
 import { createCursorCodec, cursorKey } from "../letters/cursor";
 import { createLetterReplayer } from "../letters/replay";
 import { createLetterSettler } from "../letters/settle";
 import { createQueueStatsReader } from "../queue-stats/queue-stats";
+import { createDefaultPartitions, insertAttempts, statsRow } from "../testing/attempt-fixtures";
 import { type DlqHarness, startDlqHarness, TASK_DEADLINE_MS } from "../testing/dlq-harness";
 import { endpointId, incomingLetter } from "../testing/letters";
 
@@ -63,19 +59,19 @@ async function seed() {
   const acme = { tenant_id: "acme" };
   const failed = (result: string, status: number | null) => ({ result, status });
   await insertAttempts(h.database.db, [
-    attemptRow({ ...acme, attempted_at: at(0.5), endpoint_id: E1, duration_ms: 100 }),
-    attemptRow({ ...acme, attempted_at: at(2), endpoint_id: E1, status: 204, duration_ms: 200 }),
-    attemptRow({ ...acme, attempted_at: at(3), endpoint_id: E1, ...failed("http_error", 500) }),
-    attemptRow({ ...acme, attempted_at: at(4), endpoint_id: E1, attempt: 2, duration_ms: 300 }),
-    attemptRow({ ...acme, attempted_at: at(5), endpoint_id: E2, ...failed("timeout", null) }),
-    attemptRow({
+    statsRow({ ...acme, attempted_at: at(0.5), endpoint_id: E1, duration_ms: 100 }),
+    statsRow({ ...acme, attempted_at: at(2), endpoint_id: E1, status: 204, duration_ms: 200 }),
+    statsRow({ ...acme, attempted_at: at(3), endpoint_id: E1, ...failed("http_error", 500) }),
+    statsRow({ ...acme, attempted_at: at(4), endpoint_id: E1, attempt: 2, duration_ms: 300 }),
+    statsRow({ ...acme, attempted_at: at(5), endpoint_id: E2, ...failed("timeout", null) }),
+    statsRow({
       ...acme,
       attempted_at: at(6),
       endpoint_id: E2,
       attempt: 2,
       ...failed("http_error", 404),
     }),
-    attemptRow({
+    statsRow({
       ...acme,
       attempted_at: at(7),
       endpoint_id: E2,
@@ -83,12 +79,12 @@ async function seed() {
       event_type: "invoice.paid",
       ...failed("http_error", 503),
     }),
-    attemptRow({ ...acme, attempted_at: at(8), endpoint_id: E3, ...failed("network_error", null) }),
-    attemptRow({ ...acme, attempted_at: at(9), endpoint_id: E3, ...failed("http_error", 302) }),
-    attemptRow({ ...acme, attempted_at: at(23), endpoint_id: E1, attempt: 3, duration_ms: 400 }),
+    statsRow({ ...acme, attempted_at: at(8), endpoint_id: E3, ...failed("network_error", null) }),
+    statsRow({ ...acme, attempted_at: at(9), endpoint_id: E3, ...failed("http_error", 302) }),
+    statsRow({ ...acme, attempted_at: at(23), endpoint_id: E1, attempt: 3, duration_ms: 400 }),
     // In the week only.
-    attemptRow({ ...acme, attempted_at: at(25), endpoint_id: E1, duration_ms: 150 }),
-    attemptRow({
+    statsRow({ ...acme, attempted_at: at(25), endpoint_id: E1, duration_ms: 150 }),
+    statsRow({
       tenant_id: "other",
       attempted_at: at(0.25),
       endpoint_id: E4,

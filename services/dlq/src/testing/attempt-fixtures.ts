@@ -97,6 +97,40 @@ export function deliveredRow(overrides: Partial<NewAttemptRow> = {}): NewAttempt
   });
 }
 
+let sequence = 0;
+
+/**
+ * A delivered first attempt of an event of its own (the stats tests count rows: none share an
+ * event or an attempt id), at the given time, unless overridden.
+ */
+export function statsRow(
+  overrides: Partial<NewAttemptRow> & Pick<NewAttemptRow, "attempted_at">,
+): NewAttemptRow {
+  sequence++;
+  const endpointId = overrides.endpoint_id ?? "ep_01JD8Z6Q3V4W5X6Y7Z8A9B0001";
+  const eventId = overrides.event_id ?? `evt_stats_${sequence}`;
+  return {
+    attempt_id: `${eventId}:${endpointId}#1@${sequence}`,
+    tenant_id: "default",
+    event_id: eventId,
+    event_type: "order.created",
+    endpoint_id: endpointId,
+    task_id: `${eventId}:${endpointId}`,
+    attempt: 1,
+    result: "delivered",
+    status: 200,
+    error: null,
+    response_body: null,
+    duration_ms: 100,
+    replay_of: null,
+    decision: null,
+    next_attempt_at: null,
+    reason: null,
+    event_created_at: new Date(overrides.attempted_at.getTime() - 1_000),
+    ...overrides,
+  };
+}
+
 export async function insertAttempts(
   db: Kysely<Database>,
   rows: readonly NewAttemptRow[],
