@@ -36,6 +36,12 @@ export interface AttemptConsumerOptions {
   logger: Logger;
   /** How long a batch that is not full waits for more records before it is written. */
   lingerMs?: number;
+  /**
+   * While new records come, they are pulled at most this often, each time as many as have
+   * arrived (the durable's pending count): they come in bursts, and the dlq and Postgres wake
+   * a few times a second instead of for every record. 0 pulls continuously.
+   */
+  burstIntervalMs?: number;
   /** A failed batch is tried again after this, doubling up to maxRetryDelayMs. */
   retryDelayMs?: number;
   maxRetryDelayMs?: number;
@@ -62,6 +68,7 @@ interface Held {
 }
 
 const DEFAULT_LINGER_MS = 100;
+const DEFAULT_BURST_INTERVAL_MS = 250;
 const DEFAULT_RETRY_DELAY_MS = 250;
 const DEFAULT_MAX_RETRY_DELAY_MS = 5_000;
 /**
@@ -95,6 +102,7 @@ const FAILURE_LOG_INTERVAL_MS = 10_000;
 export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptConsumer {
   const { db, partitions, metrics, logger, batchSize } = options;
   const lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
+  const burstIntervalMs = options.burstIntervalMs ?? DEFAULT_BURST_INTERVAL_MS;
   const retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
   const maxRetryDelayMs = options.maxRetryDelayMs ?? DEFAULT_MAX_RETRY_DELAY_MS;
   const warnOutage = createOutageWarning(logger);
@@ -159,6 +167,28 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
     if (pending.length === 1 || pending.length === batchSize) toWriter.notify();
   };
 
+  /**
+   * How many records the next pull asks for: as many as wait undelivered, after the burst
+   * interval (at once after a full pull: a backlog). With none undelivered but some delivered
+   * and unacked (held here, or given back by a writer before: those come again only to a
+   * pull), a whole batch with the usual wait, as a continuous pull would.
+   */
+  let burstAt = Number.NEGATIVE_INFINITY;
+  let lastBurstFull = false;
+  const nextPullSize = async (source: Consumer): Promise<number | "later"> => {
+    if (burstIntervalMs <= 0) return batchSize;
+    const wait = burstAt + burstIntervalMs - Date.now();
+    if (!lastBurstFull && wait > 0) {
+      await toPuller.wait(wait);
+      return "later";
+    }
+    burstAt = Date.now();
+    const info = await source.info(false);
+    lastBurstFull = info.num_pending >= batchSize;
+    if (info.num_pending > 0) return Math.min(batchSize, info.num_pending);
+    return info.num_ack_pending > 0 ? batchSize : "later";
+  };
+
   const pull = async () => {
     let source: Consumer | undefined;
     while (!stopping) {
@@ -174,8 +204,10 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
           source = found;
         }
         if (stopping) break;
+        const size = await nextPullSize(source);
+        if (size === "later") continue;
         const messages = await source.fetch({
-          max_messages: batchSize,
+          max_messages: size,
           expires: FETCH_EXPIRES_MS,
           // nats.js hands each record to a callback when given one, as consume() does: no
           // async iteration per record (~1.5 µs each). FetchOptions does not list it; the
