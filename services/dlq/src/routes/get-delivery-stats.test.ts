@@ -1,13 +1,9 @@
 import type { ApiToken } from "@hookline/kit";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDlqApp, type DlqApp } from "../app";
-import { createCursorCodec, cursorKey } from "../letters/cursor";
-import { createLetterReplayer } from "../letters/replay";
-import { createLetterSettler } from "../letters/settle";
-import { createQueueStatsReader } from "../queue-stats/queue-stats";
+import type { DlqApp } from "../app";
 import { createDefaultPartitions, insertAttempts, statsRow } from "../testing/attempt-fixtures";
-import { type DlqHarness, startDlqHarness, TASK_DEADLINE_MS } from "../testing/dlq-harness";
+import { type DlqHarness, dlqAppOver, startDlqHarness } from "../testing/dlq-harness";
 import { endpointId, incomingLetter } from "../testing/letters";
 
 const tokens: ApiToken[] = [
@@ -19,32 +15,6 @@ const tokens: ApiToken[] = [
 
 let h: DlqHarness;
 let app: DlqApp;
-
-function appWith(harness: DlqHarness, appTokens: ApiToken[]): DlqApp {
-  return createDlqApp({
-    logger: harness.logger,
-    metrics: harness.metrics,
-    readiness: {},
-    tokens: appTokens,
-    maxBodyBytes: 65_536,
-    db: harness.database.db,
-    cursors: createCursorCodec(cursorKey(undefined, appTokens)),
-    replayer: createLetterReplayer({
-      db: harness.database.db,
-      js: harness.js,
-      names: harness.names,
-      metrics: harness.dlqMetrics,
-      logger: harness.logger,
-      taskDeadlineMs: TASK_DEADLINE_MS,
-    }),
-    settler: createLetterSettler({ db: harness.database.db, metrics: harness.dlqMetrics }),
-    queues: createQueueStatsReader({
-      jsm: harness.jsm,
-      names: harness.names,
-      endpoints: harness.cache,
-    }),
-  });
-}
 
 const [E1, E2, E3, E4] = [1, 2, 3, 4].map(endpointId) as [string, string, string, string];
 const HOUR = 3_600_000;
@@ -98,7 +68,7 @@ async function seed() {
 
 beforeAll(async () => {
   h = await startDlqHarness({ prefix: "dlq_delivery_stats" });
-  app = appWith(h, tokens);
+  app = dlqAppOver(h, { tokens });
   await createDefaultPartitions(h.database.db);
   await sql`truncate attempts`.execute(h.database.db);
   await seed();

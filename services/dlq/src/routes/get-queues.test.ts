@@ -3,12 +3,9 @@ import type { ApiToken } from "@hookline/kit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDlqApp, type DlqApp, type DlqAppDeps } from "../app";
-import { createCursorCodec, cursorKey } from "../letters/cursor";
-import { createLetterReplayer } from "../letters/replay";
-import { createLetterSettler } from "../letters/settle";
+import type { DlqApp } from "../app";
 import { createQueueStatsReader, type QueueStatsReader } from "../queue-stats/queue-stats";
-import { type DlqHarness, startDlqHarness, TASK_DEADLINE_MS } from "../testing/dlq-harness";
+import { type DlqHarness, dlqAppOver, startDlqHarness } from "../testing/dlq-harness";
 import { endpointId } from "../testing/letters";
 
 const tokens: ApiToken[] = [
@@ -23,26 +20,7 @@ let h: DlqHarness;
 let app: DlqApp;
 
 function appWith(harness: DlqHarness, queues: QueueStatsReader): DlqApp {
-  const deps: DlqAppDeps = {
-    logger: harness.logger,
-    metrics: harness.metrics,
-    readiness: {},
-    tokens,
-    maxBodyBytes: 65_536,
-    db: harness.database.db,
-    cursors: createCursorCodec(cursorKey(undefined, tokens)),
-    replayer: createLetterReplayer({
-      db: harness.database.db,
-      js: harness.js,
-      names: harness.names,
-      metrics: harness.dlqMetrics,
-      logger: harness.logger,
-      taskDeadlineMs: TASK_DEADLINE_MS,
-    }),
-    settler: createLetterSettler({ db: harness.database.db, metrics: harness.dlqMetrics }),
-    queues,
-  };
-  return createDlqApp(deps);
+  return dlqAppOver(harness, { tokens, queues });
 }
 
 async function putEndpoint(id: string, tenantId: string) {

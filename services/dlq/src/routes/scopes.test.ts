@@ -1,12 +1,8 @@
 import { type ApiToken, DLQ_SCOPES, type DlqScope, REQUIRED_SCOPES } from "@hookline/kit";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createDlqApp, type DlqApp } from "../app";
+import type { DlqApp } from "../app";
 import type { PublicDeadLetter } from "../http/letter-schemas";
-import { createCursorCodec, cursorKey } from "../letters/cursor";
-import { createLetterReplayer } from "../letters/replay";
-import { createLetterSettler } from "../letters/settle";
-import { createQueueStatsReader } from "../queue-stats/queue-stats";
-import { bodyOf, type DlqHarness, startDlqHarness, TASK_DEADLINE_MS } from "../testing/dlq-harness";
+import { bodyOf, type DlqHarness, dlqAppOver, startDlqHarness } from "../testing/dlq-harness";
 import { endpointId, incomingLetter, putEndpoint } from "../testing/letters";
 
 /**
@@ -80,27 +76,7 @@ beforeAll(async () => {
   h = await startDlqHarness({ prefix: "dlq_scopes" });
   await putEndpoint(h.kv, endpointId(1));
   await h.cache.waitForRevision(1);
-  app = createDlqApp({
-    logger: h.logger,
-    metrics: h.metrics,
-    readiness: {},
-    tokens,
-    maxBodyBytes: 65_536,
-    db: h.database.db,
-    cursors: createCursorCodec(cursorKey(undefined, tokens)),
-    replayer: createLetterReplayer({
-      db: h.database.db,
-      js: h.js,
-      names: h.names,
-      metrics: h.dlqMetrics,
-      logger: h.logger,
-      taskDeadlineMs: TASK_DEADLINE_MS,
-      publishTimeoutMs: 1_000,
-      now: Date.now,
-    }),
-    settler: createLetterSettler({ db: h.database.db, metrics: h.dlqMetrics, now: Date.now }),
-    queues: createQueueStatsReader({ jsm: h.jsm, names: h.names, endpoints: h.cache }),
-  });
+  app = dlqAppOver(h, { tokens });
 });
 afterAll(async () => {
   await h?.close();

@@ -3,15 +3,11 @@ import type { ApiToken } from "@hookline/kit";
 import { createLogger } from "@hookline/kit";
 import { startPostgres } from "@hookline/testkit";
 import { type Kysely, sql } from "kysely";
-import { createDlqApp, type DlqApp } from "../app";
+import type { DlqApp } from "../app";
 import { connectDatabase } from "../db/connection";
 import { migrateToLatest } from "../db/migrate";
 import type { Database, NewAttemptRow } from "../db/schema";
-import { createCursorCodec, cursorKey } from "../letters/cursor";
-import { createLetterReplayer } from "../letters/replay";
-import { createLetterSettler } from "../letters/settle";
-import { createQueueStatsReader } from "../queue-stats/queue-stats";
-import { type DlqHarness, startDlqHarness, TASK_DEADLINE_MS } from "./dlq-harness";
+import { type DlqHarness, dlqAppOver, startDlqHarness } from "./dlq-harness";
 import { endpointId } from "./letters";
 
 /**
@@ -159,31 +155,6 @@ export async function insertEventBody(
     .execute();
 }
 
-/** The harness's dlq app again, with other tokens (scoped or tenant-bound ones). */
-export function appWithTokens(h: DlqHarness, tokens: ApiToken[]): DlqApp {
-  return createDlqApp({
-    logger: h.logger,
-    metrics: h.metrics,
-    readiness: {},
-    tokens,
-    maxBodyBytes: 65_536,
-    db: h.database.db,
-    cursors: createCursorCodec(cursorKey(undefined, tokens)),
-    replayer: createLetterReplayer({
-      db: h.database.db,
-      js: h.js,
-      names: h.names,
-      metrics: h.dlqMetrics,
-      logger: h.logger,
-      taskDeadlineMs: TASK_DEADLINE_MS,
-      publishTimeoutMs: 1_000,
-      now: Date.now,
-    }),
-    settler: createLetterSettler({ db: h.database.db, metrics: h.dlqMetrics, now: Date.now }),
-    queues: createQueueStatsReader({ jsm: h.jsm, names: h.names, endpoints: h.cache }),
-  });
-}
-
 /** GETs a path with a bearer token; the answer's status and parsed body. */
 export async function getJson<T = Record<string, unknown>>(
   app: DlqApp,
@@ -217,5 +188,5 @@ export async function startAttemptReadHarness(
   const h = await startDlqHarness({ prefix });
   await createDefaultPartitions(h.database.db);
   await prepare?.(h);
-  return { h, app: appWithTokens(h, ATTEMPT_READER_TOKENS) };
+  return { h, app: dlqAppOver(h, { tokens: ATTEMPT_READER_TOKENS }) };
 }

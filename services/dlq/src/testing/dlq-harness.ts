@@ -5,6 +5,7 @@ import {
   provision,
 } from "@hookline/contracts";
 import {
+  type ApiToken,
   type ConsumerPump,
   connectNats,
   createLogger,
@@ -12,6 +13,7 @@ import {
   type EndpointCache,
   type Logger,
   type NatsLink,
+  type ReadinessChecks,
   type ServiceMetrics,
   startConsumerPump,
   startEndpointCache,
@@ -38,7 +40,7 @@ import { createLetterReplayer } from "../letters/replay";
 import { createLetterSettler } from "../letters/settle";
 import { countByStatus } from "../letters/stats";
 import { createDlqMetrics, type DlqMetrics } from "../metrics";
-import { createQueueStatsReader } from "../queue-stats/queue-stats";
+import { createQueueStatsReader, type QueueStatsReader } from "../queue-stats/queue-stats";
 import type { IncomingLetter } from "../store/incoming";
 import { createStoreHandler } from "../store/store-consumer";
 import { storeLetter } from "../store/store-letter";
@@ -86,6 +88,54 @@ export interface DlqHarnessOptions {
   maxBodyBytes?: number;
 }
 
+/** What the dlq app is built over: a harness, or its parts while it starts. */
+export type DlqAppParts = Pick<
+  DlqHarness,
+  "logger" | "metrics" | "database" | "js" | "jsm" | "names" | "cache" | "dlqMetrics"
+>;
+
+/**
+ * The dlq app as main.ts builds it, over a harness's parts: the harness's own, and the apps
+ * tests build again with other tokens (scoped, tenant-bound) or their own queue reader.
+ */
+export function dlqAppOver(
+  parts: DlqAppParts,
+  options: {
+    tokens: ApiToken[];
+    queues?: QueueStatsReader;
+    readiness?: ReadinessChecks;
+    maxBodyBytes?: number | undefined;
+    now?: () => number;
+  },
+): DlqApp {
+  const { logger, metrics, database, js, names, dlqMetrics } = parts;
+  const { tokens } = options;
+  const now = options.now ?? Date.now;
+  return createDlqApp({
+    logger,
+    metrics,
+    readiness: options.readiness ?? {},
+    tokens,
+    maxBodyBytes: options.maxBodyBytes ?? 65_536,
+    db: database.db,
+    cursors: createCursorCodec(cursorKey(undefined, tokens)),
+    replayer: createLetterReplayer({
+      db: database.db,
+      js,
+      names,
+      metrics: dlqMetrics,
+      logger,
+      taskDeadlineMs: TASK_DEADLINE_MS,
+      publishTimeoutMs: 1_000,
+      now,
+    }),
+    settler: createLetterSettler({ db: database.db, metrics: dlqMetrics, now }),
+    queues:
+      options.queues ??
+      createQueueStatsReader({ jsm: parts.jsm, names, endpoints: parts.cache, now }),
+  });
+}
+
 /** The DLQ wired as main.ts wires it, in-process, against a real nats-server and Postgres. */
 export async function startDlqHarness(options: DlqHarnessOptions): Promise<DlqHarness> {
   const [nats, pg] = await Promise.all([
@@ -113,27 +163,15 @@ export async function startDlqHarness(options: DlqHarnessOptions): Promise<DlqHa
   );
   const tokens = [{ name: TEST_ACTOR, token: TEST_TOKEN }];
   const now = options.now ?? Date.now;
-  const app = createDlqApp({
-    logger,
-    metrics,
-    readiness: { nats: link.isConnected, database: () => database.answers() },
-    tokens,
-    maxBodyBytes: options.maxBodyBytes ?? 65_536,
-    db: database.db,
-    cursors: createCursorCodec(cursorKey(undefined, tokens)),
-    replayer: createLetterReplayer({
-      db: database.db,
-      js,
-      names,
-      metrics: dlqMetrics,
-      logger,
-      taskDeadlineMs: TASK_DEADLINE_MS,
-      publishTimeoutMs: 1_000,
+  const app = dlqAppOver(
+    { logger, metrics, database, js, jsm, names, cache, dlqMetrics },
+    {
+      tokens,
+      readiness: { nats: link.isConnected, database: () => database.answers() },
+      maxBodyBytes: options.maxBodyBytes,
       now,
-    }),
-    settler: createLetterSettler({ db: database.db, metrics: dlqMetrics, now }),
-    queues: createQueueStatsReader({ jsm, names, endpoints: cache, now }),
-  });
+    },
+  );
   const pumps: ConsumerPump[] = [];
 
   return {
