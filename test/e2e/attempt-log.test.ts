@@ -94,21 +94,12 @@ afterAll(async () => {
   await e2e?.stop();
 });
 
-async function createTenant(id: string) {
-  const res = await ingest.request("/v1/tenants", {
-    method: "POST",
-    body: JSON.stringify({ id, name: `Tenant ${id}` }),
-  });
-  expect(res.status, await res.clone().text()).toBe(201);
-}
-
 async function createEndpoint(tenantId: string, path: string, extra: Record<string, unknown> = {}) {
-  const res = await ingest.request(`/v1/tenants/${tenantId}/endpoints`, {
-    method: "POST",
-    body: JSON.stringify({ url: sink.url(path), eventTypes: [`test.${path.slice(1)}`], ...extra }),
+  const endpoint = await ingest.createTenantEndpoint(tenantId, {
+    url: sink.url(path),
+    eventTypes: [`test.${path.slice(1)}`],
+    ...extra,
   });
-  expect(res.status, await res.clone().text()).toBe(201);
-  const endpoint = (await res.json()) as { id: string; secret: string };
   sink.setSecrets(path, [endpoint.secret]);
   return endpoint.id;
 }
@@ -177,8 +168,8 @@ async function attemptLogCaughtUp() {
 
 describe("the attempt log, event view and delivery stats", () => {
   it("logs every attempt of a known mix and count it exactly", { timeout: 120_000 }, async () => {
-    await createTenant(MIX);
-    await createTenant(OTHER);
+    await ingest.createTenant(MIX);
+    await ingest.createTenant(OTHER);
     const first = await createEndpoint(MIX, "/first");
     const third = [await createEndpoint(MIX, "/third-0"), await createEndpoint(MIX, "/third-1")];
     const dead = await createEndpoint(MIX, "/dead");

@@ -32,23 +32,6 @@ afterAll(async () => {
   await e2e?.stop();
 });
 
-async function createTenant(id: string) {
-  const res = await ingest.request("/v1/tenants", {
-    method: "POST",
-    body: JSON.stringify({ id, name: `Tenant ${id}` }),
-  });
-  expect(res.status, await res.clone().text()).toBe(201);
-}
-
-async function createTenantEndpoint(tenantId: string, body: Record<string, unknown>) {
-  const res = await ingest.request(`/v1/tenants/${tenantId}/endpoints`, {
-    method: "POST",
-    body: JSON.stringify(body),
-  });
-  expect(res.status, await res.clone().text()).toBe(201);
-  return (await res.json()) as { id: string; secret: string };
-}
-
 /** Posts the events to the tenant, a few at a time; every one must be accepted with one task. */
 async function postTenantEvents(tenantId: string, ids: string[], eventType: string) {
   for (let start = 0; start < ids.length; start += 20) {
@@ -103,8 +86,8 @@ describe("tenants through the pipeline", () => {
     const tenants = ["tenant-a", "tenant-b"] as const;
     const endpoints = new Map<string, { id: string; secret: string }>();
     for (const tenantId of tenants) {
-      await createTenant(tenantId);
-      const endpoint = await createTenantEndpoint(tenantId, {
+      await ingest.createTenant(tenantId);
+      const endpoint = await ingest.createTenantEndpoint(tenantId, {
         url: sink.url(`/${tenantId}`),
         eventTypes: ["order.created"],
       });
@@ -161,8 +144,8 @@ describe("tenants through the pipeline", () => {
     const tasks = 20;
     // Slower than the endpoint's timeout: nothing it is sent can be delivered.
     sink.setDefault(path, { status: 503, delayMs: 5_000 });
-    await createTenant(tenantId);
-    const endpoint = await createTenantEndpoint(tenantId, {
+    await ingest.createTenant(tenantId);
+    const endpoint = await ingest.createTenantEndpoint(tenantId, {
       url: sink.url(path),
       eventTypes: ["order.created"],
       timeoutMs: 1_000,
