@@ -13,7 +13,6 @@ import {
 } from "../delivery-stats/delivery-stats";
 import { problemRef, serviceUnavailable } from "../http/problems";
 import type { RegisterRoute } from "./registration";
-import { tenantNotFoundResponse } from "./tenant-not-found-response";
 
 const exampleEndpoint = "ep_01JD8Z6Q3V4W5X6Y7Z8A9B0C1E";
 const exampleTime = "2025-01-01T12:00:00.000Z";
@@ -141,7 +140,7 @@ export const getDeliveryStatsRoute = createRoute({
     },
     400: problemRef.BadRequest,
     401: problemRef.Unauthorized,
-    404: tenantNotFoundResponse,
+    404: problemRef.TenantNotFound,
     503: problemRef.Unavailable,
   },
 });

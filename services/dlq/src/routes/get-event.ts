@@ -4,14 +4,13 @@ import type { Kysely } from "kysely";
 import { viewEvent } from "../attempts/event-view";
 import { unlessDatabaseDown } from "../db/outage";
 import type { Database } from "../db/schema";
-import { ambiguousEvent, attemptProblemRef, eventNotFound } from "../http/attempt-problems";
 import {
   eventParamsSchema,
   eventTenantQuerySchema,
   eventViewSchema,
   publicEventView,
 } from "../http/attempt-schemas";
-import { problemRef, serviceUnavailable } from "../http/problems";
+import { ambiguousEvent, eventNotFound, problemRef, serviceUnavailable } from "../http/problems";
 import type { RegisterRoute } from "./registration";
 
 export const getEventRoute = createRoute({
@@ -30,9 +29,9 @@ export const getEventRoute = createRoute({
   request: { params: eventParamsSchema, query: eventTenantQuerySchema },
   responses: {
     200: { description: "The event", content: { "application/json": { schema: eventViewSchema } } },
-    400: attemptProblemRef.EventBadRequest,
+    400: problemRef.EventBadRequest,
     401: problemRef.Unauthorized,
-    404: attemptProblemRef.EventNotFound,
+    404: problemRef.EventNotFound,
     503: problemRef.Unavailable,
   },
 });

@@ -4,7 +4,6 @@ import { type DlqScope, grantOf, type Logger } from "@hookline/kit";
 import { problemRef, serviceUnavailable } from "../http/problems";
 import { type QueueStatsReader, TOP_BACKLOGS } from "../queue-stats/queue-stats";
 import type { RegisterRoute } from "./registration";
-import { tenantNotFoundResponse } from "./tenant-not-found-response";
 
 const exampleEndpoint = "ep_01JD8Z6Q3V4W5X6Y7Z8A9B0C1E";
 const exampleTime = "2025-01-01T12:00:00.000Z";
@@ -163,7 +162,7 @@ export const getQueuesRoute = createRoute({
     },
     400: problemRef.BadRequest,
     401: problemRef.Unauthorized,
-    404: tenantNotFoundResponse,
+    404: problemRef.TenantNotFound,
     503: problemRef.Unavailable,
   },
 });

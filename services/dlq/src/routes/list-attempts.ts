@@ -9,7 +9,6 @@ import {
 } from "../attempts/listing";
 import { unlessDatabaseDown } from "../db/outage";
 import type { Database } from "../db/schema";
-import { attemptProblemRef } from "../http/attempt-problems";
 import {
   attemptFilter,
   attemptFilterFields,
@@ -61,7 +60,7 @@ export const listAttemptsRoute = createRoute({
     },
     400: problemRef.BadRequest,
     401: problemRef.Unauthorized,
-    404: attemptProblemRef.TenantNotFound,
+    404: problemRef.TenantNotFound,
     503: problemRef.Unavailable,
   },
 });

@@ -4,7 +4,6 @@ import type { Kysely } from "kysely";
 import { listEventAttempts, MAX_EVENT_ATTEMPTS } from "../attempts/listing";
 import { unlessDatabaseDown } from "../db/outage";
 import type { Database } from "../db/schema";
-import { attemptProblemRef } from "../http/attempt-problems";
 import {
   attemptLogEntrySchema,
   eventParamsSchema,
@@ -46,7 +45,7 @@ export const listEventAttemptsRoute = createRoute({
     },
     400: problemRef.BadRequest,
     401: problemRef.Unauthorized,
-    404: attemptProblemRef.TenantNotFound,
+    404: problemRef.TenantNotFound,
     503: problemRef.Unavailable,
   },
 });
