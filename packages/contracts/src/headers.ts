@@ -24,6 +24,11 @@ export const Header = {
   /** What the classifier did with a failed attempt: `retry`, `deadletter` or `ignore`. */
   decision: "Hookline-Decision",
   replayOf: "Hookline-Replay-Of",
+  /**
+   * On an ATTEMPTS message holding several success records (record-batch.ts): how many. Its
+   * data is the records, each its header block and its data.
+   */
+  records: "Hookline-Records",
 } as const;
 
 export type HeaderName = (typeof Header)[keyof typeof Header];

@@ -7,5 +7,6 @@ export * from "./ids";
 export * from "./messages";
 export * from "./names";
 export * from "./provision";
+export * from "./record-batch";
 export * from "./retry-after";
 export * from "./tenant";
