@@ -185,7 +185,7 @@ async function main(): Promise<void> {
     if (env.ATTEMPT_LOG) {
       const log = await startAttemptLog({
         js,
-        db: database.db,
+        database,
         databaseUrl: env.DATABASE_URL,
         names,
         metrics: dlqMetrics,

@@ -16,6 +16,7 @@ import {
   deliveredMeta,
   endpointOf,
   publishRecord,
+  publishRecordBatch,
   recordMsgId,
   retriedMeta,
 } from "./test-records";
@@ -41,7 +42,7 @@ afterEach(async () => {
 const start = async (options: { bodies?: boolean } = {}) => {
   log = await startAttemptLog({
     js: h.js,
-    db: h.database.db,
+    database: h.database,
     databaseUrl: h.pg.url,
     names: h.names,
     metrics: h.dlqMetrics,
@@ -89,6 +90,66 @@ const skipped = (reason: string) =>
   );
 
 describe("the attempt log consumer", () => {
+  it("writes each record of a record batch (delivery's write turn) as its own row", async () => {
+    await start();
+    const now = Date.now();
+    const metas = Array.from({ length: 120 }, (_, i) =>
+      deliveredMeta({ eventId: `evt_batch_${i}`, at: now - 1_000 + i, endpoint: 1 + (i % 3) }),
+    );
+    // Three batches and a record alone; 120 records is more than a write (batchSize 50) holds.
+    await publishRecordBatch(
+      h.js,
+      h.names,
+      metas.slice(0, 60).map((meta) => ({ meta, data: Buffer.from(`{"n":"${meta.eventId}"}`) })),
+    );
+    await publishRecordBatch(
+      h.js,
+      h.names,
+      metas.slice(60, 100).map((meta) => ({ meta })),
+    );
+    await publishRecord(h.js, h.names, metas[100] as (typeof metas)[number]);
+    await publishRecordBatch(
+      h.js,
+      h.names,
+      metas.slice(101).map((meta) => ({ meta })),
+    );
+    await settled();
+
+    const rows = await attempts();
+    expect(rows.map((row) => row.attempt_id).sort()).toEqual(metas.map(recordMsgId).sort());
+    const stored = await bodies();
+    expect(stored.map((row) => row.event_id).sort()).toEqual(
+      metas
+        .slice(0, 60)
+        .map((meta) => meta.eventId)
+        .sort(),
+    );
+    expect(stored.find((row) => row.event_id === "evt_batch_7")?.body.toString()).toBe(
+      '{"n":"evt_batch_7"}',
+    );
+    expect(await logged()).toBeGreaterThanOrEqual(120);
+  });
+
+  it("writes a batch's readable records and counts the one it cannot read", async () => {
+    await start();
+    const skippedBefore = await skipped("invalid");
+    const now = Date.now();
+    const good = [0, 1].map((i) => deliveredMeta({ eventId: `evt_mixed_${i}`, at: now - 100 }));
+    const bad = deliveredMeta({ eventId: "evt_mixed_bad", at: now - 100 });
+    await publishRecordBatch(h.js, h.names, [
+      { meta: good[0] as (typeof good)[number] },
+      { meta: bad, headers: Buffer.from("NATS/1.0\r\nHookline-Task-Id: x\r\n\r\n") },
+      { meta: good[1] as (typeof good)[number] },
+    ]);
+    await settled();
+
+    expect((await attempts()).map((row) => row.event_id).sort()).toEqual([
+      "evt_mixed_0",
+      "evt_mixed_1",
+    ]);
+    expect((await skipped("invalid")) - skippedBefore).toBe(1);
+  });
+
   it("turns records into rows with every column, and stores each event's body once", async () => {
     await start();
     const now = Date.now();

@@ -9,14 +9,13 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from "@nats-io/jetstream";
-import type { Kysely } from "kysely";
 import { isDatabaseOutage } from "../db/outage";
-import type { Database, NewAttemptRow } from "../db/schema";
+import type { NewAttemptRow } from "../db/schema";
 import type { DlqMetrics } from "../metrics";
 import { type AckFrontier, createAckFrontier } from "./ack-frontier";
-import { type EventBody, writeAttempts } from "./attempt-writer";
+import { type AttemptLogDatabase, type EventBody, writeAttempts } from "./attempt-writer";
 import { dayOf, type PartitionKeeper } from "./partitions";
-import { type LoggedRecord, readRecordMessage } from "./record-reader";
+import { type LoggedRecord, readRecordsOfMessage } from "./record-reader";
 import { createSignal } from "./signal";
 import { streamSequence } from "./stream-sequence";
 
@@ -25,11 +24,11 @@ export interface AttemptConsumerOptions {
   stream: string;
   /** The durable `dlq-attempts`. */
   consumer: string;
-  db: Kysely<Database>;
+  database: AttemptLogDatabase;
   partitions: PartitionKeeper;
   /** ATTEMPT_LOG_BODIES: store each event's body (from its first attempt's record). */
   bodies: boolean;
-  /** ATTEMPT_LOG_BATCH: rows per statement at most, and records per pull. */
+  /** ATTEMPT_LOG_BATCH: rows per write at most (unless one message holds more), and per pull. */
   batchSize: number;
   metrics: DlqMetrics;
   serviceMetrics: ServiceMetrics;
@@ -62,8 +61,8 @@ export interface AttemptConsumer {
 
 interface Held {
   msg: JsMsg;
-  /** Undefined for a record that cannot be read: done without a row. */
-  record: LoggedRecord | undefined;
+  /** One, or a record batch's; none when it cannot be read (done without a row). */
+  records: LoggedRecord[];
   arrivedAt: number;
 }
 
@@ -100,7 +99,7 @@ const FAILURE_LOG_INTERVAL_MS = 10_000;
  * record that cannot be read is counted, logged and acked: it is a copy, the task is elsewhere.
  */
 export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptConsumer {
-  const { db, partitions, metrics, logger, batchSize } = options;
+  const { database, partitions, metrics, logger, batchSize } = options;
   const lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
   const burstIntervalMs = options.burstIntervalMs ?? DEFAULT_BURST_INTERVAL_MS;
   const retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
@@ -117,6 +116,12 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
   const skippedExpired = metrics.attemptsSkipped.labels({ reason: "expired" });
 
   let pending: Held[] = [];
+  /** The records held in `pending` (a message that cannot be read counts as one). */
+  let pendingRecords = 0;
+  /** Records per message in the last pull: pulls are sized in records. */
+  let recordsPerMessage = 1;
+  let pulledMessages = 0;
+  let pulledRecords = 0;
   let stopping = false;
   /** The writer lock is lost: nothing is acked any more. */
   let abandoned = false;
@@ -152,19 +157,24 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
       settleOne(msg, "nak");
       return;
     }
-    const read = readRecordMessage(msg);
-    let record: LoggedRecord | undefined;
-    if (read.ok) record = read.record;
-    else {
-      skippedInvalid.inc();
+    const read = readRecordsOfMessage(msg);
+    if (read.errors.length > 0) {
+      skippedInvalid.inc(read.errors.length);
       invalidMessages.inc();
       warnInvalid(
-        new Error(read.error),
+        new Error(read.errors.join("; ")),
         `an attempt record cannot be read; acked without a row (seq ${msg.seq})`,
       );
     }
-    pending.push({ msg, record, arrivedAt: Date.now() });
-    if (pending.length === 1 || pending.length === batchSize) toWriter.notify();
+    const records = Math.max(1, read.records.length);
+    const before = pendingRecords;
+    pending.push({ msg, records: read.records, arrivedAt: Date.now() });
+    pendingRecords += records;
+    pulledMessages++;
+    pulledRecords += records;
+    if (pending.length === 1 || (before < batchSize && pendingRecords >= batchSize)) {
+      toWriter.notify();
+    }
   };
 
   /**
@@ -176,23 +186,28 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
   let burstAt = Number.NEGATIVE_INFINITY;
   let lastBurstFull = false;
   const nextPullSize = async (source: Consumer): Promise<number | "later"> => {
-    if (burstIntervalMs <= 0) return batchSize;
+    if (burstIntervalMs <= 0) return Math.max(1, Math.floor(batchSize / recordsPerMessage));
     const wait = burstAt + burstIntervalMs - Date.now();
     if (!lastBurstFull && wait > 0) {
       await toPuller.wait(wait);
       return "later";
     }
     burstAt = Date.now();
+    if (pulledMessages > 0) recordsPerMessage = pulledRecords / pulledMessages;
+    pulledMessages = 0;
+    pulledRecords = 0;
+    // Messages for about a batch of records: delivery's success records come many a message.
+    const batchMessages = Math.max(1, Math.floor(batchSize / recordsPerMessage));
     const info = await source.info(false);
-    lastBurstFull = info.num_pending >= batchSize;
-    if (info.num_pending > 0) return Math.min(batchSize, info.num_pending);
-    return info.num_ack_pending > 0 ? batchSize : "later";
+    lastBurstFull = info.num_pending >= batchMessages;
+    if (info.num_pending > 0) return Math.min(batchMessages, info.num_pending);
+    return info.num_ack_pending > 0 ? batchMessages : "later";
   };
 
   const pull = async () => {
     let source: Consumer | undefined;
     while (!stopping) {
-      if (pending.length >= batchSize) {
+      if (pendingRecords >= batchSize) {
         await toPuller.wait();
         continue;
       }
@@ -249,18 +264,39 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
         await toWriter.wait(frontier?.waiting ? GAP_CHECK_MS : undefined);
         continue;
       }
-      if (pending.length < batchSize && !pullDone) {
+      if (pendingRecords < batchSize && !pullDone) {
         const wait = first.arrivedAt + lingerMs - Date.now();
         if (wait > 0) {
           await toWriter.wait(wait);
           continue;
         }
       }
-      const batch = pending.length <= batchSize ? pending : pending.slice(0, batchSize);
-      pending = pending.length <= batchSize ? [] : pending.slice(batchSize);
+      const batch = takeBatch();
       toPuller.notify();
       await writeUntilDone(batch);
     }
+  };
+
+  /** The oldest messages held, up to a batch of records (at least one message). */
+  const takeBatch = (): Held[] => {
+    if (pendingRecords <= batchSize) {
+      const all = pending;
+      pending = [];
+      pendingRecords = 0;
+      return all;
+    }
+    let records = 0;
+    let count = 0;
+    for (const held of pending) {
+      const size = Math.max(1, held.records.length);
+      if (count > 0 && records + size > batchSize) break;
+      records += size;
+      count++;
+    }
+    const batch = pending.slice(0, count);
+    pending = pending.slice(count);
+    pendingRecords -= records;
+    return batch;
   };
 
   /** Writes a batch and acks it, trying again until it is written or the consumer stops. */
@@ -277,8 +313,7 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
       const bodies: EventBody[] = [];
       const days = new Set<number>();
       let expired = 0;
-      for (const { record } of batch) {
-        if (record === undefined) continue;
+      for (const record of batch.flatMap((held) => held.records)) {
         const row = record.row;
         const day = dayOf(row.attempted_at.getTime());
         // Past retention its partition is gone (or about to be): a late record is not kept.
@@ -303,7 +338,7 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
       const started = performance.now();
       try {
         if (days.size > 0) await partitions.ensure(days);
-        await writeAttempts(db, rows, bodies);
+        await writeAttempts(database, rows, bodies);
       } catch (error) {
         failures++;
         metrics.attemptLogWriteFailures.inc();
@@ -397,6 +432,7 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
     settle(batch, "nak");
     settle(pending, "nak");
     pending = [];
+    pendingRecords = 0;
     if (frontier !== undefined && frontier.waiting > 0) {
       settleAll(frontier.waitingItems(), "nak");
       frontier.clearWaiting();

@@ -22,7 +22,7 @@ afterAll(async () => {
 const start = async () => {
   log = await startAttemptLog({
     js: h.js,
-    db: h.database.db,
+    database: h.database,
     databaseUrl: h.pg.url,
     names: h.names,
     metrics: h.dlqMetrics,

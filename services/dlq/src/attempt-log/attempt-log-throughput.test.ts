@@ -45,7 +45,7 @@ describe("the attempt log's throughput", () => {
     const started = performance.now();
     const log = await startAttemptLog({
       js: h.js,
-      db: h.database.db,
+      database: h.database,
       databaseUrl: h.pg.url,
       names: h.names,
       metrics: h.dlqMetrics,

@@ -33,7 +33,7 @@ async function instance(options: { lockRetryMs: number }) {
   const metrics = createDlqMetrics(serviceMetrics, async () => undefined);
   const log = await startAttemptLog({
     js: h.js,
-    db: h.database.db,
+    database: h.database,
     databaseUrl: h.pg.url,
     names: h.names,
     metrics,

@@ -1,12 +1,11 @@
 import type { HooklineNames } from "@hookline/contracts";
 import { createOutageWarning, type Logger, type ServiceMetrics } from "@hookline/kit";
 import type { JetStreamClient } from "@nats-io/jetstream";
-import type { Kysely } from "kysely";
 import { isDatabaseOutage } from "../db/outage";
-import type { Database } from "../db/schema";
 import type { DlqMetrics } from "../metrics";
 import { startSchedule } from "../retention/schedule";
 import { type AttemptConsumer, startAttemptConsumer } from "./attempt-consumer";
+import type { AttemptLogDatabase } from "./attempt-writer";
 import { createPartitionKeeper, type PartitionKeeper } from "./partitions";
 import { createSignal } from "./signal";
 import { attemptLogLockKey, tryTakeWriterLock } from "./writer-lock";
@@ -29,7 +28,8 @@ export interface AttemptLog {
 
 export interface AttemptLogOptions {
   js: JetStreamClient;
-  db: Kysely<Database>;
+  /** The pool: partitions, and the consumer's batches. */
+  database: AttemptLogDatabase;
   /** DATABASE_URL: the writer lock's connection, besides the pool. */
   databaseUrl: string;
   names: HooklineNames;
@@ -65,7 +65,8 @@ export interface AttemptLogOptions {
  * lock again; records wait in JetStream meanwhile.
  */
 export async function startAttemptLog(options: AttemptLogOptions): Promise<AttemptLog> {
-  const { db, logger } = options;
+  const { logger } = options;
+  const { db } = options.database;
   const partitions = createPartitionKeeper({
     db,
     retentionDays: options.retentionDays,
@@ -143,7 +144,7 @@ function startWriting(options: AttemptLogOptions, partitions: PartitionKeeper) {
         js: options.js,
         stream: options.names.streams.attempts,
         consumer: options.names.consumers.dlqAttempts,
-        db: options.db,
+        database: options.database,
         partitions,
         bodies: options.bodies,
         batchSize: options.batchSize,

@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type EventBody, writeAttempts } from "./attempt-writer";
+import { type EventBody, insertAttempts, writeAttempts } from "./attempt-writer";
 import { createPartitionKeeper, dayOf } from "./partitions";
 import { attemptRow, endpointOf, type LogDatabase, startLogDatabase } from "./test-records";
 
@@ -57,12 +57,13 @@ describe("writeAttempts", () => {
       reason: "exhausted",
     });
     const bytes = Buffer.from([0, 1, 2, 0xff, 0x5c, 0x22]);
-    await writeAttempts(
-      log.database.db,
+    const written = await writeAttempts(
+      log.database,
       [success, retry, deadLetter],
       [{ ...bodyOf(retry, ""), body: bytes }],
     );
 
+    expect(written).toBe("copied");
     const stored = await log.attempts();
     expect(stored).toHaveLength(3);
     const byId = new Map(stored.map((row) => [row.attempt_id, row]));
@@ -111,7 +112,7 @@ describe("writeAttempts", () => {
         attemptRow({ attempt_id: `ms_${ms}`, attempted_at: new Date(base + 3_600_000 + ms) }),
       );
     }
-    await writeAttempts(log.database.db, rows, []);
+    expect(await writeAttempts(log.database, rows, [])).toBe("copied");
     const stored = new Map((await log.attempts()).map((row) => [row.attempt_id, row]));
     expect(stored.size).toBe(rows.length);
     for (const row of rows) {
@@ -131,18 +132,20 @@ describe("writeAttempts", () => {
     const second = attemptRow({ attempt_id: "evt_1:other#1@2", endpoint_id: endpointOf(2) });
     const third = attemptRow({ event_id: "evt_2", attempt_id: "evt_2#1@1" });
     // Two tasks of evt_1 carry its body; a record delivered twice in one batch.
-    await writeAttempts(
-      log.database.db,
+    const once = await writeAttempts(
+      log.database,
       [first, second, first, third],
       [bodyOf(first, "one"), bodyOf(second, "one"), bodyOf(third, "two")],
     );
     // Delivered again later, with a body that must not replace the stored one.
-    await writeAttempts(
-      log.database.db,
+    const again = await writeAttempts(
+      log.database,
       [first, { ...first, result: "changed" }],
       [bodyOf(first, "replaced?")],
     );
 
+    // COPY refuses a row that is there already: both went in by INSERT.
+    expect([once, again]).toEqual(["inserted", "inserted"]);
     const stored = await log.attempts();
     expect(stored.map((row) => row.attempt_id).sort()).toEqual(
       [first.attempt_id, second.attempt_id, third.attempt_id].sort(),
@@ -154,9 +157,9 @@ describe("writeAttempts", () => {
     ]);
   });
 
-  it("writes a batch of any size as one statement (no per-row parameters)", async () => {
+  it("writes a batch of any size, by COPY or as one statement (no per-row parameters)", async () => {
     // 5,000 rows of 18 columns would be 90,000 parameters, past Postgres's 65,535.
-    const rows = Array.from({ length: 5_000 }, (_, i) =>
+    const rows = Array.from({ length: 10_000 }, (_, i) =>
       attemptRow({
         attempted_at: new Date(Date.parse("2025-06-15T00:00:00Z") + i * 1_000),
         event_id: `evt_${i}`,
@@ -164,15 +167,34 @@ describe("writeAttempts", () => {
       }),
     );
     const bodies = rows.map((row) => bodyOf(row, row.event_id));
-    await writeAttempts(log.database.db, rows, bodies);
+    expect(await writeAttempts(log.database, rows.slice(0, 5_000), bodies.slice(0, 5_000))).toBe(
+      "copied",
+    );
+    await insertAttempts(log.database.db, rows.slice(5_000), bodies.slice(5_000));
     const { rows: counts } = await sql<{ attempts: string; bodies: string }>`
       select (select count(*) from attempts) as attempts, (select count(*) from event_bodies) as bodies
     `.execute(log.database.db);
-    expect(counts[0]).toEqual({ attempts: "5000", bodies: "5000" });
+    expect(counts[0]).toEqual({ attempts: "10000", bodies: "10000" });
+  });
+
+  it("keeps times before Postgres's epoch (2000-01-01) and far after it", async () => {
+    const row = attemptRow({
+      next_attempt_at: new Date("1970-01-01T00:00:00.001Z"),
+      event_created_at: new Date("1999-12-31T23:59:59.999Z"),
+    });
+    const later = attemptRow({
+      attempt_id: "evt_1#2@2",
+      next_attempt_at: new Date("2262-04-11T23:47:16.854Z"),
+    });
+    expect(await writeAttempts(log.database, [row, later], [])).toBe("copied");
+    const stored = new Map((await log.attempts()).map((r) => [r.attempt_id, r]));
+    expect(stored.get(row.attempt_id)?.next_attempt_at).toEqual(row.next_attempt_at);
+    expect(stored.get(row.attempt_id)?.event_created_at).toEqual(row.event_created_at);
+    expect(stored.get(later.attempt_id)?.next_attempt_at).toEqual(later.next_attempt_at);
   });
 
   it("writes no body when given none", async () => {
-    await writeAttempts(log.database.db, [attemptRow()], []);
+    await writeAttempts(log.database, [attemptRow()], []);
     expect(await log.attempts()).toHaveLength(1);
     expect(await log.bodies()).toEqual([]);
   });
@@ -180,7 +202,7 @@ describe("writeAttempts", () => {
   it("fails when a day has no partition (the consumer makes them first)", async () => {
     await expect(
       writeAttempts(
-        log.database.db,
+        log.database,
         [attemptRow({ attempted_at: new Date("2031-01-01T00:00:00Z") })],
         [],
       ),

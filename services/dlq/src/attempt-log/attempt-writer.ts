@@ -1,6 +1,8 @@
 import { type Kysely, sql } from "kysely";
+import type { DatabaseLink } from "../db/connection";
 import type { Database, NewAttemptRow } from "../db/schema";
 import { numberArray, textArray } from "./array-literals";
+import { BinaryCopyWriter } from "./copy-binary";
 
 /** An event's body as `event_bodies` keeps it (created_at is the event's). */
 export interface EventBody {
@@ -11,6 +13,96 @@ export interface EventBody {
   body: Uint8Array;
 }
 
+/** What the log writes with: Kysely, and COPY on a pooled connection. */
+export type AttemptLogDatabase = Pick<DatabaseLink, "db" | "copyIn">;
+
+/** How a batch went in: by COPY, or (it held something already stored) by INSERT. */
+export type AttemptsWritten = "copied" | "inserted";
+
+/**
+ * Writes a batch of attempt rows and event bodies in one transaction. First by binary COPY,
+ * the cheapest way into Postgres (no statement to plan, no arrays to unpack, rows inserted in
+ * bulk). COPY cannot skip a row that is already there: when the batch holds one (a record
+ * delivered again after a crash between writing and acking, or a body an earlier batch wrote
+ * for another task of the event), the COPY fails as a whole and the batch is written again
+ * with `insertAttempts`, which leaves what is stored as it is.
+ */
+export async function writeAttempts(
+  database: AttemptLogDatabase,
+  rows: readonly NewAttemptRow[],
+  bodies: readonly EventBody[],
+): Promise<AttemptsWritten> {
+  if (rows.length === 0 && bodies.length === 0) return "copied";
+  const unique = uniqueBodies(bodies);
+  const copies = [];
+  if (rows.length > 0) copies.push({ statement: COPY_ATTEMPTS, data: attemptsCopyData(rows) });
+  if (unique.length > 0) copies.push({ statement: COPY_BODIES, data: bodiesCopyData(unique) });
+  try {
+    await database.copyIn(copies);
+    return "copied";
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+  }
+  await insertAttempts(database.db, rows, unique);
+  return "inserted";
+}
+
+const ATTEMPT_COLUMNS =
+  "attempted_at, attempt_id, tenant_id, event_id, event_type, endpoint_id, task_id, attempt, " +
+  "result, status, error, response_body, duration_ms, replay_of, decision, next_attempt_at, " +
+  "reason, event_created_at";
+const COPY_ATTEMPTS = `copy attempts (${ATTEMPT_COLUMNS}) from stdin (format binary)`;
+const COPY_BODIES =
+  "copy event_bodies (tenant_id, event_id, created_at, event_type, body) " +
+  "from stdin (format binary)";
+
+/** The rows in COPY_ATTEMPTS's column order. */
+function attemptsCopyData(rows: readonly NewAttemptRow[]): Buffer {
+  const copy = new BinaryCopyWriter(rows.length * 512);
+  for (const row of rows) {
+    copy.tuple(18);
+    copy.timestamp(row.attempted_at.getTime());
+    copy.text(row.attempt_id);
+    copy.text(row.tenant_id);
+    copy.text(row.event_id);
+    copy.text(row.event_type);
+    copy.text(row.endpoint_id);
+    copy.text(row.task_id);
+    copy.int4(row.attempt);
+    copy.text(row.result);
+    copy.int4(row.status);
+    copy.text(row.error);
+    copy.text(row.response_body);
+    copy.int4(row.duration_ms);
+    copy.text(row.replay_of);
+    copy.text(row.decision);
+    copy.timestamp(row.next_attempt_at?.getTime());
+    copy.text(row.reason);
+    copy.timestamp(row.event_created_at.getTime());
+  }
+  return copy.finish();
+}
+
+function bodiesCopyData(bodies: readonly EventBody[]): Buffer {
+  let bytes = 0;
+  for (const body of bodies) bytes += body.body.byteLength + 256;
+  const copy = new BinaryCopyWriter(bytes);
+  for (const body of bodies) {
+    copy.tuple(5);
+    copy.text(body.tenantId);
+    copy.text(body.eventId);
+    copy.timestamp(body.createdAt.getTime());
+    copy.text(body.eventType);
+    copy.bytes(body.body);
+  }
+  return copy.finish();
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return error instanceof Error && (error as { code?: unknown }).code === UNIQUE_VIOLATION;
+}
+const UNIQUE_VIOLATION = "23505";
+
 /**
  * Writes a batch of attempt rows and event bodies in ONE statement whatever its size: each
  * column travels as one array parameter (unnest), so there is one round trip, one plan, and no
@@ -19,7 +111,7 @@ export interface EventBody {
  * division (exact to the microsecond at these magnitudes): pg's Date formatting, numeric
  * division or printing fractions cost more than a row's text.
  */
-export async function writeAttempts(
+export async function insertAttempts(
   db: Kysely<Database>,
   rows: readonly NewAttemptRow[],
   bodies: readonly EventBody[],

@@ -73,7 +73,7 @@ describe("day partitions", () => {
     await keeper.ensure([day("2025-05-20")]);
     expect(keeper.has(day("2025-05-20"))).toBe(true);
     await writeAttempts(
-      log.database.db,
+      log.database,
       [attemptRow({ attempted_at: new Date("2025-05-20T12:00:00Z") })],
       [],
     );

@@ -2,12 +2,14 @@ import {
   attemptResults,
   DEFAULT_TENANT_ID,
   deadLetterReasons,
+  decodeRecordBatch,
   ENDPOINT_ID_PATTERN,
   EVENT_ID_PATTERN,
   EVENT_TYPE_PATTERN,
   Header,
   HISTORY_LIMIT,
   RESPONSE_BODY_LIMIT,
+  recordCount,
   TENANT_ID_PATTERN,
 } from "@hookline/contracts";
 import { rawHeaderBytes } from "@hookline/kit";
@@ -50,9 +52,11 @@ const Field = {
   ResponseBody: 18,
   Decision: 19,
   Reason: 20,
+  /** A record batch's count (contracts' record-batch.ts). */
+  Records: 21,
 } as const;
 type Field = (typeof Field)[keyof typeof Field];
-const FIELDS = 21;
+const FIELDS = 22;
 export type HeaderValues = (string | undefined)[];
 
 const headerOfField: readonly string[] = [
@@ -77,6 +81,7 @@ const headerOfField: readonly string[] = [
   Header.responseBody,
   Header.decision,
   Header.reason,
+  Header.records,
 ];
 /** The fields by the length of their header's name: a line's name is compared in place. */
 const fieldsByNameLength: ([string, Field][] | undefined)[] = [];
@@ -168,20 +173,50 @@ export function valuesOfHeaders(h: MsgHdrs): HeaderValues {
   return values;
 }
 
-/** A pulled ATTEMPTS record, read from its header bytes where nats.js keeps them. */
-export function readRecordMessage(msg: JsMsg): ReadRecord {
+/** The records of a pulled ATTEMPTS message, and what could not be read in it. */
+export interface ReadRecords {
+  records: LoggedRecord[];
+  errors: string[];
+}
+
+/**
+ * A pulled ATTEMPTS message's records, read from header bytes where nats.js keeps them: one,
+ * or a record batch's (delivery's success records of a write turn).
+ */
+export function readRecordsOfMessage(msg: JsMsg): ReadRecords {
   const block = rawHeaderBytes(msg);
   let values = block === undefined ? undefined : valuesOfBlock(block);
   if (values === undefined) {
     try {
       const h = msg.headers;
-      if (h === undefined) return { ok: false, error: "the message has no headers" };
+      if (h === undefined) return { records: [], errors: ["the message has no headers"] };
       values = valuesOfHeaders(h);
     } catch (error) {
-      return { ok: false, error: `unreadable headers: ${String(error)}` };
+      return { records: [], errors: [`unreadable headers: ${String(error)}`] };
     }
   }
-  return readRecord(values, msg.data);
+  const records = values[Field.Records];
+  if (records !== undefined) return readBatch(records, msg.data);
+  const read = readRecord(values, msg.data);
+  return read.ok ? { records: [read.record], errors: [] } : { records: [], errors: [read.error] };
+}
+
+function readBatch(countValue: string, data: Uint8Array): ReadRecords {
+  const count = recordCount(countValue);
+  if (count === undefined) return { records: [], errors: [`${Header.records}: invalid`] };
+  const batch = decodeRecordBatch(data, count);
+  if (!batch.ok) return { records: [], errors: [batch.error] };
+  const read: ReadRecords = { records: [], errors: [] };
+  batch.frames.forEach((frame, i) => {
+    const values = valuesOfBlock(frame.headers);
+    const record =
+      values === undefined
+        ? ({ ok: false, error: "unreadable header block" } as const)
+        : readRecord(values, frame.data);
+    if (record.ok) read.records.push(record.record);
+    else read.errors.push(`record ${i + 1} of ${count}: ${record.error}`);
+  });
+  return read;
 }
 
 /** A header's value, "" as absent. */

@@ -2,6 +2,7 @@ import {
   type ClassifiedOutcomeMeta,
   encodeClassifiedOutcome,
   encodeOutcome,
+  encodeRecordBatch,
   type HooklineNames,
   type OutcomeMeta,
   taskIdFor,
@@ -9,7 +10,7 @@ import {
 import { createLogger } from "@hookline/kit";
 import { type PostgresHandle, startPostgres } from "@hookline/testkit";
 import type { JetStreamClient } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { MsgHdrsImpl, type NatsConnection } from "@nats-io/transport-node";
 import { connectDatabase, type DatabaseLink } from "../db/connection";
 import { migrateToLatest } from "../db/migrate";
 import type { AttemptRow, EventBodyRow, NewAttemptRow } from "../db/schema";
@@ -171,4 +172,23 @@ export async function startLogDatabase(postgres?: PostgresHandle): Promise<LogDa
       await pg.stop();
     },
   };
+}
+
+/** Publishes success records as ONE record batch, as delivery does for a write turn. */
+export async function publishRecordBatch(
+  js: JetStreamClient,
+  names: HooklineNames,
+  records: { meta: OutcomeMeta; data?: Uint8Array; headers?: Uint8Array }[],
+): Promise<void> {
+  const first = records[0];
+  if (first === undefined) throw new Error("a record batch holds at least one record");
+  const batch = encodeRecordBatch(
+    records.map(({ meta, data, headers }) => ({
+      headers: headers ?? (encodeOutcome(meta, recordMsgId(meta)) as MsgHdrsImpl).encode(),
+      data: data ?? new Uint8Array(),
+    })),
+  );
+  await js.publish(names.subjects.outcomeDelivered(first.meta.endpointId), batch.data, {
+    headers: MsgHdrsImpl.decode(batch.headers),
+  });
 }

@@ -1,17 +1,30 @@
 import type { Logger } from "@hookline/kit";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
 import type { Database } from "./schema";
+
+/** One `copy … from stdin` statement and the data it reads. */
+export interface CopyIn {
+  statement: string;
+  data: Uint8Array;
+}
 
 export interface DatabaseLink {
   db: Kysely<Database>;
   /** True when `select 1` answers within the timeout: readiness follows it. */
   answers(timeoutMs?: number): Promise<boolean>;
+  /**
+   * Runs the COPY statements in one transaction on one pooled connection. Like a query, it
+   * fails after the query timeout: the connection is then dropped.
+   */
+  copyIn(copies: readonly CopyIn[]): Promise<void>;
   /** Ends every pooled connection. */
   destroy(): Promise<void>;
 }
 
 const DEFAULT_CHECK_TIMEOUT_MS = 1_000;
+const QUERY_TIMEOUT_MS = 15_000;
 
 /**
  * A Kysely instance over a pg pool. Connecting and querying have timeouts, so an unreachable
@@ -26,7 +39,7 @@ export function connectDatabase(options: {
     connectionString: options.url,
     max: options.poolSize,
     connectionTimeoutMillis: 3_000,
-    query_timeout: 15_000,
+    query_timeout: QUERY_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
   });
@@ -51,6 +64,51 @@ export function connectDatabase(options: {
         clearTimeout(timer);
       }
     },
+    copyIn: (copies) => copyInTransaction(pool, copies),
     destroy: () => db.destroy(),
   };
+}
+
+async function copyInTransaction(pool: pg.Pool, copies: readonly CopyIn[]): Promise<void> {
+  const client = await pool.connect();
+  // A checked-out client's connection errors are ours to hear (an unheard one ends the process);
+  // the COPY or the next query fails with it anyway.
+  const ignore = () => {};
+  client.on("error", ignore);
+  let timer: NodeJS.Timeout | undefined;
+  // pg's query_timeout does not cover a COPY: a server that stops answering would hold it.
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Query read timeout: COPY unfinished after ${QUERY_TIMEOUT_MS} ms`)),
+      QUERY_TIMEOUT_MS,
+    );
+  });
+  let failure: Error | undefined;
+  try {
+    const copied = copyAll(client, copies);
+    // Settled either way: after a timeout its own failure comes later and is not news.
+    copied.catch(() => {});
+    await Promise.race([copied, timedOut]);
+  } catch (error) {
+    failure = error instanceof Error ? error : new Error(String(error));
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    client.off("error", ignore);
+    // After a failure the connection may be mid-COPY or mid-transaction: drop it.
+    client.release(failure);
+  }
+}
+
+async function copyAll(client: pg.PoolClient, copies: readonly CopyIn[]): Promise<void> {
+  await client.query("begin");
+  for (const copy of copies) {
+    await new Promise<void>((resolve, reject) => {
+      const stream = client.query(copyFrom(copy.statement));
+      stream.on("finish", resolve);
+      stream.on("error", reject);
+      stream.end(copy.data);
+    });
+  }
+  await client.query("commit");
 }
