@@ -1,4 +1,9 @@
-import { decodeOutcome, hooklineNames, type OutcomeMeta } from "@hookline/contracts";
+import {
+  decodeDeliveredOutcomes,
+  decodeOutcome,
+  hooklineNames,
+  type OutcomeMeta,
+} from "@hookline/contracts";
 import { pollUntil, type Sink, sleep } from "@hookline/testkit";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -76,8 +81,8 @@ describe("rate limit, end to end", () => {
     });
     const deliveredSub = nc.subscribe(names.subjects.outcomeDelivered(endpoint.id), {
       callback: (error, msg) => {
-        const decoded = error ? undefined : decodeOutcome(msg.headers);
-        if (decoded?.ok) delivered.push(decoded.value);
+        const decoded = error ? undefined : decodeDeliveredOutcomes(msg);
+        if (decoded?.ok) delivered.push(...decoded.value);
       },
     });
     await nc.flush();

@@ -2,6 +2,7 @@ import {
   type DeadLetterMeta,
   type Decoded,
   decodeDeadLetter,
+  decodeDeliveredOutcomes,
   decodeOutcome,
   type HooklineNames,
   type OutcomeMeta,
@@ -88,7 +89,11 @@ export function inspectStreams(
   const deliveredOutcomes = async (endpointId: string) =>
     (
       await storedMessages(jsm, names.streams.attempts, names.subjects.outcomeDelivered(endpointId))
-    ).map((msg) => decodedOrThrow(decodeOutcome, msg));
+    ).flatMap((msg) => {
+      const decoded = decodeDeliveredOutcomes({ headers: msg.header, data: msg.data });
+      if (!decoded.ok) throw new Error(`undecodable message on ${msg.subject}: ${decoded.error}`);
+      return decoded.value;
+    });
 
   const waitForCount = async <T>(
     read: () => Promise<T[]>,

@@ -1,5 +1,6 @@
 import { randomBytes, randomInt } from "node:crypto";
 import {
+  decodeDeliveredOutcomes,
   decodeOutcome,
   defaultProvisionOptions,
   type EndpointRecord,
@@ -622,9 +623,11 @@ describe("circuit breaker and rate limit", () => {
     const grants: number[] = [];
     const delivered = nc.subscribe(h.names.subjects.outcomeDelivered(endpoint.id), {
       callback: (error, msg) => {
-        const decoded = error ? undefined : decodeOutcome(msg.headers);
+        const decoded = error ? undefined : decodeDeliveredOutcomes(msg);
         // A pass records its start (`at`) in the same tick as it takes the token.
-        if (decoded?.ok) grants.push(decoded.value.history.at(-1)?.at ?? 0);
+        for (const outcome of decoded?.ok ? decoded.value : []) {
+          grants.push(outcome.history.at(-1)?.at ?? 0);
+        }
       },
     });
     await nc.flush();

@@ -24,6 +24,7 @@ import {
 import { createEndpointSlots } from "./lanes/endpoint-slots";
 import { laneConcurrency } from "./lanes/lane-concurrency";
 import { type Overflow, startOverflow } from "./lanes/overflow";
+import { createSuccessRecords } from "./lanes/success-records";
 import { createTaskRunner } from "./lanes/task-runner";
 import { createWriteCoalescer } from "./lanes/write-coalescer";
 import { type DeliveryMetrics, laneRecorder } from "./metrics";
@@ -94,8 +95,11 @@ export interface RunningDelivery {
 export function startDelivery(options: DeliveryOptions): RunningDelivery {
   const { names, logger, metrics } = options;
   const fairness = options.fairness ?? defaultFairnessLimits;
-  const writes = createWriteCoalescer((error) =>
-    logger.warn({ err: error }, "ack or audit publish failed; the task may be redelivered"),
+  const successRecords = createSuccessRecords({ nc: options.nc, names, logger });
+  const writes = createWriteCoalescer(
+    (error) =>
+      logger.warn({ err: error }, "ack or audit publish failed; the task may be redelivered"),
+    { afterWrites: successRecords.publish },
   );
   const concurrency = laneConcurrency(options.maxInFlight, options.retryShare);
   const consumers: Record<DeliveryLane, { stream: string; consumer: string }> = {
@@ -137,6 +141,7 @@ export function startDelivery(options: DeliveryOptions): RunningDelivery {
       {
         ...options,
         writes,
+        successRecords,
         endpointLookupTimeoutMs: fairness.endpointLookupTimeoutMs,
         stopping: () => stopping,
       },

@@ -122,6 +122,11 @@ export function encodeOutcomeHeaders(meta: OutcomeMeta, msgId: string): EncodedH
   return new EncodedBytes(encoder.encode(`${text}\r\n\r\n`));
 }
 
+/** Header bytes as nats.js's publish takes them. */
+export function encodedHeaders(bytes: Uint8Array): EncodedHeaders {
+  return new EncodedBytes(bytes);
+}
+
 /** A class rather than `{ encode: () => bytes }`: kept function names make closures dear. */
 class EncodedBytes implements EncodedHeaders {
   constructor(private readonly bytes: Uint8Array) {}

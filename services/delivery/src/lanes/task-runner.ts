@@ -14,12 +14,13 @@ import {
   type ServiceMetrics,
 } from "@hookline/kit";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
-import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
+import type { MsgHdrs } from "@nats-io/transport-node";
 import type { EndpointGuards } from "../guards/endpoint-guards";
 import { isAttempt, statusClass } from "../http/attempt";
 import type { LaneRecorder } from "../metrics";
 import type { EndpointCredentials } from "../signing/endpoint-credentials";
 import { type AttemptSummary, encodeOutcomeHeaders, outcomeFor, outcomeMsgId } from "./outcome";
+import type { SuccessRecords } from "./success-records";
 import { taskHeaders } from "./task-headers";
 import { endpointTimeoutMs, webhookRequestFor } from "./webhook-request";
 import type { WriteCoalescer } from "./write-coalescer";
@@ -30,7 +31,6 @@ export const OUTCOME_RETRY_MAX_MS = 5_000;
 const EMPTY = new Uint8Array(0);
 
 export interface TaskRunnerDeps {
-  nc: NatsConnection;
   js: JetStreamClient;
   names: HooklineNames;
   endpoints: Pick<EndpointCache, "lookup">;
@@ -46,6 +46,8 @@ export interface TaskRunnerDeps {
   endpointLookupTimeoutMs: number;
   /** Batches the acks and audit publishes of one event-loop turn into one socket write. */
   writes: WriteCoalescer;
+  /** The turn's success records for the attempt log; `writes` publishes them after its run. */
+  successRecords: SuccessRecords;
   /** True once shutdown began: tasks waiting to store their outcome are given back. */
   stopping: () => boolean;
 }
@@ -74,7 +76,7 @@ export function createTaskRunner(
   lane: DeliveryLane,
   record: LaneRecorder,
 ): TaskRunner {
-  const { nc, js, names, logger, writes } = deps;
+  const { js, names, logger, writes } = deps;
   const consumer = lane === "fresh" ? names.consumers.deliveryFresh : names.consumers.deliveryRetry;
   const warnOutage = createOutageWarning(logger.child({ lane }));
 
@@ -148,25 +150,17 @@ export function createTaskRunner(
 
   const recordSuccess = (msg: JsMsg, task: TaskMeta, summary: AttemptSummary) => {
     const outcome = outcomeFor(task, summary);
-    // nc.publish only calls encode() on the headers: the same bytes encodeOutcome gives.
+    // The same bytes encodeOutcome gives.
     const headers = encodeOutcomeHeaders(
       outcome,
       outcomeMsgId(task, summary.result, msg.seq),
-    ) as unknown as MsgHdrs;
+    ).encode();
     // The attempt log keeps each event's body once: from the first attempt of the task (or of
     // its replay). Later attempts' records carry none, which keeps the stream small.
     const data = outcome.attempt <= 1 ? msg.data : EMPTY;
     writes.defer(() => {
-      // Audit only, so a core publish: the stream stores it, and neither side spends a PubAck
-      // on it.
-      try {
-        nc.publish(names.subjects.outcomeDelivered(task.endpointId), data, { headers });
-      } catch (error) {
-        logger.debug(
-          { err: error, taskId: task.taskId, eventId: task.eventId, endpointId: task.endpointId },
-          "audit outcome lost",
-        );
-      }
+      // Published with the turn's other records once its writes are done, in the same flush.
+      deps.successRecords.add(task.endpointId, headers, data);
       msg.ack();
     });
     record.endToEndSeconds(Math.max(0, Date.now() - task.createdAt) / 1_000);

@@ -25,4 +25,20 @@ describe("createWriteCoalescer", () => {
     expect(ran).toEqual([2]);
     expect(errors).toHaveLength(1);
   });
+
+  it("runs afterWrites once after each run's writes, even when one failed", async () => {
+    const ran: string[] = [];
+    const coalescer = createWriteCoalescer(() => undefined, {
+      afterWrites: () => ran.push("after"),
+    });
+    coalescer.defer(() => ran.push("a"));
+    coalescer.defer(() => {
+      throw new Error("closed");
+    });
+    coalescer.defer(() => ran.push("b"));
+    await coalescer.flushed();
+    coalescer.defer(() => ran.push("c"));
+    await coalescer.flushed();
+    expect(ran).toEqual(["a", "b", "after", "c", "after"]);
+  });
 });

@@ -15,7 +15,15 @@ export interface WriteCoalescer {
 
 const WINDOW_MS = 1;
 
-export function createWriteCoalescer(onError: (error: unknown) => void): WriteCoalescer {
+export interface WriteCoalescerOptions {
+  /** Runs after each run's writes, in the same socket write: what they gathered goes out. */
+  afterWrites?: () => void;
+}
+
+export function createWriteCoalescer(
+  onError: (error: unknown) => void,
+  options: WriteCoalescerOptions = {},
+): WriteCoalescer {
   let queue: (() => void)[] = [];
   let scheduled: Promise<void> | undefined;
   let ran: () => void = () => {};
@@ -27,6 +35,13 @@ export function createWriteCoalescer(onError: (error: unknown) => void): WriteCo
     for (const write of writes) {
       try {
         write();
+      } catch (error) {
+        onError(error);
+      }
+    }
+    if (options.afterWrites) {
+      try {
+        options.afterWrites();
       } catch (error) {
         onError(error);
       }
