@@ -16,6 +16,12 @@ export interface RecordFrame {
  * header block (what the record would carry as a message of its own), then a 4-byte length and
  * its data.
  */
+/**
+ * Publishers start another batch before one would pass this (NATS's max_payload is 1 MiB by
+ * default); readers bound what a pull holds by it.
+ */
+export const RECORD_BATCH_MAX_BYTES = 256 * 1024;
+
 export function encodeRecordBatch(frames: readonly RecordFrame[]): {
   headers: Uint8Array;
   data: Uint8Array;

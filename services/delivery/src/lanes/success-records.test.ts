@@ -3,13 +3,14 @@ import {
   Header,
   hooklineNames,
   type OutcomeMeta,
+  RECORD_BATCH_MAX_BYTES,
 } from "@hookline/contracts";
 import { createLogger } from "@hookline/kit";
 import { type NatsServerHandle, startNatsServer } from "@hookline/testkit";
 import { connect, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeOutcomeHeaders } from "./outcome";
-import { createSuccessRecords, RECORD_BATCH_MAX_BYTES } from "./success-records";
+import { createSuccessRecords } from "./success-records";
 import { createWriteCoalescer } from "./write-coalescer";
 
 let server: NatsServerHandle;

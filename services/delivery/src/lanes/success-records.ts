@@ -1,4 +1,9 @@
-import { encodeRecordBatch, type HooklineNames, type RecordFrame } from "@hookline/contracts";
+import {
+  encodeRecordBatch,
+  type HooklineNames,
+  RECORD_BATCH_MAX_BYTES,
+  type RecordFrame,
+} from "@hookline/contracts";
 import type { Logger } from "@hookline/kit";
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import { encodedHeaders } from "./outcome";
@@ -16,9 +21,6 @@ export interface SuccessRecords {
   /** Publishes every record held: one message per endpoint. */
   publish(): void;
 }
-
-/** A batch is published early past this size: NATS's max_payload is 1 MiB by default. */
-export const RECORD_BATCH_MAX_BYTES = 256 * 1024;
 
 interface Held {
   frames: RecordFrame[];

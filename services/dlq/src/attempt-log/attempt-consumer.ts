@@ -1,3 +1,4 @@
+import { RECORD_BATCH_MAX_BYTES } from "@hookline/contracts";
 import { createOutageWarning, type Logger, type ServiceMetrics } from "@hookline/kit";
 import {
   AckPolicy,
@@ -79,6 +80,9 @@ const FETCH_EXPIRES_MS = 1_000;
 /** A pull that has not ended this long after stop() (NATS away) is ended from here. */
 const FETCH_GRACE_MS = FETCH_EXPIRES_MS + 2_000;
 const PULL_RETRY_DELAY_MS = 1_000;
+/** What one pull may bring at most, were every message a record batch of the largest size. */
+const PULL_MAX_BYTES = 64 * 1024 * 1024;
+const MAX_MESSAGES_PER_PULL = Math.floor(PULL_MAX_BYTES / RECORD_BATCH_MAX_BYTES);
 /** Records held or waiting to be acked are marked in progress this often (ack_wait is 60 s). */
 const KEEP_ALIVE_MS = 20_000;
 /** While the ack frontier waits for a record, the durable's state is read this often. */
@@ -118,8 +122,11 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
   let pending: Held[] = [];
   /** The records held in `pending` (a message that cannot be read counts as one). */
   let pendingRecords = 0;
-  /** Records per message in the last pull: pulls are sized in records. */
-  let recordsPerMessage = 1;
+  /**
+   * Records per message in the last burst: pulls are sized in records. Until one is seen,
+   * about what delivery's record batches hold under load.
+   */
+  let recordsPerMessage = 40;
   let pulledMessages = 0;
   let pulledRecords = 0;
   let stopping = false;
@@ -184,9 +191,15 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
    * pull), a whole batch with the usual wait, as a continuous pull would.
    */
   let burstAt = Number.NEGATIVE_INFINITY;
+  /**
+   * Messages for about a batch of records (delivery's success records come many a message), and
+   * never so many that record batches of the largest size would pass PULL_MAX_BYTES.
+   */
+  const messagesFor = (perMessage: number) =>
+    Math.max(1, Math.min(MAX_MESSAGES_PER_PULL, Math.floor(batchSize / perMessage)));
   let lastBurstFull = false;
   const nextPullSize = async (source: Consumer): Promise<number | "later"> => {
-    if (burstIntervalMs <= 0) return Math.max(1, Math.floor(batchSize / recordsPerMessage));
+    if (burstIntervalMs <= 0) return messagesFor(recordsPerMessage);
     const wait = burstAt + burstIntervalMs - Date.now();
     if (!lastBurstFull && wait > 0) {
       await toPuller.wait(wait);
@@ -196,8 +209,7 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
     if (pulledMessages > 0) recordsPerMessage = pulledRecords / pulledMessages;
     pulledMessages = 0;
     pulledRecords = 0;
-    // Messages for about a batch of records: delivery's success records come many a message.
-    const batchMessages = Math.max(1, Math.floor(batchSize / recordsPerMessage));
+    const batchMessages = messagesFor(recordsPerMessage);
     const info = await source.info(false);
     lastBurstFull = info.num_pending >= batchMessages;
     if (info.num_pending > 0) return Math.min(batchMessages, info.num_pending);
