@@ -90,13 +90,27 @@ async function copyInTransaction(pool: pg.Pool, copies: readonly CopyIn[]): Prom
     copied.catch(() => {});
     await Promise.race([copied, timedOut]);
   } catch (error) {
-    failure = error instanceof Error ? error : new Error(String(error));
+    clearTimeout(timer);
+    // A COPY the server refused (a duplicate key) leaves the connection usable once rolled back.
+    const refused = error instanceof pg.DatabaseError && error.severity === "ERROR";
+    if (!refused || !(await rolledBack(client))) {
+      failure = error instanceof Error ? error : new Error(String(error));
+    }
     throw error;
   } finally {
     clearTimeout(timer);
     client.off("error", ignore);
-    // After a failure the connection may be mid-COPY or mid-transaction: drop it.
+    // After another failure the connection may be mid-COPY or mid-transaction: drop it.
     client.release(failure);
+  }
+}
+
+async function rolledBack(client: pg.PoolClient): Promise<boolean> {
+  try {
+    await client.query("rollback");
+    return true;
+  } catch {
+    return false;
   }
 }
 
