@@ -17,10 +17,12 @@ export interface DlqMetrics {
   attemptsLogged: Counter;
   /** Attempt records acked without a row. */
   attemptsSkipped: Counter<"reason">;
-  /** One batch statement of the attempt log, successful ones. */
+  /** One batch write of the attempt log (one transaction), successful ones. */
   attemptLogWrite: Histogram;
   /** Batch writes that failed (each is tried again, its records kept unacked). */
   attemptLogWriteFailures: Counter;
+  /** Batches COPY refused for a row or body already stored, written again by INSERT. */
+  attemptLogRewrites: Counter;
   /** 1 while this instance holds the attempt log's writer lock: one instance writes. */
   attemptLogWriter: Gauge;
 }
@@ -63,13 +65,18 @@ export function createDlqMetrics(
   for (const reason of attemptSkipReasons) attemptsSkipped.inc({ reason }, 0);
   const attemptLogWrite = new Histogram({
     name: "hookline_dlq_attempt_log_write_seconds",
-    help: "Time to write one batch of the attempt log (one statement)",
+    help: "Time to write one batch of the attempt log (one transaction)",
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers,
   });
   const attemptLogWriteFailures = new Counter({
     name: "hookline_dlq_attempt_log_write_failures_total",
     help: "Attempt log batch writes that failed and are tried again",
+    registers,
+  });
+  const attemptLogRewrites = new Counter({
+    name: "hookline_dlq_attempt_log_rewrites_total",
+    help: "Attempt log batches COPY refused for a row already stored, written again by INSERT",
     registers,
   });
   const attemptLogWriter = new Gauge({
@@ -95,6 +102,7 @@ export function createDlqMetrics(
     attemptsSkipped,
     attemptLogWrite,
     attemptLogWriteFailures,
+    attemptLogRewrites,
     attemptLogWriter,
   };
 }

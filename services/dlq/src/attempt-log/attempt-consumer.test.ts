@@ -10,8 +10,10 @@ import { sql } from "kysely";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type DlqHarness, startDlqHarness } from "../testing/dlq-harness";
 import { type AttemptLog, startAttemptLog } from "./attempt-log";
+import { writeAttempts } from "./attempt-writer";
 import { dayOf, partitionName } from "./partitions";
 import {
+  attemptRow,
   DAY_MS,
   deliveredMeta,
   endpointOf,
@@ -128,6 +130,54 @@ describe("the attempt log consumer", () => {
       '{"n":"evt_batch_7"}',
     );
     expect(await logged()).toBeGreaterThanOrEqual(120);
+  });
+
+  it("stores a body once when the event's tasks come in different batches, by COPY", async () => {
+    await start();
+    const rewrites = () => metric(/^hookline_dlq_attempt_log_rewrites_total(?:\{[^}]*\})? (\d+)$/m);
+    const rewritesBefore = await rewrites();
+    const now = Date.now();
+    const body = Buffer.from('{"fan":"out"}');
+    const first = deliveredMeta({ eventId: "evt_fan", at: now - 2_000, createdAt: now - 3_000 });
+    await publishRecord(h.js, h.names, first, { data: body });
+    await settled();
+    // The slower endpoint answers later: its record, with the same body, is another batch.
+    const later = deliveredMeta({
+      eventId: "evt_fan",
+      at: now - 1_000,
+      createdAt: now - 3_000,
+      endpoint: 2,
+    });
+    await publishRecord(h.js, h.names, later, { data: body });
+    await settled();
+
+    expect((await attempts()).map((row) => row.endpoint_id)).toEqual([
+      endpointOf(1),
+      endpointOf(2),
+    ]);
+    expect((await bodies()).map((row) => [row.event_id, row.body.toString()])).toEqual([
+      ["evt_fan", '{"fan":"out"}'],
+    ]);
+    expect((await rewrites()) - rewritesBefore).toBe(0);
+
+    // A record whose row is stored already (written by a writer that stopped before acking) is
+    // refused by COPY; its batch goes in by INSERT, and the row stays one.
+    const again = deliveredMeta({ eventId: "evt_again", at: now - 500 });
+    await writeAttempts(
+      h.database,
+      [
+        attemptRow({
+          attempted_at: new Date(now - 500),
+          attempt_id: recordMsgId(again),
+          event_id: "evt_again",
+        }),
+      ],
+      [],
+    );
+    await publishRecord(h.js, h.names, again);
+    await settled();
+    expect(await count("attempts")).toBe(3);
+    expect((await rewrites()) - rewritesBefore).toBe(1);
   });
 
   it("writes a batch's readable records and counts the one it cannot read", async () => {

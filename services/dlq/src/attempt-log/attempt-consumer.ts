@@ -14,8 +14,9 @@ import { isDatabaseOutage } from "../db/outage";
 import type { NewAttemptRow } from "../db/schema";
 import type { DlqMetrics } from "../metrics";
 import { type AckFrontier, createAckFrontier } from "./ack-frontier";
-import { type AttemptLogDatabase, type EventBody, writeAttempts } from "./attempt-writer";
+import { type AttemptLogDatabase, bodyKey, type EventBody, writeAttempts } from "./attempt-writer";
 import { dayOf, type PartitionKeeper } from "./partitions";
+import { createRecentKeys } from "./recent-keys";
 import { type LoggedRecord, readRecordsOfMessage } from "./record-reader";
 import { createSignal } from "./signal";
 import { streamSequence } from "./stream-sequence";
@@ -80,6 +81,8 @@ const FETCH_EXPIRES_MS = 1_000;
 /** A pull that has not ended this long after stop() (NATS away) is ended from here. */
 const FETCH_GRACE_MS = FETCH_EXPIRES_MS + 2_000;
 const PULL_RETRY_DELAY_MS = 1_000;
+/** 15–30 s of bodies at 3,000 events/s, ~15 MB of keys at most (two generations). */
+const RECENT_BODIES = 50_000;
 /** What one pull may bring at most, were every message a record batch of the largest size. */
 const PULL_MAX_BYTES = 64 * 1024 * 1024;
 const MAX_MESSAGES_PER_PULL = Math.floor(PULL_MAX_BYTES / RECORD_BATCH_MAX_BYTES);
@@ -119,6 +122,12 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
   const skippedInvalid = metrics.attemptsSkipped.labels({ reason: "invalid" });
   const skippedExpired = metrics.attemptsSkipped.labels({ reason: "expired" });
 
+  /**
+   * Bodies this writer stored lately. Another task of the event brings the same body in a later
+   * batch (its endpoint answered later); COPY would refuse the batch for it, and the batch would
+   * be written again by INSERT. After a restart a repeat still comes: then INSERT it is.
+   */
+  const writtenBodies = createRecentKeys(RECENT_BODIES);
   let pending: Held[] = [];
   /** The records held in `pending` (a message that cannot be read counts as one). */
   let pendingRecords = 0;
@@ -339,18 +348,21 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
         const bodyDay = dayOf(row.event_created_at.getTime());
         if (bodyDay < oldest) continue;
         if (!partitions.has(bodyDay)) days.add(bodyDay);
-        bodies.push({
+        const body: EventBody = {
           tenantId: row.tenant_id,
           eventId: row.event_id,
           createdAt: row.event_created_at,
           eventType: row.event_type,
           body: record.body,
-        });
+        };
+        if (!writtenBodies.has(bodyKey(body))) bodies.push(body);
       }
       const started = performance.now();
       try {
         if (days.size > 0) await partitions.ensure(days);
-        await writeAttempts(database, rows, bodies);
+        const written = await writeAttempts(database, rows, bodies);
+        if (written === "inserted") metrics.attemptLogRewrites.inc();
+        for (const body of bodies) writtenBodies.add(bodyKey(body));
       } catch (error) {
         failures++;
         metrics.attemptLogWriteFailures.inc();

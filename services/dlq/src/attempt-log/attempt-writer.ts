@@ -196,13 +196,17 @@ function concatenated(bodies: readonly Uint8Array[]) {
   return { blob: Buffer.concat(bodies), starts, lengths };
 }
 
+/** What identifies a stored body: event_bodies' primary key. */
+export const bodyKey = (body: EventBody): string =>
+  `${body.tenantId}\n${body.eventId}\n${body.createdAt.getTime()}`;
+
 /** Each event's body once: every task of an event carries the same one. */
 function uniqueBodies(bodies: readonly EventBody[]): readonly EventBody[] {
   if (bodies.length < 2) return bodies;
   const seen = new Set<string>();
   const unique: EventBody[] = [];
   for (const body of bodies) {
-    const key = `${body.tenantId}\n${body.eventId}\n${body.createdAt.getTime()}`;
+    const key = bodyKey(body);
     if (seen.has(key)) continue;
     seen.add(key);
     unique.push(body);
