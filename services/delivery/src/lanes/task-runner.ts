@@ -76,7 +76,7 @@ export function createTaskRunner(
   lane: DeliveryLane,
   record: LaneRecorder,
 ): TaskRunner {
-  const { js, names, logger, writes } = deps;
+  const { js, names, logger, writes, successRecords } = deps;
   const consumer = lane === "fresh" ? names.consumers.deliveryFresh : names.consumers.deliveryRetry;
   const warnOutage = createOutageWarning(logger.child({ lane }));
 
@@ -160,7 +160,7 @@ export function createTaskRunner(
     const data = outcome.attempt <= 1 ? msg.data : EMPTY;
     writes.defer(() => {
       // Published with the turn's other records once its writes are done, in the same flush.
-      deps.successRecords.add(task.endpointId, headers, data);
+      successRecords.add(task.endpointId, headers, data);
       msg.ack();
     });
     record.endToEndSeconds(Math.max(0, Date.now() - task.createdAt) / 1_000);
