@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   defaultProvisionOptions,
-  type EndpointRecord,
   hooklineNames,
   kvStreamName,
   overflowConsumerConfig,
@@ -31,7 +30,7 @@ import {
 import type { KV } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { endpointId } from "../testing/letters";
+import { endpointId, putEndpoint } from "../testing/letters";
 import { type ConsumerStats, createQueueStatsReader, type QueueStats } from "./queue-stats";
 
 const names = hooklineNames("qstats");
@@ -77,21 +76,6 @@ async function startNatsWithUsers(): Promise<NatsServerHandle> {
   });
 }
 
-async function putEndpoint(id: string, tenantId: string): Promise<void> {
-  const at = new Date().toISOString();
-  const record: EndpointRecord = {
-    id,
-    tenantId,
-    url: `https://hooks.example.com/${id}`,
-    eventTypes: [],
-    secrets: [{ value: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", createdAt: at }],
-    disabled: false,
-    createdAt: at,
-    updatedAt: at,
-  };
-  await kv.put(id, JSON.stringify(record));
-}
-
 async function publish(subject: string, times = 1): Promise<void> {
   for (let i = 0; i < times; i++) await js.publish(subject, `task ${i}`);
 }
@@ -131,8 +115,8 @@ beforeAll(async () => {
   jsm = await jetstreamManager(admin);
   js = jetstream(admin);
   ({ endpoints: kv } = await provision(admin, jsm, { ...defaultProvisionOptions, names }));
-  for (const id of ACME) await putEndpoint(id, "acme");
-  await putEndpoint(OTHER, "other");
+  for (const id of ACME) await putEndpoint(kv, id, "acme");
+  await putEndpoint(kv, OTHER, "other");
   cache = await startEndpointCache(kv, logger);
   await cache.ready;
   await cache.waitForRevision(3);

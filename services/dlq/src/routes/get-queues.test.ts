@@ -1,4 +1,3 @@
-import type { EndpointRecord } from "@hookline/contracts";
 import type { ApiToken } from "@hookline/kit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -6,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DlqApp } from "../app";
 import { createQueueStatsReader, type QueueStatsReader } from "../queue-stats/queue-stats";
 import { type DlqHarness, dlqAppOver, startDlqHarness } from "../testing/dlq-harness";
-import { endpointId } from "../testing/letters";
+import { endpointId, putEndpoint } from "../testing/letters";
 
 const tokens: ApiToken[] = [
   { name: "all", token: "token-all" },
@@ -23,25 +22,10 @@ function appWith(harness: DlqHarness, queues: QueueStatsReader): DlqApp {
   return dlqAppOver(harness, { tokens, queues });
 }
 
-async function putEndpoint(id: string, tenantId: string) {
-  const at = new Date().toISOString();
-  const record: EndpointRecord = {
-    id,
-    tenantId,
-    url: `https://hooks.example.com/${id}`,
-    eventTypes: [],
-    secrets: [{ value: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", createdAt: at }],
-    disabled: false,
-    createdAt: at,
-    updatedAt: at,
-  };
-  return h.kv.put(id, JSON.stringify(record));
-}
-
 beforeAll(async () => {
   h = await startDlqHarness({ prefix: "dlq_queues" });
-  await putEndpoint(endpointId(1), "acme");
-  await putEndpoint(endpointId(2), "other");
+  await putEndpoint(h.kv, endpointId(1), "acme");
+  await putEndpoint(h.kv, endpointId(2), "other");
   await h.cache.waitForRevision(2);
   app = appWith(
     h,

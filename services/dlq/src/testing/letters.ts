@@ -19,11 +19,15 @@ export function endpointUrl(id: string): string {
   return `https://hooks.example.com/${id}`;
 }
 
-/** Registers an endpoint in KV as ingest would, so the endpoint cache knows its URL. */
-export async function putEndpoint(kv: KV, id: string): Promise<EndpointRecord> {
+/**
+ * Registers an endpoint in KV as ingest would, so the endpoint cache knows its URL; without a
+ * tenant it is `default`'s.
+ */
+export async function putEndpoint(kv: KV, id: string, tenantId?: string): Promise<EndpointRecord> {
   const at = new Date().toISOString();
   const record: EndpointRecord = {
     id,
+    ...(tenantId === undefined ? {} : { tenantId }),
     url: endpointUrl(id),
     eventTypes: [],
     secrets: [{ value: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", createdAt: at }],
