@@ -10,6 +10,7 @@ import {
   EVENT_CREATED_AT,
   insertAttempts,
   insertEventBody,
+  secondsAfterEvent,
   startAttemptLogDatabase,
   truncateAttemptLog,
 } from "../testing/attempt-fixtures";
@@ -31,7 +32,7 @@ beforeEach(async () => {
   await db.deleteFrom("dead_letters").execute();
 });
 
-const at = (seconds: number) => new Date(EVENT_CREATED_AT.getTime() + seconds * 1_000);
+const at = secondsAfterEvent;
 
 /** Stores the dead letter of evt_1's task to endpoint n, as the dlq-store consumer would. */
 async function storeDeadLetter(

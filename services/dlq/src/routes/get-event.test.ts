@@ -10,6 +10,7 @@ import {
   insertAttempts,
   insertEventBody,
   OPS_TOKEN,
+  secondsAfterEvent,
   startAttemptReadHarness,
   truncateAttemptLog,
 } from "../testing/attempt-fixtures";
@@ -35,7 +36,7 @@ beforeEach(async () => {
   await h.reset();
 });
 
-const at = (seconds: number) => new Date(EVENT_CREATED_AT.getTime() + seconds * 1_000);
+const at = secondsAfterEvent;
 const view = (path: string, token = OPS) => getJson<PublicEventView>(app, path, token);
 
 describe("GET /v1/events/{eventId}", () => {

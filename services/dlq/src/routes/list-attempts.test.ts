@@ -11,6 +11,7 @@ import {
   getJson,
   insertAttempts,
   OPS_TOKEN,
+  secondsAfterEvent,
   startAttemptReadHarness,
   truncateAttemptLog,
 } from "../testing/attempt-fixtures";
@@ -32,7 +33,7 @@ beforeEach(async () => {
   await truncateAttemptLog(h.database.db);
 });
 
-const at = (seconds: number) => new Date(EVENT_CREATED_AT.getTime() + seconds * 1_000);
+const at = secondsAfterEvent;
 type Page = { data: PublicAttempt[]; nextCursor: string | null };
 const list = (query: string, token = OPS) => getJson<Page>(app, `/v1/attempts${query}`, token);
 const ids = async (query: string, token = OPS) =>

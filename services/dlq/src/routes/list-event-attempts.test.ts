@@ -6,10 +6,10 @@ import {
   ACME_TOKEN,
   attemptRow,
   deliveredRow,
-  EVENT_CREATED_AT,
   getJson,
   insertAttempts,
   OPS_TOKEN,
+  secondsAfterEvent,
   startAttemptReadHarness,
   truncateAttemptLog,
 } from "../testing/attempt-fixtures";
@@ -31,7 +31,7 @@ beforeEach(async () => {
   await truncateAttemptLog(h.database.db);
 });
 
-const at = (seconds: number) => new Date(EVENT_CREATED_AT.getTime() + seconds * 1_000);
+const at = secondsAfterEvent;
 type EventAttempts = { data: PublicAttempt[]; truncated: boolean };
 const listed = async (path: string, token = OPS) => {
   const answer = await getJson<EventAttempts>(app, path, token);

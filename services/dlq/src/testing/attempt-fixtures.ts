@@ -47,6 +47,10 @@ export async function truncateAttemptLog(db: Kysely<Database>): Promise<void> {
 
 export const EVENT_CREATED_AT = new Date("2025-03-01T12:00:00.000Z");
 
+/** `seconds` after EVENT_CREATED_AT: when the fixtures' attempts happen. */
+export const secondsAfterEvent = (seconds: number): Date =>
+  new Date(EVENT_CREATED_AT.getTime() + seconds * 1_000);
+
 /**
  * One attempt row as the attempt log writes it: a failed first attempt of `evt_1` to endpoint 1
  * in the default tenant, retried, unless overridden. The attempt id follows the task id, the
