@@ -90,7 +90,6 @@ async function copyInTransaction(pool: pg.Pool, copies: readonly CopyIn[]): Prom
     copied.catch(() => {});
     await Promise.race([copied, timedOut]);
   } catch (error) {
-    clearTimeout(timer);
     // A COPY the server refused (a duplicate key) leaves the connection usable once rolled back.
     const refused = error instanceof pg.DatabaseError && error.severity === "ERROR";
     if (!refused || !(await rolledBack(client))) {
