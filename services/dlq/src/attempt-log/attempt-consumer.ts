@@ -332,6 +332,7 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
       const oldest = partitions.oldestKeptDay();
       const rows: NewAttemptRow[] = [];
       const bodies: EventBody[] = [];
+      const bodyKeys: string[] = [];
       const days = new Set<number>();
       let expired = 0;
       for (const record of batch.flatMap((held) => held.records)) {
@@ -355,14 +356,17 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
           eventType: row.event_type,
           body: record.body,
         };
-        if (!writtenBodies.has(bodyKey(body))) bodies.push(body);
+        const key = bodyKey(body);
+        if (writtenBodies.has(key)) continue;
+        bodies.push(body);
+        bodyKeys.push(key);
       }
       const started = performance.now();
       try {
         if (days.size > 0) await partitions.ensure(days);
         const written = await writeAttempts(database, rows, bodies);
         if (written === "inserted") metrics.attemptLogRewrites.inc();
-        for (const body of bodies) writtenBodies.add(bodyKey(body));
+        for (const key of bodyKeys) writtenBodies.add(key);
       } catch (error) {
         failures++;
         metrics.attemptLogWriteFailures.inc();
