@@ -11,8 +11,8 @@ import {
 } from "@hookline/kit";
 import type { Kysely } from "kysely";
 import type { Database } from "./db/schema";
+import type { PageCursors } from "./http/page-cursors";
 import { registerProblemComponents, serviceUnavailable } from "./http/problems";
-import type { CursorCodec } from "./letters/cursor";
 import type { LetterReplayer } from "./letters/replay";
 import type { LetterSettler } from "./letters/settle";
 import type { QueueStatsReader } from "./queue-stats/queue-stats";
@@ -42,7 +42,8 @@ export interface DlqAppDeps {
   /** DLQ_MAX_BODY_BYTES: the body limit of every route. */
   maxBodyBytes: number;
   db: Kysely<Database>;
-  cursors: CursorCodec;
+  /** Signs and opens the page cursors of every list. */
+  cursors: PageCursors;
   replayer: LetterReplayer;
   settler: LetterSettler;
   /** GET /v1/queues: JetStream's figures (stream, consumer and subject info). */

@@ -24,7 +24,7 @@ import { type AttemptLog, startAttemptLog } from "./attempt-log/attempt-log";
 import { dlqEnvShape } from "./config";
 import { connectDatabase } from "./db/connection";
 import { migrateUntilDone } from "./db/migrate";
-import { createCursorCodec, cursorKey } from "./letters/cursor";
+import { createPageCursors, cursorKey } from "./http/page-cursors";
 import { createLetterReplayer } from "./letters/replay";
 import { createLetterSettler } from "./letters/settle";
 import { countByStatus } from "./letters/stats";
@@ -169,7 +169,7 @@ async function main(): Promise<void> {
       tokens,
       maxBodyBytes: env.DLQ_MAX_BODY_BYTES,
       db: database.db,
-      cursors: createCursorCodec(cursorKey(env.DLQ_CURSOR_SECRET, tokens)),
+      cursors: createPageCursors(cursorKey(env.DLQ_CURSOR_SECRET, tokens)),
       replayer: createLetterReplayer({
         db: database.db,
         js,

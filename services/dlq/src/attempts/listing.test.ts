@@ -2,7 +2,7 @@ import type { Kysely } from "kysely";
 import { sql } from "kysely";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Database, NewAttemptRow } from "../db/schema";
-import { createCursorCodec, cursorKey } from "../letters/cursor";
+import { createPageCursors, cursorKey } from "../http/page-cursors";
 import {
   attemptRow,
   deliveredRow,
@@ -12,13 +12,13 @@ import {
 } from "../testing/attempt-fixtures";
 import { endpointId } from "../testing/letters";
 import type { AttemptPosition } from "./cursor";
-import { createAttemptCursorCodec } from "./cursor";
+import { attemptCursorCodec } from "./cursor";
 import type { AttemptFilter } from "./filter";
 import { type AttemptPage, attemptPageQuery, listAttempts, listEventAttempts } from "./listing";
 
 let database: Awaited<ReturnType<typeof startAttemptLogDatabase>>;
 let db: Kysely<Database>;
-const cursors = createAttemptCursorCodec(createCursorCodec(cursorKey("a-long-enough-secret", [])));
+const cursors = attemptCursorCodec(createPageCursors(cursorKey("a-long-enough-secret", [])));
 
 beforeAll(async () => {
   database = await startAttemptLogDatabase();

@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import type { AttemptRow, Database } from "../db/schema";
-import type { AttemptCursorCodec, AttemptPosition } from "./cursor";
+import type { CursorCodec } from "../http/page-cursors";
+import type { AttemptPosition } from "./cursor";
 import { type AttemptFilter, matchesAttemptFilter } from "./filter";
 
 export const DEFAULT_ATTEMPT_PAGE_SIZE = 50;
@@ -19,7 +20,7 @@ export type AttemptPage =
  */
 export async function listAttempts(
   db: Kysely<Database>,
-  cursors: AttemptCursorCodec,
+  cursors: CursorCodec<AttemptPosition>,
   page: { filter: AttemptFilter; cursor?: string | undefined; limit: number },
 ): Promise<AttemptPage> {
   const after = page.cursor === undefined ? undefined : cursors.decode(page.cursor);

@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import type { Database, DeadLetterRow } from "../db/schema";
-import type { CursorCodec } from "./cursor";
+import type { CursorCodec } from "../http/page-cursors";
+import type { PagePosition } from "./cursor";
 import { type LetterFilter, matchesFilter } from "./filter";
 import { isDeadLetterId } from "./letter-id";
 
@@ -42,7 +43,7 @@ export type LetterPage =
  */
 export async function listLetters(
   db: Kysely<Database>,
-  cursors: CursorCodec,
+  cursors: CursorCodec<PagePosition>,
   page: { filter: LetterFilter; cursor?: string | undefined; limit: number },
 ): Promise<LetterPage> {
   const after = page.cursor === undefined ? undefined : cursors.decode(page.cursor);

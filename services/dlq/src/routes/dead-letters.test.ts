@@ -2,7 +2,8 @@ import { decodeTask, Header } from "@hookline/contracts";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { DeadLetterStatus } from "../db/schema";
 import type { DeadLetterDetail, PublicAuditEntry, PublicDeadLetter } from "../http/letter-schemas";
-import { createCursorCodec } from "../letters/cursor";
+import { createPageCursors } from "../http/page-cursors";
+import { letterCursorCodec } from "../letters/cursor";
 import type { LetterStats } from "../letters/stats";
 import {
   bodyOf,
@@ -159,7 +160,10 @@ describe("GET /v1/dead-letters", () => {
       JSON.stringify({ deadAt: at(9).toISOString(), id: first }),
       "utf8",
     ).toString("base64url");
-    const foreign = createCursorCodec(Buffer.alloc(32, 7)).encode({ deadAt: at(2), id: first });
+    const foreign = letterCursorCodec(createPageCursors(Buffer.alloc(32, 7))).encode({
+      deadAt: at(2),
+      id: first,
+    });
     for (const cursor of [
       `${forged}.${signature}`,
       `${payload}.${Buffer.alloc(16).toString("base64url")}`,

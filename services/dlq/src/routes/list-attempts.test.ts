@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DlqApp } from "../app";
 import type { PublicAttempt } from "../http/attempt-schemas";
-import { createCursorCodec, cursorKey } from "../letters/cursor";
+import { createPageCursors, cursorKey } from "../http/page-cursors";
+import { letterCursorCodec } from "../letters/cursor";
 import {
   ACME_TOKEN,
   ATTEMPT_READER_TOKENS,
@@ -153,7 +154,9 @@ describe("GET /v1/attempts", () => {
     ]);
     const cursor = (await list("?limit=1")).body.nextCursor ?? "";
     expect(cursor).not.toBe("");
-    const letterCursor = createCursorCodec(cursorKey(undefined, ATTEMPT_READER_TOKENS)).encode({
+    const letterCursor = letterCursorCodec(
+      createPageCursors(cursorKey(undefined, ATTEMPT_READER_TOKENS)),
+    ).encode({
       deadAt: at(1),
       id: "dl_01JD8Z6Q3V4W5X6Y7Z8A9B0C1D",
     });

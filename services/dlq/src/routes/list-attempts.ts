@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { type DlqScope, grantOf, invalidCursorProblem } from "@hookline/kit";
 import type { Kysely } from "kysely";
-import { createAttemptCursorCodec } from "../attempts/cursor";
+import { attemptCursorCodec } from "../attempts/cursor";
 import {
   DEFAULT_ATTEMPT_PAGE_SIZE,
   listAttempts,
@@ -17,8 +17,8 @@ import {
   orderedAttemptRange,
   publicAttempt,
 } from "../http/attempt-schemas";
+import type { PageCursors } from "../http/page-cursors";
 import { problemRef, serviceUnavailable } from "../http/problems";
-import type { CursorCodec } from "../letters/cursor";
 import type { RegisterRoute } from "./registration";
 
 export const listAttemptsRoute = createRoute({
@@ -67,9 +67,9 @@ export const listAttemptsRoute = createRoute({
 
 export function registerListAttempts(
   register: RegisterRoute,
-  deps: { db: Kysely<Database>; cursors: CursorCodec },
+  deps: { db: Kysely<Database>; cursors: PageCursors },
 ) {
-  const cursors = createAttemptCursorCodec(deps.cursors);
+  const cursors = attemptCursorCodec(deps.cursors);
   register(listAttemptsRoute, async (c) => {
     const { cursor, limit, ...filter } = c.req.valid("query");
     // registration answered a bound token naming another tenant; here it is forced to its own.

@@ -11,8 +11,9 @@ import {
   publicLetter,
   rangeIssue,
 } from "../http/letter-schemas";
+import type { PageCursors } from "../http/page-cursors";
 import { problemRef, serviceUnavailable } from "../http/problems";
-import type { CursorCodec } from "../letters/cursor";
+import { letterCursorCodec } from "../letters/cursor";
 import { DEFAULT_PAGE_SIZE, listLetters, MAX_PAGE_SIZE } from "../letters/listing";
 import { type RegisterRoute, tenantScopedFilter } from "./registration";
 
@@ -59,12 +60,13 @@ export const listDeadLettersRoute = createRoute({
 
 export function registerListDeadLetters(
   register: RegisterRoute,
-  deps: { db: Kysely<Database>; cursors: CursorCodec },
+  deps: { db: Kysely<Database>; cursors: PageCursors },
 ) {
+  const cursors = letterCursorCodec(deps.cursors);
   register(listDeadLettersRoute, async (c) => {
     const { cursor, limit, ...filter } = c.req.valid("query");
     const page = await unlessDatabaseDown(() =>
-      listLetters(deps.db, deps.cursors, {
+      listLetters(deps.db, cursors, {
         filter: tenantScopedFilter(c, letterFilter(filter)),
         cursor,
         limit,

@@ -7,7 +7,8 @@ import { connectDatabase } from "../db/connection";
 import { migrateToLatest } from "../db/migrate";
 import { migrations } from "../db/migrations";
 import type { DeadLetterDetail, PublicDeadLetter } from "../http/letter-schemas";
-import { createCursorCodec } from "../letters/cursor";
+import { createPageCursors } from "../http/page-cursors";
+import { letterCursorCodec } from "../letters/cursor";
 import { listLetters } from "../letters/listing";
 import { type LetterStats, letterStats } from "../letters/stats";
 import { bodyOf, type DlqHarness, startDlqHarness } from "../testing/dlq-harness";
@@ -310,10 +311,14 @@ describe("migration 0002 on a database with letters", () => {
       `.execute(link.db);
       expect(index.rows[0]?.indexdef).toMatch(/\(tenant_id, dead_at DESC, id DESC\)/);
 
-      const page = await listLetters(link.db, createCursorCodec(Buffer.alloc(32, 1)), {
-        filter: { tenantId: "default" },
-        limit: 10,
-      });
+      const page = await listLetters(
+        link.db,
+        letterCursorCodec(createPageCursors(Buffer.alloc(32, 1))),
+        {
+          filter: { tenantId: "default" },
+          limit: 10,
+        },
+      );
       expect(page.outcome === "page" && page.letters.length).toBe(3);
       expect((await letterStats(link.db, {}, ["tenant"])).byTenant).toEqual({ default: 3 });
     } finally {

@@ -35,7 +35,7 @@ import { sql } from "kysely";
 import { createDlqApp, type DlqApp } from "../app";
 import { connectDatabase, type DatabaseLink } from "../db/connection";
 import { migrateToLatest } from "../db/migrate";
-import { createCursorCodec, cursorKey } from "../letters/cursor";
+import { createPageCursors, cursorKey } from "../http/page-cursors";
 import { createLetterReplayer } from "../letters/replay";
 import { createLetterSettler } from "../letters/settle";
 import { countByStatus } from "../letters/stats";
@@ -118,7 +118,7 @@ export function dlqAppOver(
     tokens,
     maxBodyBytes: options.maxBodyBytes ?? 65_536,
     db: database.db,
-    cursors: createCursorCodec(cursorKey(undefined, tokens)),
+    cursors: createPageCursors(cursorKey(undefined, tokens)),
     replayer: createLetterReplayer({
       db: database.db,
       js,
