@@ -36,8 +36,11 @@ const PAD_BYTES = 900;
 const CONNECTIONS = 64;
 const PACED_RATE = Number(process.env.BENCH_PACED_RATE ?? 1_000);
 const WARM_UP_SECONDS = smoke ? 1 : 3;
-/** Single-event runs with the attempt log on and off, alternating (issue 11's comparison). */
-const ATTEMPT_LOG_PAIRS = smoke ? 1 : 3;
+/**
+ * Single-event runs with the attempt log on and off, alternating (issue 11's comparison): an
+ * even count, so each side runs first in as many pairs as it runs second.
+ */
+const ATTEMPT_LOG_PAIRS = smoke ? 1 : 4;
 
 function log(message: string): void {
   console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
@@ -237,14 +240,27 @@ async function main(): Promise<void> {
         if (wants("single")) {
           // Runs of one configuration differ by up to a third on this shared box, more than the
           // log costs: on and off alternate, each after a restart, and medians are compared.
+          // Later runs are slower, on or off (the box drifts over a bench), so the order turns
+          // every pair (on-off, off-on, …): a fixed order would credit the drift to one side.
           for (let pair = 1; pair <= ATTEMPT_LOG_PAIRS; pair++) {
             const run = pair === 1 ? "" : `, run ${pair}`;
-            if (pair > 1) {
+            const logOn = async () => {
               await h.restart({ dlq: { ATTEMPT_LOG: "true" } });
               await loggedSingleRun(`single events, attempt log on${run}`);
+            };
+            const logOff = async () => {
+              await h.restart({ dlq: { ATTEMPT_LOG: "false" } });
+              await singleRun(`single events, attempt log off${run}`);
+            };
+            // Pair 1's on-run is "single events" above.
+            if (pair === 1) await logOff();
+            else if (pair % 2 === 0) {
+              await logOff();
+              await logOn();
+            } else {
+              await logOn();
+              await logOff();
             }
-            await h.restart({ dlq: { ATTEMPT_LOG: "false" } });
-            await singleRun(`single events, attempt log off${run}`);
           }
           await h.restart({ dlq: { ATTEMPT_LOG: "true" } });
         }
