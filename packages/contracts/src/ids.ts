@@ -15,6 +15,9 @@ export const tenantIdSchema = z
   .string()
   .regex(TENANT_ID_PATTERN, "1–64 characters: letters, digits and _ . -")
   .refine((id) => id !== "." && id !== "..", { message: "not . or .." });
+/** tenantIdSchema's rule without zod, for paths that read a tenant per message. */
+export const isTenantId = (id: string): boolean =>
+  TENANT_ID_PATTERN.test(id) && id !== "." && id !== "..";
 /** The tenant of what names none: the pre-tenant API paths, and records and tasks before them. */
 export const DEFAULT_TENANT_ID = "default";
 

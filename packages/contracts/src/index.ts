@@ -3,6 +3,7 @@ export * from "./endpoint";
 export * from "./endpoint-url";
 export * from "./enums";
 export * from "./headers";
+export * from "./history-text";
 export * from "./ids";
 export * from "./messages";
 export * from "./names";

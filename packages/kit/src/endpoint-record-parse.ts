@@ -4,9 +4,9 @@ import {
   EVENT_TYPE_PATTERN,
   endpointRecordSchema,
   isSealedValue,
+  isTenantId,
   MAX_ENDPOINT_HEADERS,
   MAX_ENDPOINT_TIMEOUT_MS,
-  TENANT_ID_PATTERN,
 } from "@hookline/contracts";
 import { regexes } from "zod/v4/core";
 
@@ -133,9 +133,7 @@ export function isPlainlyValidEndpointRecord(value: unknown): value is EndpointR
   const r = value;
   if (typeof r.id !== "string" || !ENDPOINT_ID_PATTERN.test(r.id)) return false;
   if (r.tenantId !== undefined) {
-    const tenant = r.tenantId;
-    if (typeof tenant !== "string" || !TENANT_ID_PATTERN.test(tenant)) return false;
-    if (tenant === "." || tenant === "..") return false;
+    if (typeof r.tenantId !== "string" || !isTenantId(r.tenantId)) return false;
   }
   if (typeof r.url !== "string" || !PLAIN_URL.test(r.url)) return false;
   if (r.description !== undefined) {

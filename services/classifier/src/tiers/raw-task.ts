@@ -1,11 +1,10 @@
 import {
-  attemptResults,
   ENDPOINT_ID_PATTERN,
   EVENT_ID_PATTERN,
   EVENT_TYPE_PATTERN,
   Header,
-  HISTORY_LIMIT,
-  TENANT_ID_PATTERN,
+  isTenantId,
+  readHistoryText,
 } from "@hookline/contracts";
 
 /**
@@ -27,7 +26,6 @@ export interface RawTask {
 const HEAD = "NATS/1.0\r\n";
 const COUNT = /^\d{1,9}$/;
 const EPOCH_MS = /^\d{1,15}$/;
-const RESULTS: ReadonlySet<string> = new Set(attemptResults);
 
 const Field = {
   MsgId: 0,
@@ -121,7 +119,7 @@ export function readRawTask(bytes: Uint8Array): RawTask | undefined {
     !EVENT_TYPE_PATTERN.test(eventType) ||
     endpointId === undefined ||
     !ENDPOINT_ID_PATTERN.test(endpointId) ||
-    (tenantId !== undefined && !validTenantId(tenantId)) ||
+    (tenantId !== undefined && !isTenantId(tenantId)) ||
     attempt === undefined ||
     !COUNT.test(attempt) ||
     deferrals === undefined ||
@@ -132,7 +130,8 @@ export function readRawTask(bytes: Uint8Array): RawTask | undefined {
     !EPOCH_MS.test(deadline) ||
     (notBefore !== undefined && !EPOCH_MS.test(notBefore)) ||
     (replayOf !== undefined && replayOf.length > 100) ||
-    (history !== undefined && !validHistory(history))
+    // Exact keys: the text goes on as it is, and must be what encodeTask writes.
+    (history !== undefined && readHistoryText(history, { exactKeys: true }) === undefined)
   ) {
     return undefined;
   }
@@ -153,57 +152,4 @@ export function readRawTask(bytes: Uint8Array): RawTask | undefined {
 /** The block to publish: the same headers, with `msgId` as Nats-Msg-Id. */
 export function rawTaskBlock(task: RawTask, msgId: string): Uint8Array {
   return Buffer.from(`NATS/1.0\r\n${Header.msgId}: ${msgId}${task.rest}`, "utf8");
-}
-
-/** contracts' tenantIdSchema: the pattern, and not "." or "..". */
-const validTenantId = (id: string) => TENANT_ID_PATTERN.test(id) && id !== "." && id !== "..";
-
-const isInt = (value: unknown, min: number) =>
-  typeof value === "number" && Number.isInteger(value) && value >= min;
-
-/**
- * What contracts' history schema accepts, with no key it would strip (so the text that goes on
- * reads as the one encodeTask would write).
- */
-function validHistory(text: string): boolean {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return false;
-  }
-  if (!Array.isArray(parsed) || parsed.length > HISTORY_LIMIT) return false;
-  for (const record of parsed as unknown[]) {
-    if (typeof record !== "object" || record === null || Array.isArray(record)) return false;
-    let keys = 0;
-    for (const key in record) {
-      if (!Object.hasOwn(record, key)) continue;
-      keys++;
-      const value = (record as Record<string, unknown>)[key];
-      switch (key) {
-        case "n":
-        case "at":
-          if (!isInt(value, 0)) return false;
-          break;
-        case "result":
-          if (typeof value !== "string" || !RESULTS.has(value)) return false;
-          break;
-        case "status":
-          if (!isInt(value, 100) || (value as number) > 599) return false;
-          break;
-        case "error":
-          if (typeof value !== "string" || value.length > 200) return false;
-          break;
-        case "ms":
-          if (typeof value !== "number" || !(value >= 0) || !Number.isFinite(value)) return false;
-          break;
-        default:
-          return false;
-      }
-    }
-    const r = record as Record<string, unknown>;
-    if (keys === 0 || r.n === undefined || r.at === undefined) return false;
-    if (r.result === undefined || r.ms === undefined) return false;
-  }
-  return true;
 }

@@ -7,10 +7,10 @@ import {
   EVENT_ID_PATTERN,
   EVENT_TYPE_PATTERN,
   Header,
-  HISTORY_LIMIT,
+  isTenantId,
   RESPONSE_BODY_LIMIT,
+  readHistoryText,
   recordCount,
-  TENANT_ID_PATTERN,
 } from "@hookline/contracts";
 import { rawHeaderBytes } from "@hookline/kit";
 import type { JsMsg } from "@nats-io/jetstream";
@@ -254,12 +254,7 @@ export function readRecord(found: HeaderValues, data: Uint8Array): ReadRecord {
     return invalid(Field.EndpointId);
   }
   const tenantId = present(found, Field.TenantId);
-  if (
-    tenantId !== undefined &&
-    (!TENANT_ID_PATTERN.test(tenantId) || tenantId === "." || tenantId === "..")
-  ) {
-    return invalid(Field.TenantId);
-  }
+  if (tenantId !== undefined && !isTenantId(tenantId)) return invalid(Field.TenantId);
   const attempt = present(found, Field.Attempt);
   if (attempt === undefined || !COUNT.test(attempt)) return invalid(Field.Attempt);
   const deferrals = present(found, Field.Deferrals);
@@ -352,31 +347,10 @@ export function readRecord(found: HeaderValues, data: Uint8Array): ReadRecord {
 
 const hasNul = (text: string | undefined) => text?.includes("\0") === true;
 
-const isInt = (value: unknown, min: number): value is number =>
-  Number.isSafeInteger(value) && (value as number) >= min;
-
-/**
- * The `at` of the history's last attempt, if the text is a history contracts' schema accepts
- * (zod 4: integers are safe integers, numbers finite; keys it does not know are ignored);
- * "none" for an empty one.
- */
+/** The `at` of the history's last attempt if contracts' schema accepts it; "none" for []. */
 function lastAttemptAt(text: string): number | "none" | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (!Array.isArray(parsed) || parsed.length > HISTORY_LIMIT) return undefined;
-  for (const record of parsed as unknown[]) {
-    if (typeof record !== "object" || record === null || Array.isArray(record)) return undefined;
-    const { n, at, result, status, error, ms } = record as Record<string, unknown>;
-    if (!isInt(n, 0) || !isInt(at, 0)) return undefined;
-    if (typeof result !== "string" || !RESULTS.has(result)) return undefined;
-    if (status !== undefined && (!isInt(status, 100) || status > 599)) return undefined;
-    if (error !== undefined && (typeof error !== "string" || error.length > 200)) return undefined;
-    if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) return undefined;
-  }
-  const last = parsed[parsed.length - 1] as { at: number } | undefined;
+  const history = readHistoryText(text);
+  if (history === undefined) return undefined;
+  const last = history[history.length - 1];
   return last === undefined ? "none" : last.at;
 }
