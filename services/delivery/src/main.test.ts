@@ -41,6 +41,40 @@ describe("delivery main", () => {
     expect(await running.exitCode).toBe(0);
   });
 
+  it("exits 0 on SIGTERM after its NATS server has gone, without waiting out the deadline", {
+    timeout: 60_000,
+  }, async () => {
+    const own = await startNatsServer();
+    const running = runService("delivery", {
+      NATS_URL: own.url,
+      PORT: "0",
+      HOOKLINE_PREFIX: "delivery_orphaned",
+    });
+    try {
+      await running.ready(20_000);
+      const baseUrl = await running.baseUrl();
+      await own.stop();
+      await pollUntil(
+        async () => {
+          const readiness = (await (await fetch(`${baseUrl}/readyz`)).json()) as {
+            checks: { nats: boolean };
+          };
+          return !readiness.checks.nats;
+        },
+        { timeoutMs: 20_000, what: "delivery to see NATS gone", detail: running.output },
+      );
+      const stopping = Date.now();
+      await running.terminate();
+      // The deadline (SHUTDOWN_TIMEOUT, 25 s) would also end it, with a warning: not that way.
+      expect(Date.now() - stopping).toBeLessThan(10_000);
+    } finally {
+      await running.terminate();
+      await own.stop();
+    }
+    expect(await running.exitCode).toBe(0);
+    expect(running.output()).not.toContain("shutdown deadline passed");
+  });
+
   it("exits 0 on SIGTERM while provisioning still fails", async () => {
     // A single server refuses replicated streams, so provisioning keeps retrying.
     const running = runService("delivery", {
