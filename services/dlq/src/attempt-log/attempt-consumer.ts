@@ -332,7 +332,7 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
       const oldest = partitions.oldestKeptDay();
       const rows: NewAttemptRow[] = [];
       const bodies: EventBody[] = [];
-      const bodyKeys: string[] = [];
+      const bodyKeys = new Set<string>();
       const days = new Set<number>();
       let expired = 0;
       for (const record of batch.flatMap((held) => held.records)) {
@@ -356,10 +356,11 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
           eventType: row.event_type,
           body: record.body,
         };
+        // Every task of an event carries its body: one per batch, and none written lately.
         const key = bodyKey(body);
-        if (writtenBodies.has(key)) continue;
+        if (bodyKeys.has(key) || writtenBodies.has(key)) continue;
         bodies.push(body);
-        bodyKeys.push(key);
+        bodyKeys.add(key);
       }
       const started = performance.now();
       try {

@@ -25,7 +25,9 @@ export type AttemptsWritten = "copied" | "inserted";
  * bulk). COPY cannot skip a row that is already there: when the batch holds one (a record
  * delivered again after a crash between writing and acking, or a body an earlier batch wrote
  * for another task of the event), the COPY fails as a whole and the batch is written again
- * with `insertAttempts`, which leaves what is stored as it is.
+ * with `insertAttempts`, which leaves what is stored as it is. The caller passes each event's
+ * body once (the consumer keeps a key per body): a body twice in one batch is written right,
+ * but only by that slower path.
  */
 export async function writeAttempts(
   database: AttemptLogDatabase,
@@ -33,17 +35,16 @@ export async function writeAttempts(
   bodies: readonly EventBody[],
 ): Promise<AttemptsWritten> {
   if (rows.length === 0 && bodies.length === 0) return "copied";
-  const unique = uniqueBodies(bodies);
   const copies = [];
   if (rows.length > 0) copies.push({ statement: COPY_ATTEMPTS, data: attemptsCopyData(rows) });
-  if (unique.length > 0) copies.push({ statement: COPY_BODIES, data: bodiesCopyData(unique) });
+  if (bodies.length > 0) copies.push({ statement: COPY_BODIES, data: bodiesCopyData(bodies) });
   try {
     await database.copyIn(copies);
     return "copied";
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
   }
-  await insertAttempts(database.db, rows, unique);
+  await insertAttempts(database.db, rows, bodies);
   return "inserted";
 }
 
