@@ -21,7 +21,7 @@ export interface CursorCodec<Position> {
 }
 
 const MAC_BYTES = 16;
-/** Longer than any cursor issued (the longest, an attempt's, is ~700 characters). */
+/** Longer than any cursor issued (the longest, an attempt's, is ~620 characters). */
 const MAX_CURSOR_CHARS = 1_200;
 
 export function createPageCursors(key: Buffer): PageCursors {
