@@ -93,6 +93,11 @@ async function main(): Promise<void> {
         name: "stop lanes",
         run: async () => {
           stopping = true;
+          // Without NATS nothing in flight can be acked (JetStream redelivers it after
+          // ack_wait): closing the connection first ends what waits on it now, not at the
+          // shutdown deadline.
+          const link = started.link;
+          if (link !== undefined && !link.isConnected()) await link.nc.close();
           await started.delivery?.stop();
         },
       },
