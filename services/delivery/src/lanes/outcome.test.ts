@@ -1,7 +1,8 @@
 import { encodeOutcome, Header, RESPONSE_BODY_LIMIT, type TaskMeta } from "@hookline/contracts";
+import type { MsgHdrsImpl } from "@nats-io/transport-node";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type EncodedHeaders, encodeOutcomeHeaders, outcomeFor, outcomeMsgId } from "./outcome";
+import { encodeOutcomeHeaders, outcomeFor, outcomeMsgId } from "./outcome";
 
 const task: TaskMeta = {
   taskId: "evt_1:ep_01JABCDEFGHJKMNPQRSTVWXYZ0",
@@ -170,8 +171,8 @@ describe("encodeOutcomeHeaders", () => {
           // outcomeFor drops notBefore; put it back to cover the header too.
           const withNotBefore = { ...meta, notBefore: raw.notBefore };
           for (const m of [meta, withNotBefore]) {
-            expect(text(encodeOutcomeHeaders(m, msgId).encode())).toBe(
-              text((encodeOutcome(m, msgId) as unknown as EncodedHeaders).encode()),
+            expect(text(encodeOutcomeHeaders(m, msgId))).toBe(
+              text((encodeOutcome(m, msgId) as MsgHdrsImpl).encode()),
             );
           }
         },
@@ -201,7 +202,7 @@ describe("encodeOutcomeHeaders", () => {
       retryAfterMs: 5_000,
       responseBody: "try later",
     });
-    const lines = text(encodeOutcomeHeaders(meta, "id").encode()).trimEnd().split("\r\n");
+    const lines = text(encodeOutcomeHeaders(meta, "id")).trimEnd().split("\r\n");
     expect(lines.slice(-2)).toEqual([
       `${Header.retryAfterMs}: 5000`,
       `${Header.responseBody}: try later`,

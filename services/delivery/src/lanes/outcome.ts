@@ -70,11 +70,6 @@ export function outcomeMsgId(task: TaskMeta, result: AttemptResult, dispatchSeq:
   return `${task.taskId}#${pass}@${dispatchSeq}`;
 }
 
-/** The one thing nats.js asks of the headers it publishes (nc.publish calls only encode()). */
-export interface EncodedHeaders {
-  encode(): Uint8Array;
-}
-
 const encoder = new TextEncoder();
 
 /** As nats.js sets a header value: no line breaks, trimmed. */
@@ -90,7 +85,7 @@ function headerValue(value: string): string {
  * one string: building a MsgHdrs header by header (each set() validates and scans the keys)
  * was a tenth of delivery's CPU when every success published its audit outcome this way.
  */
-export function encodeOutcomeHeaders(meta: OutcomeMeta, msgId: string): EncodedHeaders {
+export function encodeOutcomeHeaders(meta: OutcomeMeta, msgId: string): Uint8Array {
   let text = `NATS/1.0\r\n${Header.msgId}: ${headerValue(msgId)}`;
   text += `\r\n${Header.taskId}: ${headerValue(meta.taskId)}`;
   text += `\r\n${Header.eventId}: ${headerValue(meta.eventId)}`;
@@ -119,19 +114,5 @@ export function encodeOutcomeHeaders(meta: OutcomeMeta, msgId: string): EncodedH
   if (meta.responseBody !== undefined) {
     text += `\r\n${Header.responseBody}: ${headerValue(meta.responseBody)}`;
   }
-  return new EncodedBytes(encoder.encode(`${text}\r\n\r\n`));
-}
-
-/** Header bytes as nats.js's publish takes them. */
-export function encodedHeaders(bytes: Uint8Array): EncodedHeaders {
-  return new EncodedBytes(bytes);
-}
-
-/** A class rather than `{ encode: () => bytes }`: kept function names make closures dear. */
-class EncodedBytes implements EncodedHeaders {
-  constructor(private readonly bytes: Uint8Array) {}
-
-  encode(): Uint8Array {
-    return this.bytes;
-  }
+  return encoder.encode(`${text}\r\n\r\n`);
 }

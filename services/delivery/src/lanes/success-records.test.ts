@@ -45,7 +45,7 @@ const outcome = (endpointId: string, n: number): OutcomeMeta => ({
   durationMs: 12,
   responseBody: "ok",
 });
-const headersOf = (meta: OutcomeMeta) => encodeOutcomeHeaders(meta, `${meta.taskId}#1@1`).encode();
+const headersOf = (meta: OutcomeMeta) => encodeOutcomeHeaders(meta, `${meta.taskId}#1@1`);
 
 /** Every message on the delivered subjects while `send` runs, and shortly after. */
 async function published(send: () => Promise<void>): Promise<Msg[]> {

@@ -4,9 +4,8 @@ import {
   RECORD_BATCH_MAX_BYTES,
   type RecordFrame,
 } from "@hookline/contracts";
-import type { Logger } from "@hookline/kit";
-import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
-import { encodedHeaders } from "./outcome";
+import { encodedHeaders, type Logger } from "@hookline/kit";
+import type { NatsConnection } from "@nats-io/transport-node";
 
 /**
  * The attempt log's success records, published per write turn: the records of one endpoint that
@@ -42,13 +41,13 @@ export function createSuccessRecords(deps: {
       const only = frames.length === 1 ? frames[0] : undefined;
       if (only !== undefined) {
         nc.publish(subject, only.data, {
-          headers: encodedHeaders(only.headers) as unknown as MsgHdrs,
+          headers: encodedHeaders(only.headers),
         });
         return;
       }
       const batch = encodeRecordBatch(frames);
       nc.publish(subject, batch.data, {
-        headers: encodedHeaders(batch.headers) as unknown as MsgHdrs,
+        headers: encodedHeaders(batch.headers),
       });
     } catch (error) {
       logger.debug({ err: error, endpointId, records: frames.length }, "audit outcomes lost");

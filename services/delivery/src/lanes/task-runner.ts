@@ -151,10 +151,7 @@ export function createTaskRunner(
   const recordSuccess = (msg: JsMsg, task: TaskMeta, summary: AttemptSummary) => {
     const outcome = outcomeFor(task, summary);
     // The same bytes encodeOutcome gives.
-    const headers = encodeOutcomeHeaders(
-      outcome,
-      outcomeMsgId(task, summary.result, msg.seq),
-    ).encode();
+    const headers = encodeOutcomeHeaders(outcome, outcomeMsgId(task, summary.result, msg.seq));
     // The attempt log keeps each event's body once: from the first attempt of the task (or of
     // its replay). Later attempts' records carry none, which keeps the stream small.
     const data = outcome.attempt <= 1 ? msg.data : EMPTY;
