@@ -9,6 +9,12 @@ export interface RecordFrame {
 }
 
 /**
+ * Publishers start another batch before one would pass this (NATS's max_payload is 1 MiB by
+ * default); readers bound what a pull holds by it.
+ */
+export const RECORD_BATCH_MAX_BYTES = 256 * 1024;
+
+/**
  * Several success records of one endpoint in ONE ATTEMPTS message: delivery publishes what a
  * write turn finished together, so JetStream stores, and the dlq pulls and acks, one message
  * per turn instead of one per success. The message's headers say how many
@@ -16,12 +22,6 @@ export interface RecordFrame {
  * header block (what the record would carry as a message of its own), then a 4-byte length and
  * its data.
  */
-/**
- * Publishers start another batch before one would pass this (NATS's max_payload is 1 MiB by
- * default); readers bound what a pull holds by it.
- */
-export const RECORD_BATCH_MAX_BYTES = 256 * 1024;
-
 export function encodeRecordBatch(frames: readonly RecordFrame[]): {
   headers: Uint8Array;
   data: Uint8Array;
@@ -42,7 +42,7 @@ export function encodeRecordBatch(frames: readonly RecordFrame[]): {
 }
 
 /** The header block of a batch of `count` records. */
-export function recordBatchHeaders(count: number): Uint8Array {
+function recordBatchHeaders(count: number): Uint8Array {
   return Buffer.from(`NATS/1.0\r\n${Header.records}: ${count}\r\n\r\n`, "latin1");
 }
 
@@ -90,11 +90,10 @@ export function recordsOfMessage(msg: {
   headers?: MsgHdrs | undefined;
   data: Uint8Array;
 }): Decoded<{ headers: MsgHdrs; data: Uint8Array }[]> {
-  const countValue = msg.headers?.get(Header.records);
-  if (msg.headers === undefined || countValue === undefined || countValue === "") {
-    if (msg.headers === undefined) return { ok: false, error: "the message has no headers" };
-    return { ok: true, value: [{ headers: msg.headers, data: msg.data }] };
-  }
+  if (msg.headers === undefined) return { ok: false, error: "the message has no headers" };
+  // MsgHdrs.get answers "" for a header that is not there: a record on its own.
+  const countValue = msg.headers.get(Header.records);
+  if (countValue === "") return { ok: true, value: [{ headers: msg.headers, data: msg.data }] };
   const count = recordCount(countValue);
   if (count === undefined) return { ok: false, error: `${Header.records}: invalid` };
   const batch = decodeRecordBatch(msg.data, count);
