@@ -68,6 +68,9 @@ interface Held {
   arrivedAt: number;
 }
 
+/** What a held message counts for in a batch: its records, or one if it has none it can read. */
+const recordsIn = (held: Held) => Math.max(1, held.records.length);
+
 const DEFAULT_LINGER_MS = 100;
 const DEFAULT_BURST_INTERVAL_MS = 250;
 const DEFAULT_RETRY_DELAY_MS = 250;
@@ -129,7 +132,7 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
    */
   const writtenBodies = createRecentKeys(RECENT_BODIES);
   let pending: Held[] = [];
-  /** The records held in `pending` (a message that cannot be read counts as one). */
+  /** The records held in `pending`, as recordsIn counts them. */
   let pendingRecords = 0;
   /**
    * Records per message in the last burst: pulls are sized in records. Until one is seen,
@@ -182,9 +185,10 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
         `an attempt record cannot be read; acked without a row (seq ${msg.seq})`,
       );
     }
-    const records = Math.max(1, read.records.length);
+    const held: Held = { msg, records: read.records, arrivedAt: Date.now() };
+    const records = recordsIn(held);
     const before = pendingRecords;
-    pending.push({ msg, records: read.records, arrivedAt: Date.now() });
+    pending.push(held);
     pendingRecords += records;
     pulledMessages++;
     pulledRecords += records;
@@ -309,7 +313,7 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
     let records = 0;
     let count = 0;
     for (const held of pending) {
-      const size = Math.max(1, held.records.length);
+      const size = recordsIn(held);
       if (count > 0 && records + size > batchSize) break;
       records += size;
       count++;
