@@ -9,7 +9,7 @@ import {
 } from "@hookline/contracts";
 import { pollUntil } from "@hookline/testkit";
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
-import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 
 /**
  * The messages a stream holds now on one subject, read by sequence. No consumer is involved, so
@@ -30,8 +30,8 @@ export async function storedMessages(
   return found;
 }
 
-function decodedOrThrow<T>(decode: (h: MsgHdrs | undefined) => Decoded<T>, msg: StoredMsg): T {
-  const decoded = decode(msg.header);
+/** What a decoder read from a stored message; an undecodable one fails the test. */
+function decodedOrThrow<T>(decoded: Decoded<T>, msg: StoredMsg): T {
   if (!decoded.ok) throw new Error(`undecodable message on ${msg.subject}: ${decoded.error}`);
   return decoded.value;
 }
@@ -81,7 +81,7 @@ export function inspectStreams(
   const deadLetters = async (endpointId: string) =>
     (
       await storedMessages(jsm, names.streams.deadletter, names.subjects.deadletter(endpointId))
-    ).map((msg) => decodedOrThrow(decodeDeadLetter, msg));
+    ).map((msg) => decodedOrThrow(decodeDeadLetter(msg.header), msg));
   const failedOutcomes = async (endpointId: string) => {
     await nc.flush();
     return [...(failed.get(endpointId) ?? [])];
@@ -89,11 +89,9 @@ export function inspectStreams(
   const deliveredOutcomes = async (endpointId: string) =>
     (
       await storedMessages(jsm, names.streams.attempts, names.subjects.outcomeDelivered(endpointId))
-    ).flatMap((msg) => {
-      const decoded = decodeDeliveredOutcomes({ headers: msg.header, data: msg.data });
-      if (!decoded.ok) throw new Error(`undecodable message on ${msg.subject}: ${decoded.error}`);
-      return decoded.value;
-    });
+    ).flatMap((msg) =>
+      decodedOrThrow(decodeDeliveredOutcomes({ headers: msg.header, data: msg.data }), msg),
+    );
 
   const waitForCount = async <T>(
     read: () => Promise<T[]>,
