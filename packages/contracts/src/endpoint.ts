@@ -150,6 +150,10 @@ export const storedEndpointHeadersSchema = z
     message: `at most ${MAX_ENDPOINT_HEADERS} headers`,
   });
 
+export const ENDPOINT_FORMATS = ["standard", "slack", "discord"] as const;
+export type EndpointFormat = (typeof ENDPOINT_FORMATS)[number];
+export const endpointFormatSchema = z.enum(ENDPOINT_FORMATS);
+
 /** The endpoint as stored in the KV bucket, secrets included. */
 export const endpointRecordSchema = z.object({
   id: endpointIdSchema,
@@ -171,6 +175,8 @@ export const endpointRecordSchema = z.object({
   backlogQuota: z.number().int().min(1).max(100_000_000).optional(),
   /** When its current run of failures began; cleared by a success (ENDPOINT_DISABLE_AFTER). */
   failingSince: z.iso.datetime().optional(),
+  /** The body's shape: Standard Webhooks (absent), or a Slack or Discord incoming webhook's. */
+  format: endpointFormatSchema.optional(),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
 });

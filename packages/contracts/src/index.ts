@@ -7,6 +7,7 @@ export * from "./history-text";
 export * from "./ids";
 export * from "./messages";
 export * from "./names";
+export * from "./ops-events";
 export * from "./provision";
 export * from "./record-batch";
 export * from "./retry-after";

@@ -28,6 +28,8 @@ export function hooklineNames(prefix = "hookline") {
       attempts: `${stream}_ATTEMPTS`,
       deadletter: `${stream}_DEADLETTER`,
       advisories: `${stream}_ADVISORIES`,
+      /** Operational events (ops-events.ts) waiting for ingest to make them webhooks. */
+      ops: `${stream}_OPS`,
     },
     consumers: {
       deliveryFresh: "delivery-fresh",
@@ -37,6 +39,8 @@ export function hooklineNames(prefix = "hookline") {
       dlqStore: "dlq-store",
       /** The dlq's attempt log, fed from ATTEMPTS. */
       dlqAttempts: "dlq-attempts",
+      /** Ingest's reader of operational events. */
+      ingestOps: "ingest-ops",
       /** A busy endpoint's own consumer of its moved tasks, shared by every delivery instance. */
       deliveryOverflow: (endpointId: string) => `delivery-overflow-${endpointId}`,
       retryTier: (tier: string) => `retry-${tier}`,
@@ -72,6 +76,9 @@ export function hooklineNames(prefix = "hookline") {
       /** Where a consumer puts a message it cannot decode. */
       deadletterInvalid: `${prefix}.deadletter.invalid`,
       deadletterAll: `${prefix}.deadletter.>`,
+      /** An operational event of one kind (ops-events.ts), e.g. `<prefix>.ops.breaker.opened`. */
+      ops: (kind: string) => `${prefix}.ops.${kind}`,
+      opsAll: `${prefix}.ops.>`,
       maxDeliveriesAdvisories: [
         `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}_DISPATCH.*`,
         `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}_DISPATCH_RETRY.*`,

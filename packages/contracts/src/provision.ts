@@ -63,6 +63,8 @@ export const ENDPOINT_KV_HISTORY = 5;
 /** Attempt-log records a dlq holds unacked at once, across its batches. */
 export const ATTEMPT_LOG_MAX_ACK_PENDING = 20_000;
 const DAY_MS = 86_400_000;
+/** Operational events are small and few (one per fact, minute or crossing). */
+export const OPS_MAX_BYTES = 256 * 1024 ** 2;
 
 type NamedStreamConfig = Partial<StreamConfig> & { name: string };
 
@@ -124,6 +126,13 @@ export function streamConfigs(options: ProvisionOptions): NamedStreamConfig[] {
       name: names.streams.deadletter,
       subjects: [names.subjects.deadletterAll],
       max_bytes: options.deadletterMaxBytes,
+    },
+    {
+      // Operational events until ingest has made them webhooks: refused when full, never evicted.
+      ...taskQueue,
+      name: names.streams.ops,
+      subjects: [names.subjects.opsAll],
+      max_bytes: OPS_MAX_BYTES,
     },
     {
       ...file,
@@ -192,6 +201,15 @@ export function consumerConfigs(
     {
       stream: names.streams.advisories,
       config: { ...pull, durable_name: names.consumers.classifierPoison, ack_wait: nanos(30_000) },
+    },
+    {
+      stream: names.streams.ops,
+      config: {
+        ...pull,
+        durable_name: names.consumers.ingestOps,
+        filter_subject: names.subjects.opsAll,
+        ack_wait: nanos(30_000),
+      },
     },
     {
       stream: names.streams.attempts,

@@ -340,3 +340,33 @@ describe("the endpoint cache's replay", () => {
     }
   });
 });
+
+describe("the endpoint cache's change listener", () => {
+  it("reports live changes with the record before and after, and nothing of the start-up replay", async () => {
+    const nc = await connect({ servers: server.url });
+    const kv = await new Kvm(nc).create("cache_change_test");
+    const logger = createLogger({ service: "test", level: "silent", pretty: false });
+    await kv.put(EP_A, JSON.stringify(record(EP_A, [])));
+    const changes: { id: string; revision: number; was?: boolean; is?: boolean }[] = [];
+    const cache = await startEndpointCache(kv, logger, {
+      onChange: ({ id, revision, previous, current }) =>
+        changes.push({ id, revision, was: previous?.disabled, is: current?.disabled }),
+    });
+    await cache.ready;
+    try {
+      const disabled = await kv.put(EP_A, JSON.stringify({ ...record(EP_A, []), disabled: true }));
+      const created = await kv.put(EP_B, JSON.stringify(record(EP_B, [])));
+      await kv.delete(EP_B);
+      const deleted = (await kv.status()).streamInfo.state.last_seq;
+      expect(await cache.waitForRevision(deleted)).toBe(true);
+      expect(changes).toEqual([
+        { id: EP_A, revision: disabled, was: false, is: true },
+        { id: EP_B, revision: created, was: undefined, is: false },
+        { id: EP_B, revision: deleted, was: false, is: undefined },
+      ]);
+    } finally {
+      cache.stop();
+      await nc.close();
+    }
+  });
+});

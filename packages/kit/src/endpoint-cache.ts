@@ -40,9 +40,21 @@ export interface EndpointCache {
   stop(): void;
 }
 
+/** One change the live watch applied (never the replay at start-up). */
+export interface EndpointChange {
+  id: string;
+  revision: number;
+  /** The record before it; undefined for a new (or before invalid) endpoint. */
+  previous: EndpointRecord | undefined;
+  /** The record after it; undefined once deleted (or invalid). */
+  current: EndpointRecord | undefined;
+}
+
 export interface EndpointCacheOptions {
   /** For tests: each watched change is applied this much later, as a lagging watch would. */
   applyDelayMs?: number;
+  /** Called for each change once the cache is ready (ingest's operational events). */
+  onChange?: (change: EndpointChange) => void;
 }
 
 /** Deleted ids remembered, so tasks of a deleted endpoint don't each read KV on their miss. */
@@ -121,6 +133,7 @@ export async function startEndpointCache(
   };
   /** Applies one change of the bucket: `value` is the text of a PUT. */
   const apply = (key: string, revision: number, operation: string, value: string) => {
+    const previous = readyNow ? byId.get(key)?.record : undefined;
     unindex(key);
     if (operation === "PUT") {
       if (deleted.size > 0) deleted.delete(key);
@@ -145,6 +158,13 @@ export async function startEndpointCache(
       deleted.add(key);
       // A Set iterates in insertion order: drop the oldest tombstone.
       if (deleted.size > TOMBSTONES) deleted.delete(deleted.values().next().value as string);
+    }
+    if (readyNow && options.onChange) {
+      try {
+        options.onChange({ id: key, revision, previous, current: byId.get(key)?.record });
+      } catch (error) {
+        logger.error({ err: error, endpointId: key }, "endpoint change listener failed");
+      }
     }
     watermark.applied(revision);
   };

@@ -182,6 +182,10 @@ const candidate = fc
       maxInFlight: mostly(fc.integer({ min: 1, max: 1_000 }), int(1, 1_000)),
       backlogQuota: mostly(fc.integer({ min: 1, max: 100_000_000 }), int(1, 100_000_000)),
       failingSince: mostly(goodDatetime, datetime),
+      format: mostly(
+        pick("standard", "slack", "discord"),
+        pick<unknown>("Slack", "teams", "", null, 1),
+      ),
       createdAt: mostly(goodDatetime, datetime),
       updatedAt: mostly(goodDatetime, datetime),
       unknown: fc.string(),
@@ -245,6 +249,7 @@ describe("parseEndpointRecord", () => {
       fc.array(secret, { maxLength: 2 }).map((v) => ({ secrets: v })),
       fc.array(eventType, { maxLength: 3 }).map((v) => ({ eventTypes: v })),
       int(1, 1_000).map((v) => ({ maxInFlight: v })),
+      pick<unknown>("standard", "slack", "discord", "SLACK", "").map((v) => ({ format: v })),
     );
     fc.assert(
       fc.property(override, (changes) => {

@@ -1,5 +1,7 @@
 import {
+  ENDPOINT_FORMATS,
   ENDPOINT_ID_PATTERN,
+  type EndpointFormat,
   type EndpointRecord,
   EVENT_TYPE_PATTERN,
   endpointRecordSchema,
@@ -75,6 +77,7 @@ const RECORD_KEYS = new Set([
   "maxInFlight",
   "backlogQuota",
   "failingSince",
+  "format",
   "createdAt",
   "updatedAt",
 ]);
@@ -161,5 +164,8 @@ export function isPlainlyValidEndpointRecord(value: unknown): value is EndpointR
   if (r.retrySchedule !== undefined) return false;
   if (r.maxInFlight !== undefined && !isInt(r.maxInFlight, 1, 1_000)) return false;
   if (r.backlogQuota !== undefined && !isInt(r.backlogQuota, 1, 100_000_000)) return false;
+  if (r.format !== undefined && !ENDPOINT_FORMATS.includes(r.format as EndpointFormat)) {
+    return false;
+  }
   return r.failingSince === undefined || isDatetime(r.failingSince);
 }

@@ -17,6 +17,7 @@ export * from "./metrics";
 export * from "./nats";
 export * from "./nats-auth";
 export * from "./nats-permissions";
+export * from "./ops-events";
 export * from "./outage-warning";
 export * from "./problem";
 export * from "./problem-openapi";

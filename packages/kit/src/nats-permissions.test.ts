@@ -75,6 +75,29 @@ describe("natsPermissions", () => {
     ]);
   });
 
+  it("lets each service publish only the operational events it emits, and ingest read them", () => {
+    const opsOf = (service: (typeof HOOKLINE_SERVICES)[number]) =>
+      permissions[service].publish.filter((subject) => subject.startsWith(`${names.prefix}.ops.`));
+    expect(opsOf("ingest")).toEqual([
+      names.subjects.ops("endpoint.disabled"),
+      names.subjects.ops("endpoint.enabled"),
+    ]);
+    expect(opsOf("delivery")).toEqual([
+      names.subjects.ops("breaker.opened"),
+      names.subjects.ops("breaker.closed"),
+    ]);
+    expect(opsOf("classifier")).toEqual([]);
+    expect(opsOf("dlq")).toEqual([
+      names.subjects.ops("task.dead_lettered"),
+      names.subjects.ops("deadletters.threshold"),
+      names.subjects.ops("endpoint.failure_rate"),
+    ]);
+    const next = `$JS.API.CONSUMER.MSG.NEXT.${names.streams.ops}.${names.consumers.ingestOps}`;
+    for (const service of HOOKLINE_SERVICES) {
+      expect(permissions[service].publish.includes(next)).toBe(service === "ingest");
+    }
+  });
+
   it("renders every user with its password variable", () => {
     const config = natsUsersConfig(names);
     for (const user of HOOKLINE_NATS_USERS) {

@@ -52,6 +52,7 @@ export function natsPermissions(names: HooklineNames): Record<HooklineNatsUser, 
     [streams.deadletter, consumers.dlqStore],
     [streams.advisories, consumers.classifierPoison],
     [streams.attempts, consumers.dlqAttempts],
+    [streams.ops, consumers.ingestOps],
   ] as const;
 
   const consumerInfo = (stream: string, consumer: string) =>
@@ -136,6 +137,12 @@ export function natsPermissions(names: HooklineNames): Record<HooklineNatsUser, 
       `${API}.STREAM.PURGE.${kvStream(endpointsBucket)}`,
       ...bucketReader(tenantsBucket),
       ...bucketWriter(tenantsBucket),
+      // operational events: it emits the endpoint transitions its watch sees, and makes every
+      // operational event a webhook of the system tenant
+      subjects.ops("endpoint.disabled"),
+      subjects.ops("endpoint.enabled"),
+      ...pull(streams.ops, consumers.ingestOps),
+      acks(streams.ops),
     ]),
     // Consumes dispatch, publishes outcomes, moves busy endpoints' tasks to their own consumers.
     delivery: own("delivery", [
@@ -158,6 +165,9 @@ export function natsPermissions(names: HooklineNames): Record<HooklineNatsUser, 
       ...bucketReader(endpointsBucket),
       // clears an endpoint's failingSince on its first success
       ...bucketWriter(endpointsBucket),
+      // operational events of its breakers
+      subjects.ops("breaker.opened"),
+      subjects.ops("breaker.closed"),
     ]),
     // Consumes failed outcomes, holds retries in tiers, dead-letters, disables endpoints.
     classifier: own("classifier", [
@@ -197,6 +207,10 @@ export function natsPermissions(names: HooklineNames): Record<HooklineNatsUser, 
       ...pull(streams.attempts, consumers.dlqAttempts),
       acks(streams.attempts),
       ...bucketReader(endpointsBucket),
+      // operational events from its dead letters and attempt log
+      subjects.ops("task.dead_lettered"),
+      subjects.ops("deadletters.threshold"),
+      subjects.ops("endpoint.failure_rate"),
       // queue stats (GET /v1/queues): read-only info on every stream and its consumers, with
       // subject counts, and the oldest waiting message's timestamp
       ...sharedStreams.flatMap((stream) => [
