@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseDuration } from "./duration";
 import { DEFAULT_TENANT_ID, endpointIdSchema, eventTypeSchema, tenantIdSchema } from "./ids";
+import { retryPolicySchema } from "./retry-policy";
 
 export const MAX_ENDPOINT_TIMEOUT_MS = 30_000;
 export const DEFAULT_ENDPOINT_TIMEOUT_MS = 15_000;
@@ -169,6 +170,8 @@ export const endpointRecordSchema = z.object({
   rateLimitPerSecond: z.number().int().min(1).max(100_000).optional(),
   timeoutMs: z.number().int().min(100).max(MAX_ENDPOINT_TIMEOUT_MS).optional(),
   retrySchedule: retryScheduleSchema.optional(),
+  /** Replaces retrySchedule; the classifier uses it when both are present (ingest writes one). */
+  retryPolicy: retryPolicySchema.optional(),
   /** Tasks of this endpoint sent at once per delivery instance; DELIVERY_ENDPOINT_MAX_IN_FLIGHT. */
   maxInFlight: z.number().int().min(1).max(1_000).optional(),
   /** Tasks it may have waiting, below the deployment's ENDPOINT_BACKLOG_QUOTA; more dead-letter. */

@@ -11,4 +11,5 @@ export * from "./ops-events";
 export * from "./provision";
 export * from "./record-batch";
 export * from "./retry-after";
+export * from "./retry-policy";
 export * from "./tenant";

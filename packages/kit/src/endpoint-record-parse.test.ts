@@ -179,6 +179,13 @@ const candidate = fc
       rateLimitPerSecond: mostly(fc.integer({ min: 1, max: 100_000 }), int(1, 100_000)),
       timeoutMs: mostly(fc.integer({ min: 100, max: 30_000 }), int(100, 30_000)),
       retrySchedule: fc.oneof(fc.constant(["5s", "1m"]), fc.constant(["soon"]), fc.constant([])),
+      retryPolicy: pick<unknown>(
+        { strategy: "exponential", baseDelay: "5s", maxDelay: "1h", maxAttempts: 8, jitter: 0.2 },
+        { strategy: "schedule", schedule: ["5s", "1m"] },
+        { strategy: "fixed", maxAttempts: 21 },
+        { strategy: "schedule" },
+        { strategy: "sometimes" },
+      ),
       maxInFlight: mostly(fc.integer({ min: 1, max: 1_000 }), int(1, 1_000)),
       backlogQuota: mostly(fc.integer({ min: 1, max: 100_000_000 }), int(1, 100_000_000)),
       failingSince: mostly(goodDatetime, datetime),
@@ -196,10 +203,11 @@ const candidate = fc
   )
   .chain((value) =>
     fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 9 })).map(([keepSchedule, n]) => {
-      const { unknown, retrySchedule, ...rest } = value;
+      const { unknown, retrySchedule, retryPolicy, ...rest } = value;
       return {
         ...rest,
         ...(keepSchedule && n < 2 && retrySchedule ? { retrySchedule } : {}),
+        ...(keepSchedule && n > 7 && retryPolicy ? { retryPolicy } : {}),
         ...(n === 0 && unknown !== undefined ? { unknown } : {}),
       };
     }),

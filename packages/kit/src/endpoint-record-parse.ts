@@ -74,6 +74,7 @@ const RECORD_KEYS = new Set([
   "rateLimitPerSecond",
   "timeoutMs",
   "retrySchedule",
+  "retryPolicy",
   "maxInFlight",
   "backlogQuota",
   "failingSince",
@@ -161,7 +162,7 @@ export function isPlainlyValidEndpointRecord(value: unknown): value is EndpointR
   if (r.rateLimitPerSecond !== undefined && !isInt(r.rateLimitPerSecond, 1, 100_000)) return false;
   if (r.timeoutMs !== undefined && !isInt(r.timeoutMs, 100, MAX_ENDPOINT_TIMEOUT_MS)) return false;
   // Durations have their own parser: zod decides.
-  if (r.retrySchedule !== undefined) return false;
+  if (r.retrySchedule !== undefined || r.retryPolicy !== undefined) return false;
   if (r.maxInFlight !== undefined && !isInt(r.maxInFlight, 1, 1_000)) return false;
   if (r.backlogQuota !== undefined && !isInt(r.backlogQuota, 1, 100_000_000)) return false;
   if (r.format !== undefined && !ENDPOINT_FORMATS.includes(r.format as EndpointFormat)) {

@@ -4,9 +4,10 @@ import { type AttemptClassification, classifyAttempt } from "./classify-attempt"
 
 function expectedForStatus(status: number): AttemptClassification {
   if (status === 410) return { decision: "gone" };
-  if (status === 429 || status === 503) return { decision: "retry", overload: true };
+  if (status === 429) return { decision: "retry", floor: "rate_limited" };
+  if (status === 503) return { decision: "retry", floor: "overloaded" };
   if (status === 408 || status === 425 || (status >= 500 && status <= 599)) {
-    return { decision: "retry", overload: false };
+    return { decision: "retry", floor: "none" };
   }
   return { decision: "deadletter", reason: "non_retryable" };
 }
@@ -43,10 +44,10 @@ describe("classifyAttempt", () => {
   it("classifies every attempt result", () => {
     const expected: Record<AttemptResult, AttemptClassification> = {
       delivered: { decision: "delivered" },
-      http_error: { decision: "retry", overload: false }, // with status 500, below
-      timeout: { decision: "retry", overload: true },
-      network_error: { decision: "retry", overload: false },
-      circuit_open: { decision: "retry", overload: false },
+      http_error: { decision: "retry", floor: "none" }, // with status 500, below
+      timeout: { decision: "retry", floor: "overloaded" },
+      network_error: { decision: "retry", floor: "network" },
+      circuit_open: { decision: "retry", floor: "none" },
       rate_limited: { decision: "defer" },
       endpoint_disabled: { decision: "deadletter", reason: "endpoint_disabled" },
       endpoint_missing: { decision: "deadletter", reason: "endpoint_deleted" },
@@ -61,11 +62,11 @@ describe("classifyAttempt", () => {
   it("ignores a status on results that are not HTTP answers", () => {
     expect(classifyAttempt({ result: "timeout", status: 410 })).toEqual({
       decision: "retry",
-      overload: true,
+      floor: "overloaded",
     });
     expect(classifyAttempt({ result: "circuit_open", status: 400 })).toEqual({
       decision: "retry",
-      overload: false,
+      floor: "none",
     });
     expect(classifyAttempt({ result: "rate_limited", status: 400 })).toEqual({ decision: "defer" });
   });

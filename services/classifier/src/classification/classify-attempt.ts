@@ -1,9 +1,13 @@
 import type { AttemptResult, DeadLetterReason } from "@hookline/contracts";
+import type { RetryFloor } from "../scheduling/retry-plan";
 
 /** What a failed pass means for the task, before any timing is considered. */
 export type AttemptClassification =
-  /** Worth another attempt. `overload` (429, 503, timeout) waits at least the overload minimum. */
-  | { decision: "retry"; overload: boolean }
+  /**
+   * Worth another attempt. `floor` says which minimum wait applies: 429 rate_limited, 503 and
+   * timeouts overloaded, network errors network.
+   */
+  | { decision: "retry"; floor: RetryFloor }
   /**
    * Rate limited without a request: put off without using an attempt. Delivery now paces rate
    * limits itself; this is for outcomes an older delivery stored.
@@ -22,10 +26,14 @@ export type ImmediateDeadLetterReason = Extract<
 
 /** Statuses outside 5xx that say "try again later": timeout, too early, too many requests. */
 const retryableClientStatuses = new Set([408, 425, 429]);
-const overloadStatuses = new Set([429, 503]);
 
 export function isRetryableStatus(status: number): boolean {
   return retryableClientStatuses.has(status) || (status >= 500 && status <= 599);
+}
+
+function statusFloor(status: number): RetryFloor {
+  if (status === 429) return "rate_limited";
+  return status === 503 ? "overloaded" : "none";
 }
 
 /**
@@ -38,21 +46,21 @@ export function classifyAttempt(outcome: {
 }): AttemptClassification {
   switch (outcome.result) {
     case "timeout":
-      return { decision: "retry", overload: true };
+      return { decision: "retry", floor: "overloaded" };
     case "network_error":
-      return { decision: "retry", overload: false };
+      return { decision: "retry", floor: "network" };
     case "http_error": {
       const { status } = outcome;
       if (status === 410) return { decision: "gone" };
       if (status === undefined || !isRetryableStatus(status)) {
         return { decision: "deadletter", reason: "non_retryable" };
       }
-      return { decision: "retry", overload: overloadStatuses.has(status) };
+      return { decision: "retry", floor: statusFloor(status) };
     }
     case "circuit_open":
       // The attempt came due while the breaker was open: it counts, and the schedule goes on,
       // so a dead endpoint's tasks reach `exhausted` instead of looping until their deadline.
-      return { decision: "retry", overload: false };
+      return { decision: "retry", floor: "none" };
     case "rate_limited":
       return { decision: "defer" };
     case "blocked_destination":

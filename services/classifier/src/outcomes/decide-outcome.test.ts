@@ -1,16 +1,19 @@
 import { appendAttempt, type OutcomeMeta } from "@hookline/contracts";
 import { describe, expect, it } from "vitest";
 import type { RetryPolicy } from "../scheduling/retry-plan";
+import { scheduleBackoff } from "../scheduling/retry-strategies";
 import { parseRetryTiers } from "../scheduling/retry-tiers";
 import { decideOutcome } from "./decide-outcome";
 
 const tiers = parseRetryTiers("5s,30s,2m,5m");
 if (!tiers.ok) throw new Error(tiers.error);
 const policy: RetryPolicy = {
-  schedule: [5_000, 60_000],
+  backoff: scheduleBackoff([5_000, 60_000], 0.2),
   tiers: tiers.tiers,
   jitter: 0.2,
+  rateLimitedMinDelayMs: 60_000,
   overloadMinDelayMs: 60_000,
+  networkMinDelayMs: 0,
   deferralMinDelayMs: 1_000,
   deferralMaxDelayMs: 600_000,
 };
@@ -37,8 +40,8 @@ function outcome(changes: Partial<OutcomeMeta> = {}): OutcomeMeta {
   };
 }
 
-const decide = (meta: OutcomeMeta, schedule = policy.schedule) =>
-  decideOutcome(meta, schedule, policy, now, middle);
+const decide = (meta: OutcomeMeta, backoff = policy.backoff) =>
+  decideOutcome(meta, backoff, policy, now, middle);
 
 describe("decideOutcome", () => {
   it("retries with the task's metadata kept and its due time set", () => {
@@ -109,8 +112,10 @@ describe("decideOutcome", () => {
     });
   });
 
-  it("uses the schedule it is given (the endpoint's own)", () => {
-    expect(decide(outcome({ attempt: 3 }), [1_000, 2_000, 3_000])).toMatchObject({
+  it("uses the backoff it is given (the endpoint's own)", () => {
+    expect(
+      decide(outcome({ attempt: 3 }), scheduleBackoff([1_000, 2_000, 3_000], 0.2)),
+    ).toMatchObject({
       action: "retry",
       delayMs: 3_000,
     });

@@ -7,6 +7,7 @@ import {
   type RetryPlan,
   type RetryPolicy,
 } from "../scheduling/retry-plan";
+import type { RetryBackoff } from "../scheduling/retry-strategies";
 import type { RetryTier } from "../scheduling/retry-tiers";
 
 export type OutcomeDecision =
@@ -87,11 +88,11 @@ function fromPlan(
 
 /**
  * What to do with one failed pass: retry it (in which tier, due when), dead-letter it (why),
- * or disable its endpoint. `schedule` is the endpoint's own retry schedule or the default.
+ * or disable its endpoint. `backoff` is the endpoint's own retry policy or the default.
  */
 export function decideOutcome(
   outcome: OutcomeMeta,
-  schedule: readonly number[],
+  backoff: RetryBackoff,
   policy: RetryPolicy,
   now: number,
   random: RandomSource,
@@ -104,10 +105,10 @@ export function decideOutcome(
           {
             attempt: outcome.attempt,
             deadline: outcome.deadline,
-            overload: classification.overload,
+            floor: classification.floor,
             retryAfterMs: outcome.retryAfterMs,
           },
-          schedule,
+          backoff,
           policy,
           now,
           random,

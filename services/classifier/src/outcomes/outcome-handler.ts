@@ -21,7 +21,7 @@ import { createBlockPublisher } from "../block-publisher";
 import { deadLetterMsgId, passMsgId } from "../message-ids";
 import type { ClassifierMetrics } from "../metrics";
 import type { RandomSource, RetryPolicy } from "../scheduling/retry-plan";
-import { createScheduleLookup } from "../scheduling/retry-schedule";
+import { createBackoffLookup } from "../scheduling/retry-schedule";
 import { createClassifiedRecorder } from "./classified-record";
 import { deadLetterOfOutcome, decideOutcome } from "./decide-outcome";
 import type { EndpointDisabler } from "./endpoint-disabler";
@@ -71,7 +71,7 @@ export function createOutcomeHandler(deps: OutcomeHandlerDeps): (msg: JsMsg) => 
   const { js, names, logger, metrics, policy } = deps;
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
-  const scheduleFor = createScheduleLookup(policy.schedule);
+  const backoffFor = createBackoffLookup(policy.backoff);
   const warnOutage = createOutageWarning(logger);
   const record = createClassifiedRecorder({ nc: deps.nc, names, logger });
 
@@ -158,8 +158,7 @@ export function createOutcomeHandler(deps: OutcomeHandlerDeps): (msg: JsMsg) => 
     const outcome = decoded.value;
     const endpoint = deps.endpoints.get(outcome.endpointId)?.record;
     if (attemptFailures.has(outcome.result)) deps.health?.failed(outcome, endpoint);
-    const schedule = scheduleFor(endpoint);
-    const decision = decideOutcome(outcome, schedule, policy, now(), random);
+    const decision = decideOutcome(outcome, backoffFor(endpoint), policy, now(), random);
     if (logger.isLevelEnabled("debug")) {
       logger.debug(
         {

@@ -13,6 +13,7 @@ import { headers as natsHeaders } from "@nats-io/transport-node";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { RetryPolicy } from "../scheduling/retry-plan";
+import { scheduleBackoff } from "../scheduling/retry-strategies";
 import { parseRetryTiers } from "../scheduling/retry-tiers";
 import { rawTaskBlock, readRawTask } from "../tiers/raw-task";
 import { deadLetterOfOutcome, decideOutcome } from "./decide-outcome";
@@ -20,10 +21,12 @@ import { deadLetterOfOutcome, decideOutcome } from "./decide-outcome";
 const tiers = parseRetryTiers("5s,30s,2m");
 if (!tiers.ok) throw new Error(tiers.error);
 const policy: RetryPolicy = {
-  schedule: [5_000, 30_000, 60_000],
+  backoff: scheduleBackoff([5_000, 30_000, 60_000], 0.2),
   tiers: tiers.tiers,
   jitter: 0.2,
+  rateLimitedMinDelayMs: 60_000,
   overloadMinDelayMs: 60_000,
+  networkMinDelayMs: 0,
   deferralMinDelayMs: 1_000,
   deferralMaxDelayMs: 120_000,
 };
@@ -77,7 +80,7 @@ function readBlock(block: Uint8Array) {
 describe("the classifier's copies of a task", () => {
   it("keep every task field on the retry (its due time set) and on the dead letter", () => {
     const outcome = failed(everyField, 500);
-    const decision = decideOutcome(outcome, policy.schedule, policy, now, () => 0.5);
+    const decision = decideOutcome(outcome, policy.backoff, policy, now, () => 0.5);
     if (decision.action !== "retry") throw new Error(`expected a retry, got ${decision.action}`);
     const letter = deadLetterOfOutcome(outcome, "exhausted");
     for (const field of Object.keys(everyField) as (keyof TaskMeta)[]) {
@@ -101,7 +104,7 @@ describe("the classifier's copies of a task", () => {
       fc.property(tenantIds, (tenantId) => {
         const fresh: TaskMeta = { ...everyField, tenantId, attempt: 0, history: undefined };
         // 1. The first attempt failed with a 503: a retry, waiting in a tier.
-        const first = decideOutcome(failed(fresh, 503), policy.schedule, policy, now, () => 0.5);
+        const first = decideOutcome(failed(fresh, 503), policy.backoff, policy, now, () => 0.5);
         if (first.action !== "retry") throw new Error(`expected a retry, got ${first.action}`);
         const waiting = taskHeaderBlock(first.task, "a#1@1");
         // 2. The tier releases it from its header bytes.
@@ -113,7 +116,7 @@ describe("the classifier's copies of a task", () => {
         expect(released.value.tenantId).toBe(tenantId);
         // 3. The next attempt gets a 400: dead-lettered.
         const second = failed(released.value, 400);
-        const last = decideOutcome(second, policy.schedule, policy, now, () => 0.5);
+        const last = decideOutcome(second, policy.backoff, policy, now, () => 0.5);
         if (last.action !== "deadletter") throw new Error(`expected a dead letter: ${last.action}`);
         const block = readBlock(
           deadLetterHeaderBlock(deadLetterOfOutcome(second, last.reason), "x"),

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { jittered, planAttemptRetry, planDeferral, type RetryPolicy } from "./retry-plan";
+import {
+  jittered,
+  planAttemptRetry,
+  planDeferral,
+  type RetryFloor,
+  type RetryPolicy,
+} from "./retry-plan";
+import { type RetryBackoff, scheduleBackoff } from "./retry-strategies";
 import { parseRetryTiers } from "./retry-tiers";
 
 const SECOND = 1_000;
@@ -18,10 +25,12 @@ const tiers = parseRetryTiers("5s,30s,2m,5m,30m,2h,5h,10h");
 if (!tiers.ok) throw new Error(tiers.error);
 
 const policy: RetryPolicy = {
-  schedule: DEFAULT_SCHEDULE,
+  backoff: scheduleBackoff(DEFAULT_SCHEDULE, 0.2),
   tiers: tiers.tiers,
   jitter: 0.2,
+  rateLimitedMinDelayMs: 2 * MINUTE,
   overloadMinDelayMs: MINUTE,
+  networkMinDelayMs: 10 * SECOND,
   deferralMinDelayMs: SECOND,
   deferralMaxDelayMs: 10 * MINUTE,
 };
@@ -34,18 +43,18 @@ const highest = () => 0.999_999_999;
 
 function retryAfter(
   attempt: number,
-  extra: { overload?: boolean; retryAfterMs?: number; deadline?: number } = {},
+  extra: { floor?: RetryFloor; retryAfterMs?: number; deadline?: number } = {},
   random = middle,
-  schedule: readonly number[] = DEFAULT_SCHEDULE,
+  backoff: RetryBackoff = policy.backoff,
 ) {
   return planAttemptRetry(
     {
       attempt,
       deadline: extra.deadline ?? farDeadline,
-      overload: extra.overload ?? false,
+      floor: extra.floor ?? "none",
       retryAfterMs: extra.retryAfterMs,
     },
-    schedule,
+    backoff,
     policy,
     now,
     random,
@@ -107,7 +116,7 @@ describe("planAttemptRetry", () => {
   });
 
   it("uses an endpoint's own schedule in place of the default", () => {
-    const own = [200, 1_000];
+    const own = scheduleBackoff([200, 1_000], 0.2);
     expect(delayOf(retryAfter(1, {}, middle, own))).toBe(200);
     expect(delayOf(retryAfter(2, {}, middle, own))).toBe(1_000);
     expect(retryAfter(3, {}, middle, own)).toEqual({ outcome: "exhausted" });
@@ -128,12 +137,44 @@ describe("planAttemptRetry", () => {
   });
 
   it("makes overload answers wait at least the overload minimum", () => {
-    const delay = delayOf(retryAfter(1, { overload: true }, Math.random));
+    const delay = delayOf(retryAfter(1, { floor: "overloaded" }, Math.random));
     expect(delay).toBeGreaterThanOrEqual(MINUTE);
     expect(delay).toBeLessThanOrEqual(1.2 * MINUTE);
-    expect(delayOf(retryAfter(1, { overload: false }))).toBe(5 * SECOND);
+    expect(delayOf(retryAfter(1, { floor: "none" }))).toBe(5 * SECOND);
     // The minimum is a floor, not a replacement: a longer scheduled delay stands.
-    expect(delayOf(retryAfter(2, { overload: true }))).toBe(5 * MINUTE);
+    expect(delayOf(retryAfter(2, { floor: "overloaded" }))).toBe(5 * MINUTE);
+  });
+
+  it("gives each kind of failure its own minimum: 429, overload, network", () => {
+    expect(delayOf(retryAfter(1, { floor: "rate_limited" }, lowest))).toBe(2 * MINUTE);
+    expect(delayOf(retryAfter(1, { floor: "overloaded" }, lowest))).toBe(MINUTE);
+    expect(delayOf(retryAfter(1, { floor: "network" }, lowest))).toBe(10 * SECOND);
+    expect(delayOf(retryAfter(1, { floor: "none" }, lowest))).toBe(4 * SECOND);
+    for (let i = 0; i < 200; i++) {
+      const limited = delayOf(retryAfter(1, { floor: "rate_limited" }, Math.random));
+      const network = delayOf(retryAfter(1, { floor: "network" }, Math.random));
+      expect(limited).toBeGreaterThan(network);
+    }
+  });
+
+  it("uses the backoff's jitter, not the deployment's", () => {
+    const exact: RetryBackoff = { ...policy.backoff, jitter: 0 };
+    expect(delayOf(retryAfter(2, {}, lowest, exact))).toBe(5 * MINUTE);
+    expect(delayOf(retryAfter(1, { floor: "network" }, highest, exact))).toBe(10 * SECOND);
+  });
+
+  it("follows the backoff's strategy and its maxAttempts", () => {
+    const exponential: RetryBackoff = {
+      strategy: "exponential",
+      baseDelayMs: SECOND,
+      maxDelayMs: 5 * SECOND,
+      maxAttempts: 5,
+      jitter: 0,
+      schedule: [],
+    };
+    const delays = [1, 2, 3, 4, 5].map((attempt) => retryAfter(attempt, {}, middle, exponential));
+    expect(delays.slice(0, 4).map(delayOf)).toEqual([SECOND, 2 * SECOND, 4 * SECOND, 5 * SECOND]);
+    expect(delays[4]).toEqual({ outcome: "exhausted" });
   });
 
   it("expires when the next try would pass the deadline", () => {
@@ -163,8 +204,8 @@ describe("planAttemptRetry", () => {
     if (!shortTiers.ok) throw new Error(shortTiers.error);
     const short = { ...policy, tiers: shortTiers.tiers };
     const plan = planAttemptRetry(
-      { attempt: 2, deadline: farDeadline, overload: true },
-      DEFAULT_SCHEDULE,
+      { attempt: 2, deadline: farDeadline, floor: "overloaded" },
+      policy.backoff,
       short,
       now,
       middle,

@@ -1,17 +1,22 @@
+import { nextDelayMs, type RetryBackoff } from "./retry-strategies";
 import { type RetryTier, retryTierFor } from "./retry-tiers";
 
 /** Returns a number in [0, 1); tests pass a fixed one. */
 export type RandomSource = () => number;
 
 export interface RetryPolicy {
-  /** The wait after attempt n is `schedule[n-1]`, so `schedule.length + 1` attempts in all. */
-  schedule: readonly number[];
+  /** The deployment's default (RETRY_STRATEGY…); an endpoint's retryPolicy or retrySchedule wins. */
+  backoff: RetryBackoff;
   /** Shortest first (parseRetryTiers sorts them). */
   tiers: readonly RetryTier[];
-  /** ±this fraction of the scheduled delay, so retries of one outage don't arrive together. */
+  /** ±this fraction of a deferral, so retries of one outage don't arrive together. */
   jitter: number;
-  /** 429, 503 and timeouts wait at least this long: the endpoint said it is overloaded. */
+  /** 429 waits at least this long: the endpoint asked for fewer requests. */
+  rateLimitedMinDelayMs: number;
+  /** 503 and timeouts wait at least this long: the endpoint said it is overloaded. */
   overloadMinDelayMs: number;
+  /** Network errors (refused, reset, DNS) wait at least this long. */
+  networkMinDelayMs: number;
   /** Deferrals wait at least this, even when the breaker or limiter says "now". */
   deferralMinDelayMs: number;
   deferralMaxDelayMs: number;
@@ -23,6 +28,22 @@ export type RetryPlan =
   | { outcome: "exhausted" }
   /** The next try would come after the task's deadline. */
   | { outcome: "expired" };
+
+/** Which per-result minimum a retryable failure waits: its kind of answer, or none. */
+export type RetryFloor = "rate_limited" | "overloaded" | "network" | "none";
+
+function floorMs(floor: RetryFloor, policy: RetryPolicy): number {
+  switch (floor) {
+    case "rate_limited":
+      return policy.rateLimitedMinDelayMs;
+    case "overloaded":
+      return policy.overloadMinDelayMs;
+    case "network":
+      return policy.networkMinDelayMs;
+    case "none":
+      return 0;
+  }
+}
 
 /** `delayMs` ± `fraction`, uniformly. */
 export function jittered(delayMs: number, fraction: number, random: RandomSource): number {
@@ -55,33 +76,35 @@ function scheduleAt(
 
 /**
  * When to retry after a failed attempt. `attempt` counts attempts made, this one included.
- * The delay is `schedule[attempt-1]` ± jitter, at least the endpoint's Retry-After and, for
- * overload answers, at least the overload minimum; never more than the longest tier.
+ * The delay is the backoff's (its strategy's wait after `attempt`) ± its jitter, at least the
+ * endpoint's Retry-After and the minimum for the failure's kind (429, 503 and timeouts, network
+ * errors); never more than the longest tier.
  */
 export function planAttemptRetry(
   failure: {
     attempt: number;
     deadline: number;
-    overload: boolean;
+    floor: RetryFloor;
     retryAfterMs?: number | undefined;
   },
-  schedule: readonly number[],
+  backoff: RetryBackoff,
   policy: RetryPolicy,
   now: number,
   random: RandomSource,
 ): RetryPlan {
-  const scheduled = schedule[Math.max(1, failure.attempt) - 1];
+  const scheduled = nextDelayMs(backoff, failure.attempt);
   if (scheduled === undefined) return { outcome: "exhausted" };
-  let delayMs = jittered(scheduled, policy.jitter, random);
+  let delayMs = jittered(scheduled, backoff.jitter, random);
   if (failure.retryAfterMs !== undefined) {
     const asked = Math.min(
-      atLeastSpread(failure.retryAfterMs, policy.jitter, random),
+      atLeastSpread(failure.retryAfterMs, backoff.jitter, random),
       longestTierMs(policy),
     );
     delayMs = Math.max(delayMs, asked);
   }
-  if (failure.overload) {
-    delayMs = Math.max(delayMs, atLeastSpread(policy.overloadMinDelayMs, policy.jitter, random));
+  const minimumMs = floorMs(failure.floor, policy);
+  if (minimumMs > 0) {
+    delayMs = Math.max(delayMs, atLeastSpread(minimumMs, backoff.jitter, random));
   }
   return scheduleAt(delayMs, failure.deadline, policy, now);
 }

@@ -36,6 +36,7 @@ import { type ClassifierOptions, type RunningClassifier, startClassifier } from 
 import { type ClassifierMetrics, createClassifierMetrics } from "../metrics";
 import { createEndpointDisabler } from "../outcomes/endpoint-disabler";
 import type { RetryPolicy } from "../scheduling/retry-plan";
+import { scheduleBackoff } from "../scheduling/retry-strategies";
 import { parseRetryTiers } from "../scheduling/retry-tiers";
 import { ensureTierConsumers } from "../tiers/tier-consumers";
 
@@ -93,10 +94,12 @@ export async function startClassifierHarness(
     names,
   });
   const policy: RetryPolicy = {
-    schedule: options.schedule ?? [5_000, 300_000, 1_800_000],
+    backoff: scheduleBackoff(options.schedule ?? [5_000, 300_000, 1_800_000], 0.2),
     tiers: tiersOf(options.tiers ?? "5s,30s,2m,5m,30m,2h,5h,10h"),
     jitter: 0.2,
+    rateLimitedMinDelayMs: 60_000,
     overloadMinDelayMs: 60_000,
+    networkMinDelayMs: 0,
     deferralMinDelayMs: 1_000,
     deferralMaxDelayMs: 600_000,
   };
