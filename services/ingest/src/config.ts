@@ -1,7 +1,9 @@
+import { DEFAULT_RETRY_TIERS } from "@hookline/contracts";
 import {
   apiTokensEnv,
   commonEnvShape,
   durationEnv,
+  durationListEnv,
   endpointPortEnvShape,
   INGEST_SCOPES,
   portEnv,
@@ -23,6 +25,8 @@ export const ingestEnvShape = {
     .default(5 * 1024 * 1024),
   /** How long after acceptance a task may still be retried (`Hookline-Deadline`). */
   TASK_DEADLINE: durationEnv.default(3 * 86_400_000),
+  /** The classifier's RETRY_TIERS, same default: no retryPolicy delay may exceed the longest. */
+  RETRY_TIERS: durationListEnv.prefault(DEFAULT_RETRY_TIERS),
   /** Ingest seals signing secrets and header values with the first key; checked by main.ts. */
   ...secretEncryptionEnvShape,
 };

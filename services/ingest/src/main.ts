@@ -166,6 +166,7 @@ async function main(): Promise<void> {
       isConnected: link.isConnected,
       logger,
       backlogQuotaLimit: env.ENDPOINT_BACKLOG_QUOTA,
+      longestRetryTierMs: Math.max(...env.RETRY_TIERS),
       sealer: endpointSealer(secretBox),
       purgeHistory: keyHistoryPurger(jetStream.jsm, names.kv.endpoints),
     });

@@ -1,8 +1,10 @@
 import {
   DEFAULT_TENANT_ID,
   type EndpointRecord,
+  type EndpointRetryPolicy,
   endpointIdSchema,
   endpointRecordSchema,
+  retryPolicyDelayProblem,
   tenantOfEndpoint,
 } from "@hookline/contracts";
 import type { EndpointCache, Logger } from "@hookline/kit";
@@ -27,6 +29,7 @@ export interface NewEndpoint {
   rateLimitPerSecond?: number | undefined;
   timeoutMs?: number | undefined;
   retrySchedule?: string[] | undefined;
+  retryPolicy?: EndpointRetryPolicy | undefined;
   maxInFlight?: number | undefined;
   backlogQuota?: number | undefined;
   /** A `whsec_` secret to use; one is generated when absent. */
@@ -42,6 +45,8 @@ export interface EndpointChanges {
   rateLimitPerSecond?: number | null | undefined;
   timeoutMs?: number | null | undefined;
   retrySchedule?: string[] | null | undefined;
+  /** Setting it clears retrySchedule, and setting retrySchedule clears it: one or the other. */
+  retryPolicy?: EndpointRetryPolicy | null | undefined;
   maxInFlight?: number | null | undefined;
   backlogQuota?: number | null | undefined;
   disabled?: boolean | undefined;
@@ -104,6 +109,8 @@ export interface EndpointRegistryOptions {
   logger: Logger;
   /** ENDPOINT_BACKLOG_QUOTA: an endpoint's own backlogQuota may not be larger. */
   backlogQuotaLimit?: number;
+  /** The longest of RETRY_TIERS: no delay of an endpoint's retryPolicy may be longer. */
+  longestRetryTierMs?: number;
   /**
    * Seals secrets and header values before every write (HOOKLINE_ENCRYPTION_KEYS); absent, they
    * are written as given. Results carry the record as given, in plaintext.
@@ -129,6 +136,7 @@ type ClearableField =
   | "rateLimitPerSecond"
   | "timeoutMs"
   | "retrySchedule"
+  | "retryPolicy"
   | "maxInFlight"
   | "backlogQuota";
 
@@ -159,6 +167,10 @@ export function applyChanges(
   setOrClear(next, "rateLimitPerSecond", changes.rateLimitPerSecond);
   setOrClear(next, "timeoutMs", changes.timeoutMs);
   setOrClear(next, "retrySchedule", changes.retrySchedule);
+  setOrClear(next, "retryPolicy", changes.retryPolicy);
+  // The newer setting replaces the other form: a record holds one of them.
+  if (changes.retryPolicy) delete next.retrySchedule;
+  if (changes.retrySchedule) delete next.retryPolicy;
   setOrClear(next, "maxInFlight", changes.maxInFlight);
   setOrClear(next, "backlogQuota", changes.backlogQuota);
   if (changes.disabled === false) {
@@ -244,12 +256,31 @@ export function createEndpointRegistry(options: EndpointRegistryOptions): Endpoi
         }
       : undefined;
 
+  /** One retry setting per request, and no delay longer than the classifier can hold. */
+  const retryProblem = (fields: {
+    retrySchedule?: string[] | null | undefined;
+    retryPolicy?: EndpointRetryPolicy | null | undefined;
+  }): Invalid | undefined => {
+    const policy = fields.retryPolicy;
+    if (policy === undefined || policy === null) return undefined;
+    if (fields.retrySchedule !== undefined && fields.retrySchedule !== null) {
+      return {
+        outcome: "invalid",
+        path: "retryPolicy",
+        message: "give retryPolicy or retrySchedule, not both (retryPolicy replaces it)",
+      };
+    }
+    const longest = options.longestRetryTierMs;
+    const problem = longest === undefined ? undefined : retryPolicyDelayProblem(policy, longest);
+    return problem === undefined ? undefined : { outcome: "invalid", ...problem };
+  };
+
   const changed = (endpointId: string, actor: string, change: string) =>
     logger.info({ endpointId, actor, change }, `endpoint ${change}`);
 
   return {
     async create(input, actor) {
-      const invalid = quotaProblem(input.backlogQuota);
+      const invalid = quotaProblem(input.backlogQuota) ?? retryProblem(input);
       if (invalid) return invalid;
       return guarded("create", async () => {
         const at = now();
@@ -273,7 +304,7 @@ export function createEndpointRegistry(options: EndpointRegistryOptions): Endpoi
     },
 
     async update(id, changes, actor, owner) {
-      const invalid = quotaProblem(changes.backlogQuota);
+      const invalid = quotaProblem(changes.backlogQuota) ?? retryProblem(changes);
       if (invalid) return invalid;
       return modify(
         id,

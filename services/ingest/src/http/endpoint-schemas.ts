@@ -7,6 +7,8 @@ import {
   endpointRecordSchema,
   formatPortList,
   MAX_ENDPOINT_URL_LENGTH,
+  RETRY_STRATEGIES,
+  retryPolicyInputSchema,
   tenantIdSchema,
   tenantOfEndpoint,
   urlWithoutCredentials,
@@ -27,6 +29,38 @@ function maskedHeaders(headers: Record<string, string>): Record<string, string> 
   const masked: Record<string, string> = {};
   for (const name of Object.keys(headers)) masked[name] = HEADER_VALUE_MASK;
   return masked;
+}
+
+const retryPolicyDescription =
+  "How failed deliveries are retried; replaces `retrySchedule` (setting one clears the other, " +
+  "and a request may not give both). The wait after attempt n: exponential base·2^(n-1), " +
+  "linear base·n, fibonacci base·fib(n), fixed base, each at most maxDelay; schedule: the n-th " +
+  "entry. maxAttempts 1–20 counts attempts, the first included; jitter 0–1 spreads each wait " +
+  "by ±that fraction; delays from 1s to the longest of RETRY_TIERS. Fields left out take the " +
+  "deployment's defaults (RETRY_BASE_DELAY, RETRY_MAX_DELAY, RETRY_MAX_ATTEMPTS, RETRY_JITTER).";
+
+/** The retry policy as reads show it: as written, absent fields being the deployment's. */
+const retryPolicyViewSchema = z
+  .object({
+    strategy: z.enum(RETRY_STRATEGIES),
+    baseDelay: z.string().optional(),
+    maxDelay: z.string().optional(),
+    maxAttempts: z.number().int().optional(),
+    jitter: z.number().optional(),
+    schedule: z.array(z.string()).optional(),
+  })
+  .openapi("RetryPolicy", {
+    example: { strategy: "exponential", baseDelay: "5s", maxDelay: "1h", maxAttempts: 10 },
+    description: retryPolicyDescription,
+  });
+
+/** An older record's retrySchedule reads as the policy it is. */
+function retryPolicyView(endpoint: EndpointRecord): z.infer<typeof retryPolicyViewSchema> | null {
+  if (endpoint.retryPolicy !== undefined) return endpoint.retryPolicy;
+  if (endpoint.retrySchedule !== undefined) {
+    return { strategy: "schedule", schedule: endpoint.retrySchedule };
+  }
+  return null;
 }
 
 /** The endpoint as the API shows it: no secrets, no header values, absent optionals as null. */
@@ -50,10 +84,11 @@ export const endpointSchema = z
     disabledReason: z.string().nullable().openapi({ example: null }),
     rateLimitPerSecond: z.number().int().nullable().openapi({ example: 50 }),
     timeoutMs: z.number().int().nullable().openapi({ example: 10_000 }),
-    retrySchedule: z
-      .array(z.string())
-      .nullable()
-      .openapi({ example: ["5s", "1m", "10m"] }),
+    retrySchedule: z.array(z.string()).nullable().openapi({
+      example: null,
+      description: "The older form of retryPolicy (strategy schedule), kept for its clients",
+    }),
+    retryPolicy: retryPolicyViewSchema.nullable(),
     maxInFlight: z.number().int().nullable().openapi({
       example: 16,
       description: "Tasks sent to it at once per delivery instance; null: the default",
@@ -85,6 +120,7 @@ export function publicEndpoint(endpoint: EndpointRecord): PublicEndpoint {
     rateLimitPerSecond: endpoint.rateLimitPerSecond ?? null,
     timeoutMs: endpoint.timeoutMs ?? null,
     retrySchedule: endpoint.retrySchedule ?? null,
+    retryPolicy: retryPolicyView(endpoint),
     maxInFlight: endpoint.maxInFlight ?? null,
     backlogQuota: endpoint.backlogQuota ?? null,
     failingSince: endpoint.failingSince ?? null,
@@ -157,7 +193,11 @@ export const createEndpointBodySchema = z
     headers: headersInputSchema.optional().meta({ description: headersDescription }),
     rateLimitPerSecond: record.rateLimitPerSecond,
     timeoutMs: record.timeoutMs,
-    retrySchedule: record.retrySchedule.meta({ example: ["5s", "1m", "10m"] }),
+    retrySchedule: record.retrySchedule.meta({
+      example: ["5s", "1m", "10m"],
+      description: 'The older form of `retryPolicy: {strategy: "schedule", schedule}`',
+    }),
+    retryPolicy: retryPolicyInputSchema.optional().meta({ description: retryPolicyDescription }),
     maxInFlight: record.maxInFlight.meta({
       description: "Tasks sent to it at once per delivery instance (1–1000)",
     }),
@@ -181,6 +221,10 @@ export const updateEndpointBodySchema = z
     rateLimitPerSecond: record.rateLimitPerSecond.unwrap().nullable().optional(),
     timeoutMs: record.timeoutMs.unwrap().nullable().optional(),
     retrySchedule: record.retrySchedule.unwrap().nullable().optional(),
+    retryPolicy: retryPolicyInputSchema
+      .nullable()
+      .optional()
+      .meta({ description: retryPolicyDescription }),
     maxInFlight: record.maxInFlight.unwrap().nullable().optional(),
     backlogQuota: record.backlogQuota.unwrap().nullable().optional(),
     disabled: z.boolean().optional().openapi({ description: "false also clears disabledReason" }),

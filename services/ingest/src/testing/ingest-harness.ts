@@ -1,7 +1,9 @@
 import {
+  DEFAULT_RETRY_TIERS,
   defaultProvisionOptions,
   type HooklineNames,
   hooklineNames,
+  parseDurationList,
   provision,
 } from "@hookline/contracts";
 import {
@@ -113,6 +115,7 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
     isConnected: link.isConnected,
     logger,
     backlogQuotaLimit: defaultProvisionOptions.endpointBacklogQuota,
+    longestRetryTierMs: Math.max(...(parseDurationList(DEFAULT_RETRY_TIERS) ?? [])),
     sealer: endpointSealer(options.secretBox),
     purgeHistory: keyHistoryPurger(jsm, names.kv.endpoints),
     ...(options.now === undefined ? {} : { now: options.now }),
