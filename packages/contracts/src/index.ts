@@ -8,6 +8,7 @@ export * from "./ids";
 export * from "./messages";
 export * from "./names";
 export * from "./ops-events";
+export * from "./pass-msg-id";
 export * from "./provision";
 export * from "./record-batch";
 export * from "./retry-after";

@@ -9,20 +9,16 @@
  * acked: a silent loss. Delivery's outcome ids carry the dispatch sequence for the same reason.
  */
 
-interface Pass {
-  taskId: string;
-  attempt: number;
-  deferrals: number;
-}
+import type { TaskPass } from "@hookline/contracts";
 
-/** `<taskId>#<attempt>@<seq>`, or `<taskId>#<attempt>d<deferrals>@<seq>` once deferred. */
-export function passMsgId(pass: Pass, sourceSeq: number): string {
-  const deferred = pass.deferrals > 0 ? `d${pass.deferrals}` : "";
-  return `${pass.taskId}#${pass.attempt}${deferred}@${sourceSeq}`;
-}
+/**
+ * `<taskId>#<attempt>@<seq>`, or `<taskId>#<attempt>d<deferrals>@<seq>` once deferred. It lives
+ * in contracts: the dlq's retry-now publishes a waiting retry under the id its release would use.
+ */
+export { passMsgId } from "@hookline/contracts";
 
 /** `<taskId>#dead<attempt>@<outcomeSeq>` */
-export function deadLetterMsgId(pass: Omit<Pass, "deferrals">, sourceSeq: number): string {
+export function deadLetterMsgId(pass: Omit<TaskPass, "deferrals">, sourceSeq: number): string {
   return `${pass.taskId}#dead${pass.attempt}@${sourceSeq}`;
 }
 

@@ -16,6 +16,7 @@ import { registerProblemComponents, serviceUnavailable } from "./http/problems";
 import type { LetterReplayer } from "./letters/replay";
 import type { LetterSettler } from "./letters/settle";
 import type { QueueStatsReader } from "./queue-stats/queue-stats";
+import type { EventRetrier } from "./retry-now/retry-now";
 import { registerDiscardDeadLetter } from "./routes/discard-dead-letter";
 import { registerGetDeadLetter } from "./routes/get-dead-letter";
 import { registerGetDeadLetterAudit } from "./routes/get-dead-letter-audit";
@@ -31,6 +32,7 @@ import { registerReplayDeadLetter } from "./routes/replay-dead-letter";
 import { registerReplayDeadLetters } from "./routes/replay-dead-letters";
 import { registerResolveDeadLetter } from "./routes/resolve-dead-letter";
 import { registerResolveDeadLetters } from "./routes/resolve-dead-letters";
+import { registerRetryEvent } from "./routes/retry-event";
 
 export type DlqApp = OpenAPIHono<KitEnv>;
 
@@ -48,6 +50,8 @@ export interface DlqAppDeps {
   settler: LetterSettler;
   /** GET /v1/queues: JetStream's figures (stream, consumer and subject info). */
   queues: QueueStatsReader;
+  /** POST /v1/events/{eventId}/retry: sends an event's waiting retries now. */
+  retrier: EventRetrier;
 }
 
 export const apiInfo = {
@@ -96,6 +100,7 @@ export function createDlqApp(deps: DlqAppDeps): DlqApp {
   registerListAttempts(register, deps);
   registerListEventAttempts(register, deps);
   registerGetEvent(register, deps);
+  registerRetryEvent(register, deps);
   return app;
 }
 

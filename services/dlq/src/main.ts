@@ -31,6 +31,8 @@ import { countByStatus } from "./letters/stats";
 import { createDlqMetrics } from "./metrics";
 import { createQueueStatsReader } from "./queue-stats/queue-stats";
 import { type RetentionSchedule, startRetention } from "./retention/purge";
+import { createRetryNowCounter } from "./retry-now/outcomes";
+import { createEventRetrier } from "./retry-now/retry-now";
 import { createStoreHandler } from "./store/store-consumer";
 
 const SERVICE = "dlq";
@@ -180,6 +182,14 @@ async function main(): Promise<void> {
       }),
       settler: createLetterSettler({ db: database.db, metrics: dlqMetrics }),
       queues: createQueueStatsReader({ jsm: jetStream.jsm, names, endpoints: endpointCache }),
+      retrier: createEventRetrier({
+        db: database.db,
+        js,
+        jsm: jetStream.jsm,
+        names,
+        counted: createRetryNowCounter(metrics),
+        logger,
+      }),
     });
     // After the API: the log's first partitions take a moment, and /readyz is true already.
     if (env.ATTEMPT_LOG) {

@@ -24,7 +24,7 @@ export interface RouteRegistrationDeps {
 const LETTER_PARAM = "{id}";
 
 /** As ingest answers a tenant a bound token may not see: as if it did not exist. */
-function tenantNotFound(c: Context, tenantId: string) {
+export function tenantNotFound(c: Context, tenantId: string) {
   return problemResponse(c, {
     status: 404,
     code: "tenant_not_found",

@@ -28,7 +28,10 @@ const ROUTES: Record<string, { scopes: DlqScope[]; body?: unknown; query?: strin
   "GET /v1/attempts": { scopes: ["attempts:read"] },
   "GET /v1/events/{eventId}/attempts": { scopes: ["attempts:read"] },
   "GET /v1/events/{eventId}": { scopes: ["attempts:read"] },
+  "POST /v1/events/{eventId}/retry": { scopes: ["deadletters:write"], body: {} },
 };
+/** Its tenant is in the query, not a body filter: tested on its own below. */
+const RETRY_ROUTE = "POST /v1/events/{eventId}/retry";
 
 interface Caller {
   name: string;
@@ -167,7 +170,9 @@ describe("the scopes of every dlq route", () => {
 
 describe("a token bound to a tenant", () => {
   const letterRoutes = Object.keys(ROUTES).filter((route) => route.includes("{id}"));
-  const filterRoutes = Object.keys(ROUTES).filter((route) => !route.includes("{id}"));
+  const filterRoutes = Object.keys(ROUTES).filter(
+    (route) => !route.includes("{id}") && route !== RETRY_ROUTE,
+  );
 
   it.each(letterRoutes)("%s: passes for its own tenant's letter", async (route) => {
     const { status, body } = await answer(await call(route, BOUND.token, acmeLetter));
@@ -205,6 +210,30 @@ describe("a token bound to a tenant", () => {
       expect((await call(route, BOUND.token, "", own)).status).toBe(200);
     },
   );
+
+  it("retries now only its tenant's events: another tenant is a 404 as an unknown one", async () => {
+    const other = await answer(
+      await call(RETRY_ROUTE, BOUND.token, "", { query: "?tenantId=other" }),
+    );
+    expect(other.status).toBe(404);
+    expect(other.body).toMatchObject({ code: "tenant_not_found" });
+    // Its own event gets through (and, dead-lettered, is pointed to the replay).
+    const own = await answer(await call(RETRY_ROUTE, BOUND.token, "", { query: "?tenantId=acme" }));
+    expect(own.status).toBe(409);
+    expect(own.body).toMatchObject({ code: "task_dead_lettered" });
+    // Another tenant's event is unknown to it.
+    await h.store(
+      incomingLetter({ tenantId: "other", endpointId: endpointId(1), eventId: "evt_o" }),
+    );
+    const foreign = await answer(
+      await app.request("/v1/events/evt_o/retry", {
+        method: "POST",
+        headers: { authorization: `Bearer ${BOUND.token}` },
+      }),
+    );
+    expect(foreign.status).toBe(404);
+    expect(foreign.body).toMatchObject({ code: "event_not_found" });
+  });
 
   it("lists and counts only its tenant's letters", async () => {
     const page = await bodyOf<{ data: PublicDeadLetter[] }>(

@@ -41,6 +41,8 @@ import { createLetterSettler } from "../letters/settle";
 import { countByStatus } from "../letters/stats";
 import { createDlqMetrics, type DlqMetrics } from "../metrics";
 import { createQueueStatsReader, type QueueStatsReader } from "../queue-stats/queue-stats";
+import { createRetryNowCounter } from "../retry-now/outcomes";
+import { createEventRetrier } from "../retry-now/retry-now";
 import type { IncomingLetter } from "../store/incoming";
 import { createStoreHandler } from "../store/store-consumer";
 import { storeLetter } from "../store/store-letter";
@@ -133,6 +135,16 @@ export function dlqAppOver(
     queues:
       options.queues ??
       createQueueStatsReader({ jsm: parts.jsm, names, endpoints: parts.cache, now }),
+    retrier: createEventRetrier({
+      db: database.db,
+      js,
+      jsm: parts.jsm,
+      names,
+      counted: createRetryNowCounter(metrics),
+      logger,
+      publishTimeoutMs: 1_000,
+      now,
+    }),
   });
 }
 
