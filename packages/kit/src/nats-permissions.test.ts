@@ -98,6 +98,22 @@ describe("natsPermissions", () => {
     }
   });
 
+  it("lets only the classifier (poison) and the dlq (retry now, in RETRY alone) delete messages", () => {
+    const deletesOf = (user: (typeof HOOKLINE_NATS_USERS)[number]) =>
+      permissions[user].publish.filter((subject) => subject.includes(".STREAM.MSG.DELETE."));
+    expect(deletesOf("dlq")).toEqual([`$JS.API.STREAM.MSG.DELETE.${names.streams.retry}`]);
+    expect(deletesOf("classifier")).toEqual([
+      `$JS.API.STREAM.MSG.DELETE.${names.streams.dispatch}`,
+      `$JS.API.STREAM.MSG.DELETE.${names.streams.dispatchRetry}`,
+    ]);
+    for (const user of ["ingest", "delivery", "provisioner"] as const) {
+      expect(deletesOf(user)).toEqual([]);
+    }
+    // retry now reads the waiting copy and publishes it on
+    expect(permissions.dlq.publish).toContain(`$JS.API.STREAM.MSG.GET.${names.streams.retry}`);
+    expect(permissions.dlq.publish).toContain(names.subjects.dispatchRetryAll);
+  });
+
   it("renders every user with its password variable", () => {
     const config = natsUsersConfig(names);
     for (const user of HOOKLINE_NATS_USERS) {

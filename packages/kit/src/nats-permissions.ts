@@ -32,8 +32,9 @@ const API = "$JS.API";
  *   stream and consumer info (and wait until all exist) but may not change any stream's config.
  *   What a service still creates are consumers that leave stream config alone: delivery's
  *   overflow consumers and the endpoint cache's ephemeral consumers on the KV stream. No user
- *   deletes or purges a stream, or deletes messages other than the classifier's poison; the
- *   provisioner deletes only the streams of earlier versions that new ones replaced.
+ *   deletes or purges a stream, or deletes messages other than the classifier's poison and
+ *   the dlq's retry-now (a waiting retry it has just sent on); the provisioner deletes only the
+ *   streams of earlier versions that new ones replaced.
  * - JetStream API subjects name the stream and consumer wherever nats-server 2.9 allows it;
  *   acks are `$JS.ACK.<stream>.>` of the streams a service consumes.
  * - Replies come to the user's own inbox prefix (natsInboxPrefix), never `_INBOX.>`.
@@ -211,6 +212,9 @@ export function natsPermissions(names: HooklineNames): Record<HooklineNatsUser, 
       subjects.ops("task.dead_lettered"),
       subjects.ops("deadletters.threshold"),
       subjects.ops("endpoint.failure_rate"),
+      // retry now: reads a waiting retry (STREAM.MSG.GET, below), publishes it to
+      // dispatch.retry (above), then deletes it from its tier
+      `${API}.STREAM.MSG.DELETE.${streams.retry}`,
       // queue stats (GET /v1/queues): read-only info on every stream and its consumers, with
       // subject counts, and the oldest waiting message's timestamp
       ...sharedStreams.flatMap((stream) => [
