@@ -121,6 +121,25 @@ describe("decideOutcome", () => {
     });
   });
 
+  it("waits each kind of failure's own minimum: 429, 503 and timeouts, network errors", () => {
+    const floors = {
+      ...policy,
+      rateLimitedMinDelayMs: 120_000,
+      overloadMinDelayMs: 60_000,
+      networkMinDelayMs: 30_000,
+    };
+    const delayFor = (changes: Partial<OutcomeMeta>) => {
+      const decision = decideOutcome(outcome(changes), policy.backoff, floors, now, () => 0);
+      return decision.action === "retry" ? decision.delayMs : decision.action;
+    };
+    expect(delayFor({ status: 429 })).toBe(120_000);
+    expect(delayFor({ status: 503 })).toBe(60_000);
+    expect(delayFor({ result: "timeout", status: undefined })).toBe(60_000);
+    expect(delayFor({ result: "network_error", status: undefined })).toBe(30_000);
+    // A 500 has no minimum: the schedule's 5 s, less the jitter at random() = 0.
+    expect(delayFor({ status: 500 })).toBe(4_000);
+  });
+
   it("dead-letters what can't be retried and asks to disable on 410", () => {
     expect(decide(outcome({ status: 404 }))).toEqual({
       action: "deadletter",
