@@ -1,4 +1,5 @@
 import { DEFAULT_RETRY_TIERS } from "@hookline/contracts";
+import { SYSTEM_TENANT_ID, tenantIdSchema } from "@hookline/contracts";
 import {
   apiTokensEnv,
   commonEnvShape,
@@ -6,6 +7,7 @@ import {
   durationListEnv,
   endpointPortEnvShape,
   INGEST_SCOPES,
+  opsEventKindsEnv,
   portEnv,
   secretEncryptionEnvShape,
 } from "@hookline/kit";
@@ -27,6 +29,13 @@ export const ingestEnvShape = {
   TASK_DEADLINE: durationEnv.default(3 * 86_400_000),
   /** The classifier's RETRY_TIERS, same default: no retryPolicy delay may exceed the longest. */
   RETRY_TIERS: durationListEnv.prefault(DEFAULT_RETRY_TIERS),
+  /** The operational events ingest emits: endpoint.disabled and .enabled (kit's OPS_EVENTS). */
+  OPS_EVENTS: opsEventKindsEnv,
+  /** The tenant operational events belong to; created at start when missing. */
+  OPS_EVENTS_TENANT: tenantIdSchema.default(SYSTEM_TENANT_ID),
+  /** Where operators reach ingest's and the dlq's APIs: the base of operational events' links. */
+  OPS_LINK_INGEST_URL: z.url().default("http://localhost:8080"),
+  OPS_LINK_DLQ_URL: z.url().default("http://localhost:8083"),
   /** Ingest seals signing secrets and header values with the first key; checked by main.ts. */
   ...secretEncryptionEnvShape,
 };

@@ -1,9 +1,11 @@
 import { hooklineNames } from "@hookline/contracts";
 import {
   boundHeapGrowth,
+  type ConsumerPump,
   checkSecretEncryptionEnv,
   connectNats,
   createLogger,
+  createOpsEventEmitter,
   createServiceMetrics,
   drainOrClose,
   type EndpointCache,
@@ -29,6 +31,9 @@ import { createEventPublisher, DEFAULT_PUBLISH_TIMEOUT_MS } from "./events/publi
 import { pubAckTaskPublisher } from "./events/task-publisher";
 import { keyHistoryPurger } from "./kv/key-history";
 import { createIngestMetrics, type EndpointStateCounts } from "./metrics";
+import { endpointTransitionEvent } from "./ops-events/endpoint-transitions";
+import { startOpsEventConsumer } from "./ops-events/ops-consumer";
+import { ensureSystemTenant } from "./ops-events/system-tenant";
 import { tenantBucket } from "./tenants/bucket";
 import { createTenantRegistry } from "./tenants/registry";
 import { startTenantView, type TenantView } from "./tenants/tenant-view";
@@ -60,6 +65,7 @@ async function main(): Promise<void> {
   let tenants: TenantView | undefined;
   let stopStreamUsage: (() => void) | undefined;
   let quotas: BacklogQuotas | undefined;
+  let opsEvents: ConsumerPump | undefined;
   let stopping = false;
   const readiness: ReadinessChecks = {
     nats: () => link?.isConnected() ?? false,
@@ -106,6 +112,7 @@ async function main(): Promise<void> {
       { name: "stop tenant view", run: () => tenants?.stop() },
       { name: "stop stream usage", run: () => stopStreamUsage?.() },
       { name: "stop backlog quotas", run: () => quotas?.stop() },
+      { name: "stop operational events", run: () => opsEvents?.stop() },
       { name: "drain nats", run: () => drainOrClose(link) },
     ],
   });
@@ -137,7 +144,15 @@ async function main(): Promise<void> {
       logger,
     });
     const kv = jetStream.endpoints;
-    const endpointCache = await startEndpointCache(kv, logger);
+    const js = jetstream(link.nc);
+    const opsEmitter = createOpsEventEmitter({ js, names, logger, kinds: env.OPS_EVENTS });
+    // Every disabled flag turned on or off, by the API or the classifier, passes this watch.
+    const endpointCache = await startEndpointCache(kv, logger, {
+      onChange: (change) => {
+        const event = endpointTransitionEvent(change, Date.now(), env.OPS_EVENTS_TENANT);
+        if (event !== undefined) void opsEmitter.emit(event);
+      },
+    });
     cache = endpointCache;
     await endpointCache.ready;
     if (stopping) return;
@@ -170,6 +185,27 @@ async function main(): Promise<void> {
       sealer: endpointSealer(secretBox),
       purgeHistory: keyHistoryPurger(jetStream.jsm, names.kv.endpoints),
     });
+    const tenantRegistry = createTenantRegistry({
+      kv: jetStream.tenantsKv,
+      view: tenantView,
+      endpoints: registry,
+      endpointCache,
+      isConnected: link.isConnected,
+      logger,
+    });
+    const events = createEventPublisher({
+      js,
+      tasks: pubAckTaskPublisher(link.nc, DEFAULT_PUBLISH_TIMEOUT_MS),
+      names,
+      cache: endpointCache,
+      isConnected: link.isConnected,
+      metrics: ingestMetrics,
+      logger,
+      taskDeadlineMs: env.TASK_DEADLINE,
+      maxEventBytes,
+      quotas,
+      systemTenantId: env.OPS_EVENTS_TENANT,
+    });
     app = createIngestApp({
       logger,
       metrics,
@@ -181,27 +217,25 @@ async function main(): Promise<void> {
       registry,
       cache: endpointCache,
       tenants: tenantView,
-      tenantRegistry: createTenantRegistry({
-        kv: jetStream.tenantsKv,
-        view: tenantView,
-        endpoints: registry,
-        endpointCache,
-        isConnected: link.isConnected,
-        logger,
-      }),
+      tenantRegistry,
       secretBox,
-      events: createEventPublisher({
-        js: jetstream(link.nc),
-        tasks: pubAckTaskPublisher(link.nc, DEFAULT_PUBLISH_TIMEOUT_MS),
-        names,
-        cache: endpointCache,
-        isConnected: link.isConnected,
-        metrics: ingestMetrics,
-        logger,
-        taskDeadlineMs: env.TASK_DEADLINE,
-        maxEventBytes,
-        quotas,
-      }),
+      events,
+    });
+    await ensureSystemTenant({
+      tenantId: env.OPS_EVENTS_TENANT,
+      view: tenantView,
+      registry: tenantRegistry,
+      logger,
+    });
+    if (stopping) return;
+    opsEvents = startOpsEventConsumer({
+      js,
+      names,
+      events,
+      links: { ingest: env.OPS_LINK_INGEST_URL, dlq: env.OPS_LINK_DLQ_URL },
+      systemTenantId: env.OPS_EVENTS_TENANT,
+      metrics,
+      logger,
     });
     logger.info({ prefix: names.prefix, endpoints: endpointCache.all().length }, "ingest ready");
   } catch (error) {

@@ -1,5 +1,6 @@
 import {
   DEFAULT_TENANT_ID,
+  type EndpointFormat,
   type EndpointRecord,
   type EndpointRetryPolicy,
   endpointIdSchema,
@@ -32,6 +33,7 @@ export interface NewEndpoint {
   retryPolicy?: EndpointRetryPolicy | undefined;
   maxInFlight?: number | undefined;
   backlogQuota?: number | undefined;
+  format?: EndpointFormat | undefined;
   /** A `whsec_` secret to use; one is generated when absent. */
   secret?: string | undefined;
 }
@@ -49,6 +51,7 @@ export interface EndpointChanges {
   retryPolicy?: EndpointRetryPolicy | null | undefined;
   maxInFlight?: number | null | undefined;
   backlogQuota?: number | null | undefined;
+  format?: EndpointFormat | null | undefined;
   disabled?: boolean | undefined;
   /** Becomes the newest secret; older ones stay valid for the rotation grace period. */
   secret?: string | undefined;
@@ -138,7 +141,8 @@ type ClearableField =
   | "retrySchedule"
   | "retryPolicy"
   | "maxInFlight"
-  | "backlogQuota";
+  | "backlogQuota"
+  | "format";
 
 function setOrClear<K extends ClearableField>(
   record: EndpointRecord,
@@ -173,6 +177,7 @@ export function applyChanges(
   if (changes.retrySchedule) delete next.retryPolicy;
   setOrClear(next, "maxInFlight", changes.maxInFlight);
   setOrClear(next, "backlogQuota", changes.backlogQuota);
+  setOrClear(next, "format", changes.format);
   if (changes.disabled === false) {
     next.disabled = false;
     delete next.disabledReason;

@@ -1,5 +1,6 @@
 import {
   DEFAULT_TENANT_ID,
+  type EndpointFormat,
   type EndpointRecord,
   type HooklineNames,
   isBacklogFull,
@@ -13,6 +14,7 @@ import { ulid } from "ulid";
 import type { IngestMetrics } from "../metrics";
 import type { BacklogQuotas } from "./backlog-quotas";
 import { webhookBody } from "./envelope";
+import { chatBody, chatMessageOf } from "./formats";
 import { pooledRandom } from "./pooled-random";
 import { jetStreamTaskPublisher, type TaskPublisher } from "./task-publisher";
 
@@ -79,6 +81,8 @@ export interface EventPublisherOptions {
   quotas?: Pick<BacklogQuotas, "admit">;
   /** Largest webhook body accepted, at most what the NATS server takes in one message. */
   maxEventBytes: number;
+  /** The tenant of operational events: their chat messages say what happened. */
+  systemTenantId?: string;
   publishTimeoutMs?: number;
   now?: () => number;
 }
@@ -87,6 +91,7 @@ interface PlannedEvent {
   tenantId: string;
   eventId: string;
   eventType: string;
+  payload: unknown;
   body: Buffer;
   endpoints: EndpointRecord[];
 }
@@ -139,14 +144,32 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
       tenantId,
       eventId: event.id ?? idempotencyKey ?? `evt_${ulid(acceptedAt, random)}`,
       eventType: event.eventType,
+      payload: event.payload,
       body,
       endpoints,
     };
   };
 
+  /** Standard Webhooks' body, or a chat message's for a slack or discord endpoint. */
+  const bodyFor = (event: PlannedEvent) => {
+    const chat = new Map<EndpointFormat, Buffer>();
+    return (format: EndpointFormat | undefined): Buffer => {
+      if (format === undefined || format === "standard") return event.body;
+      let body = chat.get(format);
+      if (body === undefined) {
+        const system = event.tenantId === options.systemTenantId;
+        body = Buffer.from(chatBody(format, chatMessageOf({ ...event, system })), "utf8");
+        chat.set(format, body);
+      }
+      return body;
+    };
+  };
+
   const publishTasks = (event: PlannedEvent, acceptedAt: number): Promise<PubAck>[] => {
     const deadline = acceptedAt + options.taskDeadlineMs;
+    const bodyOf = bodyFor(event);
     return event.endpoints.map((endpoint) => {
+      const body = bodyOf(endpoint.format);
       const taskId = taskIdFor(event.eventId, endpoint.id);
       const task: TaskMeta = {
         taskId,
@@ -166,13 +189,13 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
           js,
           names,
           task,
-          body: event.body,
+          body,
           reason: "backlog_full",
           msgId: `${taskId}#backlog`,
         });
       if (options.quotas?.admit(endpoint) === false) return backlogFull();
       return tasks
-        .publish(names.subjects.dispatchFresh(endpoint.id), event.body, task, taskId)
+        .publish(names.subjects.dispatchFresh(endpoint.id), body, task, taskId)
         .catch((error: unknown) => {
           // The deployment's ENDPOINT_BACKLOG_QUOTA, enforced by the server per endpoint.
           if (!isBacklogFull(error)) throw error;

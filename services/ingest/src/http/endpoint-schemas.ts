@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import {
   checkEndpointUrl,
   DEFAULT_BLOCKED_PORTS,
+  ENDPOINT_FORMATS,
   type EndpointRecord,
   endpointHeadersSchema,
   endpointRecordSchema,
@@ -16,6 +17,11 @@ import {
 import { SECRET_MAX_BYTES, SECRET_MIN_BYTES, secretKeyBytes } from "../endpoints/secrets";
 
 const record = endpointRecordSchema.shape;
+
+const formatDescription =
+  "The body's shape: `standard` (Standard Webhooks, the default), or `slack` or `discord` for " +
+  "their incoming webhooks: `{text}` or `{content}`, one readable line with a link. Requests " +
+  "are signed either way.";
 const exampleId = "ep_01JD8Z6Q3V4W5X6Y7Z8A9B0C1D";
 
 /**
@@ -101,6 +107,9 @@ export const endpointSchema = z
       example: null,
       description: "When its current run of failed attempts began; null after a success",
     }),
+    format: z
+      .enum(ENDPOINT_FORMATS)
+      .openapi({ example: "standard", description: formatDescription }),
     createdAt: z.string().openapi({ example: "2025-01-01T12:00:00.000Z" }),
     updatedAt: z.string().openapi({ example: "2025-01-01T12:00:00.000Z" }),
   })
@@ -124,6 +133,7 @@ export function publicEndpoint(endpoint: EndpointRecord): PublicEndpoint {
     maxInFlight: endpoint.maxInFlight ?? null,
     backlogQuota: endpoint.backlogQuota ?? null,
     failingSince: endpoint.failingSince ?? null,
+    format: endpoint.format ?? "standard",
     createdAt: endpoint.createdAt,
     updatedAt: endpoint.updatedAt,
   };
@@ -206,6 +216,7 @@ export const createEndpointBodySchema = z
         "Tasks it may have waiting before more are dead-lettered as backlog_full; " +
         "ENDPOINT_BACKLOG_QUOTA is the most it can be",
     }),
+    format: record.format.meta({ description: formatDescription }),
     secret: secretInputSchema
       .optional()
       .openapi({ description: "Generated (whsec_ + 24 random bytes) when absent" }),
@@ -227,6 +238,7 @@ export const updateEndpointBodySchema = z
       .meta({ description: retryPolicyDescription }),
     maxInFlight: record.maxInFlight.unwrap().nullable().optional(),
     backlogQuota: record.backlogQuota.unwrap().nullable().optional(),
+    format: record.format.unwrap().nullable().optional().meta({ description: formatDescription }),
     disabled: z.boolean().optional().openapi({ description: "false also clears disabledReason" }),
     secret: secretInputSchema.optional().openapi({
       description: "Becomes the newest secret; the previous one stays valid for 24 hours",
