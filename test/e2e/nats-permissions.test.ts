@@ -171,6 +171,40 @@ describe("services with one NATS user each (deploy/nats/hookline-users.conf)", (
     expect(violations()).toEqual([]);
   });
 
+  it("retries now: the dlq reads a waiting retry, sends it on and deletes it, refused nothing", async () => {
+    // One failure, then a retry in the longest tier (3s), which the call sends at once.
+    sink.script("/later", [{ status: 500 }]);
+    const endpoint = await ingest.createEndpoint({
+      url: sink.url("/later"),
+      eventTypes: ["order.later"],
+      retrySchedule: ["3s"],
+    });
+    sink.setSecrets("/later", [endpoint.secret]);
+    const posted = await ingest.postEvent({ eventType: "order.later", payload: { n: 3 } });
+    expect(posted.status).toBe(202);
+    const eventId = String(posted.json.eventId);
+    await pollUntil(
+      async () => {
+        const view = await dlq.request(`/v1/events/${eventId}`);
+        const tasks =
+          view.status === 200 ? ((await view.json()) as { tasks: { state: string }[] }).tasks : [];
+        return tasks[0]?.state === "retrying";
+      },
+      { timeoutMs: 15_000, intervalMs: 50, what: "the task waiting for its retry" },
+    );
+
+    const retried = await dlq.request(`/v1/events/${eventId}/retry`, {
+      method: "POST",
+      body: "{}",
+    });
+    expect(retried.status).toBe(200);
+    expect(await retried.json()).toMatchObject({ tasks: [{ outcome: "sent" }] });
+    const sent = await sink.waitFor(2, { path: "/later", timeoutMs: 15_000 });
+    expect(sent.map((delivery) => delivery.answeredStatus)).toEqual([500, 200]);
+
+    expect(violations()).toEqual([]);
+  });
+
   // Each is outside the user's permissions (checked against the table first), and the server
   // refuses it.
   const refusals: {
