@@ -1,3 +1,4 @@
+export * from "./control";
 export * from "./duration";
 export * from "./endpoint";
 export * from "./endpoint-url";

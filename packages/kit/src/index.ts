@@ -3,6 +3,8 @@ export * from "./backlog";
 export * from "./body-limit";
 export * from "./config";
 export * from "./consumer";
+export * from "./control-client";
+export * from "./control-service";
 export * from "./dead-letter";
 export * from "./docs";
 export * from "./endpoint-cache";

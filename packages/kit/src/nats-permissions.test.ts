@@ -114,6 +114,46 @@ describe("natsPermissions", () => {
     expect(permissions.dlq.publish).toContain(names.subjects.dispatchRetryAll);
   });
 
+  it("lets every service answer discovery and its own control endpoints, and only ingest ask", () => {
+    for (const service of HOOKLINE_SERVICES) {
+      const { subscribe, publish, allowResponses } = permissions[service];
+      expect(allowResponses).toBe(true);
+      for (const verb of ["PING", "INFO", "STATS"]) {
+        expect(subscribe).toContain(`$SRV.${verb}`);
+        expect(subscribe).toContain(`$SRV.${verb}.perm-${service}`);
+        expect(subscribe).toContain(`$SRV.${verb}.perm-${service}.*`);
+      }
+      expect(subscribe).toContain(`perm.control.${service}.*.status`);
+      // No service answers another's control subjects or another deployment's discovery.
+      expect(subscribe.filter((s) => s.startsWith("perm.control."))).toEqual(
+        subscribe.filter((s) => s.startsWith(`perm.control.${service}.`)),
+      );
+      if (service !== "ingest") {
+        expect(publish.filter((s) => s.startsWith("$SRV.") || s.includes(".control."))).toEqual(
+          [],
+        );
+      }
+    }
+    expect(permissions.delivery.subscribe).toEqual(
+      expect.arrayContaining([
+        "perm.control.delivery.*.breaker-health",
+        "perm.control.delivery.*.breaker-reset",
+      ]),
+    );
+    expect(permissions.ingest.publish).toEqual(
+      expect.arrayContaining([
+        ...HOOKLINE_SERVICES.map((service) => `$SRV.PING.perm-${service}`),
+        ...HOOKLINE_SERVICES.map((service) => `perm.control.${service}.*.status`),
+        "perm.control.delivery.*.breaker-health",
+        "perm.control.delivery.*.breaker-reset",
+      ]),
+    );
+    expect(permissions.provisioner.allowResponses).toBeUndefined();
+    expect(natsUsersConfig(names).match(/allow_responses: true/g)).toHaveLength(
+      HOOKLINE_SERVICES.length,
+    );
+  });
+
   it("renders every user with its password variable", () => {
     const config = natsUsersConfig(names);
     for (const user of HOOKLINE_NATS_USERS) {

@@ -1,4 +1,10 @@
-import type { HooklineNames } from "@hookline/contracts";
+import {
+  type ControlEndpoint,
+  controlEndpoints,
+  controlServiceName,
+  controlSubjectAll,
+  type HooklineNames,
+} from "@hookline/contracts";
 
 export const HOOKLINE_SERVICES = ["ingest", "delivery", "classifier", "dlq"] as const;
 export type HooklineService = (typeof HOOKLINE_SERVICES)[number];
@@ -10,6 +16,21 @@ export type HooklineNatsUser = (typeof HOOKLINE_NATS_USERS)[number];
 export interface NatsPermissions {
   publish: string[];
   subscribe: string[];
+  /**
+   * nats-server's `allow_responses`: may publish one reply to the reply subject of a request it
+   * received, and nothing else there. The control services answer requesters' inboxes with it,
+   * which no publish allow-list could name without letting them write to another user's inbox.
+   */
+  allowResponses?: boolean;
+}
+
+/** The micro services discovery subjects (`$SRV.<verb>`, by name, by name and id). */
+function discoverySubjects(name: string): string[] {
+  return ["PING", "INFO", "STATS"].flatMap((verb) => [
+    `$SRV.${verb}`,
+    `$SRV.${verb}.${name}`,
+    `$SRV.${verb}.${name}.*`,
+  ]);
 }
 
 /**
@@ -121,9 +142,32 @@ export function natsPermissions(names: HooklineNames): Record<HooklineNatsUser, 
   // Writes are publishes to the bucket's subjects (put, create, update, delete).
   const bucketWriter = (bucket: string) => [`$KV.${bucket}.>`];
 
+  // Each service answers discovery and its control endpoints (kit's control-service), replying
+  // with allow_responses.
+  const answers = (service: HooklineService, endpoints: ControlEndpoint[]) => [
+    ...discoverySubjects(controlServiceName(prefix, service)),
+    ...endpoints.map((endpoint) => controlSubjectAll(prefix, service, endpoint)),
+  ];
+  const controlled: Record<HooklineService, ControlEndpoint[]> = {
+    ingest: [controlEndpoints.status],
+    delivery: [
+      controlEndpoints.status,
+      controlEndpoints.breakerHealth,
+      controlEndpoints.breakerReset,
+    ],
+    classifier: [controlEndpoints.status],
+    dlq: [controlEndpoints.status],
+  };
+  // Ingest's operator routes (system health, breakers) find every instance and ask it.
+  const controlRequests = HOOKLINE_SERVICES.flatMap((service) => [
+    `$SRV.PING.${controlServiceName(prefix, service)}`,
+    ...controlled[service].map((endpoint) => controlSubjectAll(prefix, service, endpoint)),
+  ]);
+
   const own = (service: HooklineService, publish: string[]): NatsPermissions => ({
     publish: [...new Set([...verifying, ...publish])],
-    subscribe: [`${natsInboxPrefix(prefix, service)}.>`],
+    subscribe: [`${natsInboxPrefix(prefix, service)}.>`, ...answers(service, controlled[service])],
+    allowResponses: true,
   });
 
   return {
@@ -138,6 +182,8 @@ export function natsPermissions(names: HooklineNames): Record<HooklineNatsUser, 
       `${API}.STREAM.PURGE.${kvStream(endpointsBucket)}`,
       ...bucketReader(tenantsBucket),
       ...bucketWriter(tenantsBucket),
+      // operators' routes: system health and breakers of every instance (kit's control-client)
+      ...controlRequests,
       // operational events: it emits the endpoint transitions its watch sees, and makes every
       // operational event a webhook of the system tenant
       subjects.ops("endpoint.disabled"),
@@ -253,6 +299,7 @@ export function natsUsersConfig(names: HooklineNames): string {
       "      permissions: {",
       ...allow("publish", permissions[user].publish),
       ...allow("subscribe", permissions[user].subscribe),
+      ...(permissions[user].allowResponses ? ["        allow_responses: true"] : []),
       "      }",
       "    }",
     ].join("\n"),

@@ -12,6 +12,8 @@ export const INGEST_SCOPES = [
   "endpoints:write",
   "secrets:read",
   "tenants:admin",
+  // system health: every service instance and stream (GET /v1/system/health)
+  "system:read",
 ] as const;
 export type IngestScope = (typeof INGEST_SCOPES)[number];
 
