@@ -1,4 +1,23 @@
-import { decodeTask, encodeTask, passMsgId, type TaskMeta, taskIdFor } from "@hookline/contracts";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  decodeTask,
+  defaultProvisionOptions,
+  encodeTask,
+  passMsgId,
+  provision,
+  type TaskMeta,
+  taskIdFor,
+} from "@hookline/contracts";
+import { type NatsServerHandle, startNatsServer } from "@hookline/testkit";
+import {
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+} from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   attemptRow,
@@ -270,5 +289,108 @@ describe("retryNow", () => {
       outcome: "task_not_found",
       endpointId: endpointId(9),
     });
+  });
+});
+
+/**
+ * A NATS user that may do all but delete messages: the delete after a successful publish fails
+ * every try, the one failure publish-then-delete leaves.
+ */
+const NO_DELETE_CONFIG = `authorization {
+  users = [
+    { user: admin, password: admin }
+    {
+      user: nodelete
+      password: nodelete
+      permissions: { publish: { deny: ["$JS.API.STREAM.MSG.DELETE.>"] } }
+    }
+  ]
+}
+`;
+
+describe("retryNow when NATS fails it", () => {
+  let dir: string;
+  let server: NatsServerHandle;
+  const connections: NatsConnection[] = [];
+  let admin: { js: JetStreamClient; jsm: JetStreamManager };
+
+  const retrierAs = async (user: string) => {
+    const nc = await connect({ servers: server.url, user, pass: user });
+    connections.push(nc);
+    const jsm = await jetstreamManager(nc, { timeout: 1_000 });
+    const js = jetstream(nc, { timeout: 1_000 });
+    return {
+      nc,
+      js,
+      jsm,
+      retrier: createEventRetrier({
+        db: h.database.db,
+        js,
+        jsm,
+        names: h.names,
+        counted: (outcome) => counted.push(outcome),
+        logger: h.logger,
+        publishTimeoutMs: 1_000,
+        pause: () => Promise.resolve(),
+      }),
+    };
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "retry-now-"));
+    await writeFile(join(dir, "nats.conf"), NO_DELETE_CONFIG);
+    server = await startNatsServer({ configFile: join(dir, "nats.conf") });
+    const connection = await retrierAs("admin");
+    await provision(connection.nc, connection.jsm, { ...defaultProvisionOptions, names: h.names });
+    admin = connection;
+  }, 30_000);
+  afterAll(async () => {
+    await Promise.all(connections.map((nc) => nc.close()));
+    await server?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("reports a sent task whose copy stays (copy_kept); a second call removes it, sending nothing", async () => {
+    const ep = endpointId(1);
+    const task = waitingTask("evt_1", ep);
+    const { seq } = await admin.js.publish(h.names.subjects.retry("10m", ep), body("evt_1"), {
+      headers: encodeTask(task, passMsgId(task, 1)),
+    });
+    await insertAttempts(h.database.db, [retryingRow("evt_1", ep)]);
+    const dispatchedThere = async () =>
+      (await admin.jsm.streams.info(h.names.streams.dispatchRetry)).state.messages;
+
+    const { retrier: noDelete } = await retrierAs("nodelete");
+    const first = await noDelete.retryNow({ eventId: "evt_1" });
+
+    expect(first.outcome === "done" && first.tasks).toEqual([
+      { taskId: task.taskId, endpointId: ep, outcome: "copy_kept", retrySeq: seq },
+    ]);
+    expect(await dispatchedThere()).toBe(1);
+    expect(await admin.jsm.streams.getMessage(h.names.streams.retry, { seq })).not.toBeNull();
+
+    // Within the duplicate window a second call publishes the same id (dropped) and deletes.
+    const { retrier } = await retrierAs("admin");
+    const second = await retrier.retryNow({ eventId: "evt_1" });
+    expect(second.outcome === "done" && second.tasks.map((t) => t.outcome)).toEqual([
+      "already_released",
+    ]);
+    expect(await dispatchedThere()).toBe(1);
+    expect(
+      await admin.jsm.streams.getMessage(h.names.streams.retry, { seq }).catch(() => null),
+    ).toBeNull();
+  });
+
+  it("sends nothing and says so when NATS is gone before the search", async () => {
+    const ep = endpointId(1);
+    await insertAttempts(h.database.db, [retryingRow("evt_1", ep)]);
+    const { nc, retrier } = await retrierAs("admin");
+    await nc.close();
+
+    const result = await retrier.retryNow({ eventId: "evt_1" });
+
+    expect(result.outcome === "done" && result.tasks).toEqual([
+      { taskId: taskIdFor("evt_1", ep), endpointId: ep, outcome: "unavailable", stage: "search" },
+    ]);
   });
 });

@@ -1,15 +1,18 @@
 import { encodeTask, passMsgId, type TaskMeta, taskIdFor } from "@hookline/contracts";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DlqApp } from "../app";
 import {
   ACME_TOKEN,
+  ATTEMPT_READER_TOKENS,
   attemptRow,
   insertAttempts,
   OPS_TOKEN,
   startAttemptReadHarness,
   truncateAttemptLog,
 } from "../testing/attempt-fixtures";
-import type { DlqHarness } from "../testing/dlq-harness";
+import { type DlqHarness, dlqAppOver } from "../testing/dlq-harness";
 import { endpointId, incomingLetter } from "../testing/letters";
 
 let h: DlqHarness;
@@ -137,6 +140,27 @@ describe("POST /v1/events/{eventId}/retry", () => {
     expect(noTask.body).toMatchObject({
       code: "task_not_found",
       errors: [{ path: "endpointId", message: "the event has no task to this endpoint" }],
+    });
+  });
+
+  it("answers 503 with each task's outcome when NATS is gone, having sent nothing", async () => {
+    await insertAttempts(h.database.db, [retrying(endpointId(1))]);
+    const nc = await connect({ servers: h.nats.url });
+    const [js, jsm] = [jetstream(nc), await jetstreamManager(nc)];
+    await nc.close();
+    const cutOff = dlqAppOver({ ...h, js, jsm }, { tokens: ATTEMPT_READER_TOKENS });
+
+    const response = await cutOff.request("/v1/events/evt_1/retry", {
+      method: "POST",
+      headers: { authorization: `Bearer ${OPS_TOKEN}` },
+    });
+
+    expect(response.status).toBe(503);
+    expect(response.headers.get("content-type")).toContain("application/problem+json");
+    expect(response.headers.get("retry-after")).toBe("1");
+    expect(await response.json()).toMatchObject({
+      code: "unavailable",
+      tasks: [{ endpointId: endpointId(1), outcome: "unavailable" }],
     });
   });
 
