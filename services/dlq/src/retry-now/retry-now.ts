@@ -110,8 +110,9 @@ const isNoMessage = (error: unknown) =>
  * The price is the one failure left: the publish stored and the delete failing every try (NATS
  * gone in between). Then the copy is sent again when due, a second send under the same
  * webhook-id (Standard Webhooks receivers dedupe by it); the answer says so (`copy_kept`,
- * with the copy's sequence) and a second call deletes it while the log still shows the task
- * retrying.
+ * with the copy's sequence). A second call within DISPATCH_RETRY's duplicate window, while the
+ * log still shows the task retrying, publishes the same id again (dropped) and deletes it.
+ * Two calls at once are one send the same way.
  */
 export function createEventRetrier(options: EventRetrierOptions): EventRetrier {
   const { db, js, jsm, names, logger } = options;
