@@ -1,24 +1,46 @@
 import { pollUntil } from "@hookline/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type E2eStack, startE2eStack } from "../support/e2e-stack";
+import { type E2eStackWithDlq, startE2eStack } from "../support/e2e-stack";
 
 /**
  * Operational events: Hookline tells operator endpoints (tenant `hookline`) about itself through
  * its own pipeline, signed like any webhook; a `slack` endpoint gets Slack's incoming-webhook body.
  */
-let e2e: E2eStack;
+let e2e: E2eStackWithDlq;
 
 beforeAll(async () => {
   e2e = await startE2eStack({
     prefix: "e2eops",
-    services: ["ingest", "delivery", "classifier"],
+    services: ["ingest", "delivery", "classifier", "dlq"],
     env: { RETRY_SCHEDULE: "200ms", RETRY_TIERS: "200ms,1s", RETRY_JITTER: "0" },
+    serviceEnv: {
+      // Windows and checks short enough to watch; the defaults are a minute and 30 s.
+      dlq: {
+        OPS_DEADLETTER_WINDOW: "2s",
+        OPS_DEADLETTER_THRESHOLDS: "10",
+        OPS_CHECK_INTERVAL: "1s",
+      },
+    },
   });
 });
 
 afterAll(async () => {
   await e2e?.stop();
 });
+
+/** An endpoint of the system tenant; ingest creates the tenant at start, so wait for it. */
+async function operatorEndpoint(body: Record<string, unknown>) {
+  let created: { id: string; secret: string } | undefined;
+  await pollUntil(
+    async () => {
+      created = await e2e.ingest.createTenantEndpoint("hookline", body).catch(() => undefined);
+      return created !== undefined;
+    },
+    { timeoutMs: 10_000, what: "the hookline tenant to take an endpoint" },
+  );
+  if (created === undefined) throw new Error("no operator endpoint");
+  return created;
+}
 
 /**
  * What Slack documents for an incoming webhook's JSON (api.slack.com/messaging/webhooks and
@@ -47,21 +69,11 @@ describe("operational events", () => {
     timeout: 60_000,
   }, async () => {
     const { ingest, sink } = e2e;
-    // Ingest creates the system tenant at start; an operator subscribes like any endpoint.
-    let operator: { id: string; secret: string } | undefined;
-    await pollUntil(
-      async () => {
-        operator = await ingest
-          .createTenantEndpoint("hookline", {
-            url: sink.url("/ops"),
-            eventTypes: ["hookline.endpoint.disabled", "hookline.endpoint.enabled"],
-          })
-          .catch(() => undefined);
-        return operator !== undefined;
-      },
-      { timeoutMs: 10_000, what: "the hookline tenant to take an endpoint" },
-    );
-    if (operator === undefined) throw new Error("no operator endpoint");
+    // An operator subscribes like any endpoint.
+    const operator = await operatorEndpoint({
+      url: sink.url("/ops"),
+      eventTypes: ["hookline.endpoint.disabled", "hookline.endpoint.enabled"],
+    });
     const slack = await ingest.createTenantEndpoint("hookline", {
       url: sink.url("/ops-slack"),
       eventTypes: ["hookline.endpoint.disabled"],
@@ -126,5 +138,69 @@ describe("operational events", () => {
     // Each fact once: one disabled, one enabled, and the slack endpoint took only `disabled`.
     expect(sink.count("/ops")).toBe(2);
     expect(sink.count("/ops-slack")).toBe(1);
+  });
+
+  it("a storm of dead letters is one event per endpoint and window with its count, and crossing a threshold is announced", {
+    timeout: 60_000,
+  }, async () => {
+    const { ingest, sink } = e2e;
+    const operator = await operatorEndpoint({
+      url: sink.url("/ops-dlq"),
+      eventTypes: ["hookline.task.dead_lettered", "hookline.deadletters.threshold"],
+    });
+    sink.setSecrets("/ops-dlq", [operator.secret]);
+    const refusing = await ingest.createEndpoint({
+      url: sink.url("/refusing"),
+      eventTypes: ["invoice.sent"],
+    });
+    // 400 is not retried: every task is dead-lettered at its first attempt.
+    sink.setDefault("/refusing", { status: 400 });
+    const storm = 20;
+    const posted = await Promise.all(
+      Array.from({ length: storm }, (_, n) =>
+        ingest.postEvent({ eventType: "invoice.sent", payload: { n } }),
+      ),
+    );
+    expect(posted.every((post) => post.status === 202)).toBe(true);
+
+    const aggregated = () =>
+      sink
+        .deliveries("/ops-dlq")
+        .map((delivery) => delivery.json as { type: string; data: Record<string, unknown> })
+        .filter((body) => body.type === "hookline.task.dead_lettered")
+        .filter((body) => body.data.endpointId === refusing.id);
+    const counted = () => aggregated().reduce((sum, body) => sum + Number(body.data.count), 0);
+    await pollUntil(async () => counted() >= storm, {
+      timeoutMs: 30_000,
+      what: `${storm} dead letters counted in task.dead_lettered events`,
+      detail: () => JSON.stringify(aggregated()),
+    });
+    expect(counted()).toBe(storm);
+    // Fewer events than letters: one per window the storm touched (it spans a 2 s window or two).
+    const windows = aggregated().map((body) => String(body.data.from));
+    expect(new Set(windows).size).toBe(windows.length);
+    expect(windows.length).toBeLessThanOrEqual(2);
+    expect(sink.deliveries("/ops-dlq").every((delivery) => delivery.verified)).toBe(true);
+
+    await pollUntil(
+      async () =>
+        sink
+          .deliveries("/ops-dlq")
+          .some(
+            (delivery) =>
+              (delivery.json as { type: string }).type === "hookline.deadletters.threshold",
+          ),
+      { timeoutMs: 20_000, what: "deadletters.threshold" },
+    );
+    const threshold = sink
+      .deliveries("/ops-dlq")
+      .map((delivery) => delivery.json as { type: string; data: Record<string, unknown> })
+      .find((body) => body.type === "hookline.deadletters.threshold");
+    expect(threshold?.data).toMatchObject({
+      threshold: 10,
+      open: expect.any(Number),
+      link: "http://localhost:8083/v1/dead-letters?status=open",
+    });
+    expect(Number(threshold?.data.open)).toBeGreaterThanOrEqual(10);
   });
 });

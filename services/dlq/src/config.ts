@@ -1,9 +1,12 @@
+import { SYSTEM_TENANT_ID, tenantIdSchema } from "@hookline/contracts";
 import {
   apiTokensEnv,
   booleanEnv,
   commonEnvShape,
   DLQ_SCOPES,
   durationEnv,
+  numberListEnv,
+  opsEventKindsEnv,
   portEnv,
 } from "@hookline/kit";
 import { z } from "zod";
@@ -33,4 +36,21 @@ export const dlqEnvShape = {
   /** Attempt records written per statement at most, and pulled at once; up to about three
    *  batches are held unacked, within the consumer's max_ack_pending (20,000). */
   ATTEMPT_LOG_BATCH: z.coerce.number().int().min(1).max(5_000).default(1_000),
+  /** The operational events the dlq emits: task.dead_lettered, deadletters.threshold and
+   *  endpoint.failure_rate (kit's OPS_EVENTS: all, none, or a list). */
+  OPS_EVENTS: opsEventKindsEnv,
+  /** The operational events' tenant: its own letters and attempts are left out of them. */
+  OPS_EVENTS_TENANT: tenantIdSchema.default(SYSTEM_TENANT_ID),
+  /** task.dead_lettered counts each endpoint's letters over this window: one event per window. */
+  OPS_DEADLETTER_WINDOW: durationEnv.pipe(z.number().min(1_000, "at least 1s")).default(60_000),
+  /** Open dead letters that raise deadletters.threshold when reached from below. */
+  OPS_DEADLETTER_THRESHOLDS: numberListEnv(1, 1_000_000_000, "50,100"),
+  /** Failure rates (0–1) of an endpoint over the window that raise endpoint.failure_rate:
+   *  the first is a warning, later ones critical. */
+  OPS_FAILURE_RATE_THRESHOLDS: numberListEnv(0.01, 1, "0.2,0.5"),
+  OPS_FAILURE_RATE_WINDOW: durationEnv.default(5 * 60_000),
+  /** Fewer attempts in the window say nothing (1 failure of 2 is not 50 %). */
+  OPS_FAILURE_RATE_MIN_ATTEMPTS: z.coerce.number().int().min(1).default(20),
+  /** How often open letters and failure rates are read. */
+  OPS_CHECK_INTERVAL: durationEnv.default(30_000),
 };

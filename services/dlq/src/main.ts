@@ -1,9 +1,11 @@
+import { randomBytes } from "node:crypto";
 import { hooklineNames } from "@hookline/contracts";
 import {
   boundHeapGrowth,
   type ConsumerPump,
   connectNats,
   createLogger,
+  createOpsEventEmitter,
   createServiceMetrics,
   drainOrClose,
   type EndpointCache,
@@ -29,6 +31,7 @@ import { createLetterReplayer } from "./letters/replay";
 import { createLetterSettler } from "./letters/settle";
 import { countByStatus } from "./letters/stats";
 import { createDlqMetrics } from "./metrics";
+import { type OpsMonitor, startOpsMonitor } from "./ops-events/ops-monitor";
 import { createQueueStatsReader } from "./queue-stats/queue-stats";
 import { type RetentionSchedule, startRetention } from "./retention/purge";
 import { createRetryNowCounter } from "./retry-now/outcomes";
@@ -64,6 +67,7 @@ async function main(): Promise<void> {
   let retention: RetentionSchedule | undefined;
   let attemptLog: AttemptLog | undefined;
   let stopBacklog: (() => void) | undefined;
+  let opsMonitor: OpsMonitor | undefined;
   let stopping = false;
   const readiness: ReadinessChecks = {
     nats: () => link?.isConnected() ?? false,
@@ -95,6 +99,7 @@ async function main(): Promise<void> {
           stopBacklog?.();
           await retention?.stop();
           await Promise.all([pump?.stop(), attemptLog?.stop()]);
+          await opsMonitor?.stop();
         },
       },
       { name: "close http", run: () => server.close() },
@@ -125,6 +130,28 @@ async function main(): Promise<void> {
     if (stopping) return;
 
     const js = jetstream(link.nc);
+    const opsKinds = new Set(env.OPS_EVENTS);
+    // Failure rates come from the attempt log.
+    if (!env.ATTEMPT_LOG) opsKinds.delete("endpoint.failure_rate");
+    const monitor = startOpsMonitor({
+      db: database.db,
+      emitter: createOpsEventEmitter({ js, names, logger, kinds: opsKinds }),
+      kinds: opsKinds,
+      systemTenantId: env.OPS_EVENTS_TENANT,
+      instance: randomBytes(4).toString("hex"),
+      deadLetterWindowMs: env.OPS_DEADLETTER_WINDOW,
+      deadLetterThresholds: env.OPS_DEADLETTER_THRESHOLDS,
+      failureRateThresholds: env.OPS_FAILURE_RATE_THRESHOLDS,
+      failureRateWindowMs: env.OPS_FAILURE_RATE_WINDOW,
+      failureRateWindowText:
+        env.OPS_FAILURE_RATE_WINDOW % 60_000 === 0
+          ? `${env.OPS_FAILURE_RATE_WINDOW / 60_000}m`
+          : `${env.OPS_FAILURE_RATE_WINDOW / 1_000}s`,
+      failureRateMinAttempts: env.OPS_FAILURE_RATE_MIN_ATTEMPTS,
+      checkIntervalMs: env.OPS_CHECK_INTERVAL,
+      logger,
+    });
+    opsMonitor = monitor;
     pump = startConsumerPump({
       js,
       stream: names.streams.deadletter,
@@ -138,6 +165,7 @@ async function main(): Promise<void> {
         dlqMetrics,
         logger,
         consumer: names.consumers.dlqStore,
+        onStored: (letter) => monitor.stored(letter),
       }),
       logger,
     });

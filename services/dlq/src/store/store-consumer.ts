@@ -22,6 +22,8 @@ export interface StoreHandlerOptions {
   retryDelayMs?: number;
   /** How long the failed handler keeps its slot, so a backlog doesn't spin on a dead database. */
   failurePauseMs?: number;
+  /** Told of each letter stored (a first death or a death again): operational events count. */
+  onStored?: (letter: { endpointId: string | null; tenantId: string }) => void;
 }
 
 const DEFAULT_RETRY_DELAY_MS = 2_000;
@@ -72,6 +74,7 @@ export function createStoreHandler(options: StoreHandlerOptions): (msg: JsMsg) =
 
     if (result.outcome === "stored" || result.outcome === "died_again") {
       dlqMetrics.stored.inc({ reason: letter.reason });
+      options.onStored?.(letter);
     }
     if (letter.invalid !== undefined && msg.subject !== names.subjects.deadletterInvalid) {
       options.metrics.invalidMessages.inc({ consumer: options.consumer });

@@ -26,7 +26,7 @@ export function opsSummary(event: Pick<OpsEventMessage, "kind" | "data">): strin
     case "breaker.closed":
       return `${endpoint}: circuit breaker closed, sending resumed`;
     case "task.dead_lettered":
-      return `${endpoint}: ${text(d.count)} task(s) dead-lettered in the minute from ${text(d.minute)}`;
+      return `${endpoint}: ${text(d.count)} task(s) dead-lettered from ${text(d.from)} to ${text(d.to)}`;
     case "deadletters.threshold":
       return `${text(d.open)} open dead letters, past the threshold of ${text(d.threshold)}`;
     case "endpoint.failure_rate":

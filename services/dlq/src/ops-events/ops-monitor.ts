@@ -1,0 +1,152 @@
+import type { OpsEventKind } from "@hookline/contracts";
+import type { Logger, OpsEventEmitter } from "@hookline/kit";
+import type { Kysely } from "kysely";
+import type { Database } from "../db/schema";
+import { highestCrossing } from "./crossings";
+import { createDeadLetterTally } from "./dead-letter-tally";
+import {
+  deadLetteredEvent,
+  type EndpointAttempts,
+  failureRateEvent,
+  thresholdEvent,
+} from "./ops-events";
+import { countOpenLetters, readEndpointAttempts } from "./readings";
+
+export interface OpsMonitorOptions {
+  db: Kysely<Database>;
+  emitter: OpsEventEmitter;
+  kinds: ReadonlySet<OpsEventKind>;
+  systemTenantId: string;
+  /** Names this instance in task.dead_lettered ids: each instance counts its own letters. */
+  instance: string;
+  /** Dead letters are counted per endpoint and window of this length (a minute). */
+  deadLetterWindowMs: number;
+  deadLetterThresholds: readonly number[];
+  failureRateThresholds: readonly number[];
+  failureRateWindowMs: number;
+  failureRateWindowText: string;
+  failureRateMinAttempts: number;
+  /** How often open letters and failure rates are read. */
+  checkIntervalMs: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+export interface OpsMonitor {
+  /** A letter was stored: counted in memory, sent with its window's count. */
+  stored(letter: { endpointId: string | null; tenantId: string }): void;
+  /** One round: closed windows' counts, open letters, failure rates (tests call it). */
+  check(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** How often closed windows of dead-letter counts are sent, at most. */
+const FLUSH_INTERVAL_MS = 5_000;
+
+/**
+ * The dlq's operational events, decided on timers, never per message: dead letters counted per
+ * endpoint and window, open letters crossing DEAD_LETTER thresholds upward, and endpoints'
+ * failure rates over the window crossing theirs. The first reading after start is a baseline:
+ * a restart does not announce again what was already past a threshold.
+ */
+export function startOpsMonitor(options: OpsMonitorOptions): OpsMonitor {
+  const { db, emitter, kinds, systemTenantId, logger } = options;
+  const now = options.now ?? Date.now;
+  const tally = createDeadLetterTally(options.deadLetterWindowMs);
+  let openBefore: number | undefined;
+  let ratesBefore: Map<string, number> | undefined;
+  let running: Promise<void> | undefined;
+  let lastRead = 0;
+
+  /** Sends the counts of windows ended by `until` (all of them at shutdown). */
+  const flushCounts = async (until = now()) => {
+    const at = now();
+    const closed = tally.takeClosed(until);
+    const unsent = [];
+    for (const count of closed) {
+      if (
+        !(await emitter.emit(
+          deadLetteredEvent(count, options.deadLetterWindowMs, options.instance, at),
+        ))
+      )
+        unsent.push(count);
+    }
+    tally.putBack(unsent);
+  };
+
+  const checkOpenLetters = async () => {
+    const open = await countOpenLetters(db, systemTenantId);
+    const threshold =
+      openBefore === undefined
+        ? undefined
+        : highestCrossing(options.deadLetterThresholds, openBefore, open);
+    if (threshold !== undefined && !(await emitter.emit(thresholdEvent(open, threshold, now())))) {
+      return; // not stored: the next reading crosses again
+    }
+    openBefore = open;
+  };
+
+  const checkFailureRates = async () => {
+    const at = now();
+    const endpoints: EndpointAttempts[] = await readEndpointAttempts(db, {
+      since: new Date(at - options.failureRateWindowMs),
+      minAttempts: options.failureRateMinAttempts,
+      systemTenantId,
+    });
+    const rates = new Map<string, number>();
+    for (const endpoint of endpoints) {
+      const rate = endpoint.failed / endpoint.attempts;
+      let kept = rate;
+      const before = ratesBefore?.get(endpoint.endpointId);
+      if (ratesBefore !== undefined) {
+        const threshold = highestCrossing(options.failureRateThresholds, before ?? 0, rate);
+        if (threshold !== undefined) {
+          const event = failureRateEvent(
+            endpoint,
+            threshold,
+            options.failureRateThresholds,
+            options.failureRateWindowText,
+            at,
+          );
+          if (!(await emitter.emit(event))) kept = before ?? 0;
+        }
+      }
+      rates.set(endpoint.endpointId, kept);
+    }
+    ratesBefore = rates;
+  };
+
+  const check = async () => {
+    await flushCounts();
+    if (now() - lastRead < options.checkIntervalMs) return;
+    lastRead = now();
+    if (kinds.has("deadletters.threshold")) await checkOpenLetters();
+    if (kinds.has("endpoint.failure_rate")) await checkFailureRates();
+  };
+
+  const round = () => {
+    if (running !== undefined) return;
+    running = check()
+      .catch((error: unknown) => logger.warn({ err: error }, "operational events' check failed"))
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  const timer = setInterval(round, Math.min(FLUSH_INTERVAL_MS, options.deadLetterWindowMs / 2));
+  timer.unref();
+
+  return {
+    stored(letter) {
+      if (!kinds.has("task.dead_lettered")) return;
+      if (letter.endpointId === null || letter.tenantId === systemTenantId) return;
+      tally.add(letter.endpointId, letter.tenantId, now());
+    },
+    check,
+    async stop() {
+      clearInterval(timer);
+      await running;
+      // Counts of the window in progress go now rather than never.
+      await flushCounts(Number.POSITIVE_INFINITY).catch(() => undefined);
+    },
+  };
+}
