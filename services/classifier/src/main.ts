@@ -1,6 +1,7 @@
 import { hooklineNames } from "@hookline/contracts";
 import {
   boundHeapGrowth,
+  type ControlService,
   connectNats,
   createEndpointWriter,
   createLogger,
@@ -14,11 +15,14 @@ import {
   NotProvisionedError,
   provisionOptionsFromEnv,
   provisionUntilDone,
+  type ReadinessChecks,
   serveHttp,
+  startControlService,
   startEndpointCache,
   watchConsumerBacklog,
 } from "@hookline/kit";
 import { jetstream } from "@nats-io/jetstream";
+import packageJson from "../package.json" with { type: "json" };
 import { type RunningClassifier, startClassifier } from "./classifier";
 import { classifierEnvShape, retryPolicyFromEnv } from "./config";
 import { createClassifierMetrics } from "./metrics";
@@ -49,17 +53,15 @@ async function main(): Promise<void> {
     endpoints?: EndpointCache;
     classifier?: RunningClassifier;
     stopBacklog?: () => void;
+    control?: ControlService;
   } = { provisioned: false };
 
-  const app = createServiceApp({
-    logger,
-    metrics: serviceMetrics,
-    readiness: {
-      nats: () => started.link?.isConnected() ?? false,
-      provisioned: () => started.provisioned,
-      endpointCache: () => started.endpoints?.isReady() ?? false,
-    },
-  });
+  const readiness: ReadinessChecks = {
+    nats: () => started.link?.isConnected() ?? false,
+    provisioned: () => started.provisioned,
+    endpointCache: () => started.endpoints?.isReady() ?? false,
+  };
+  const app = createServiceApp({ logger, metrics: serviceMetrics, readiness });
   const server = await serveHttp(app, env.PORT);
   logger.info(
     { port: server.port, tiers: env.RETRY_TIERS.map((tier) => tier.name) },
@@ -71,6 +73,8 @@ async function main(): Promise<void> {
     logger,
     timeoutMs: env.SHUTDOWN_TIMEOUT,
     steps: [
+      // First: operators' reads stop counting an instance that is going away.
+      { name: "stop control service", run: () => started.control?.stop() },
       {
         name: "stop consumers",
         run: async () => {
@@ -87,6 +91,15 @@ async function main(): Promise<void> {
 
   const link = await connectNats({ url: env.NATS_URL, auth: env, name: SERVICE, logger });
   started.link = link;
+  // Registered before provisioning, so operators see an instance that is not ready yet.
+  started.control = await startControlService({
+    nc: link.nc,
+    prefix: env.HOOKLINE_PREFIX,
+    service: SERVICE,
+    version: packageJson.version,
+    readiness,
+    logger,
+  });
   const provisioned = await provisionUntilDone({
     nc: link.nc,
     options: provisionOptionsFromEnv(env, names),

@@ -1,6 +1,7 @@
 import { hooklineNames } from "@hookline/contracts";
 import {
   boundHeapGrowth,
+  type ControlService,
   checkSecretEncryptionEnv,
   connectNats,
   createEndpointWriter,
@@ -15,12 +16,16 @@ import {
   type NatsLink,
   provisionOptionsFromEnv,
   provisionUntilDone,
+  type ReadinessChecks,
   secretBoxFromEnv,
   serveHttp,
+  startControlService,
   startEndpointCache,
 } from "@hookline/kit";
 import { jetstream } from "@nats-io/jetstream";
+import packageJson from "../package.json" with { type: "json" };
 import { deliveryEnvShape } from "./config";
+import { answerBreakerControl } from "./control/breaker-control";
 import { type RunningDelivery, startDelivery } from "./delivery";
 import { createEndpointGuards } from "./guards/endpoint-guards";
 import { createWebhookClient } from "./http/webhook-client";
@@ -70,17 +75,15 @@ async function main(): Promise<void> {
     provisioned: boolean;
     endpoints?: EndpointCache;
     delivery?: RunningDelivery;
+    control?: ControlService;
   } = { provisioned: false };
 
-  const app = createServiceApp({
-    logger,
-    metrics: serviceMetrics,
-    readiness: {
-      nats: () => started.link?.isConnected() ?? false,
-      provisioned: () => started.provisioned,
-      endpointCache: () => started.endpoints?.isReady() ?? false,
-    },
-  });
+  const readiness: ReadinessChecks = {
+    nats: () => started.link?.isConnected() ?? false,
+    provisioned: () => started.provisioned,
+    endpointCache: () => started.endpoints?.isReady() ?? false,
+  };
+  const app = createServiceApp({ logger, metrics: serviceMetrics, readiness });
   const server = await serveHttp(app, env.PORT);
   logger.info({ port: server.port }, "delivery listening");
 
@@ -89,6 +92,8 @@ async function main(): Promise<void> {
     logger,
     timeoutMs: env.SHUTDOWN_TIMEOUT,
     steps: [
+      // First: operators' reads stop counting an instance that is going away.
+      { name: "stop control service", run: () => started.control?.stop() },
       {
         name: "stop lanes",
         run: async () => {
@@ -111,6 +116,16 @@ async function main(): Promise<void> {
 
   const link = await connectNats({ url: env.NATS_URL, auth: env, name: SERVICE, logger });
   started.link = link;
+  // Registered before provisioning, so operators see an instance that is not ready yet.
+  started.control = await startControlService({
+    nc: link.nc,
+    prefix: env.HOOKLINE_PREFIX,
+    service: SERVICE,
+    version: packageJson.version,
+    readiness,
+    logger,
+  });
+  answerBreakerControl(started.control, guards);
   const provisioned = await provisionUntilDone({
     nc: link.nc,
     options: provisionOptions,

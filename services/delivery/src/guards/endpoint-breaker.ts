@@ -1,4 +1,5 @@
 import type { EventEmitter } from "node:events";
+import type { BreakerSnapshot } from "@hookline/contracts";
 import CircuitBreaker from "opossum";
 import type { SendResult, SendWebhook, WebhookRequest } from "../http/webhook-client";
 
@@ -36,6 +37,13 @@ export interface EndpointBreaker {
   send(request: WebhookRequest): Promise<BreakerSend>;
   /** Stops its timers and listeners (on eviction from the LRU, and at shutdown). */
   shutdown(): void;
+  /** State, window counts and probe time, for operators; changes nothing. */
+  snapshot(): BreakerSnapshot;
+  /**
+   * Closes it now (an operator's reset) and returns the state it was in. The window's counts
+   * stay, as opossum keeps them when a probe closes it: a still failing endpoint opens again.
+   */
+  reset(): BreakerState;
 }
 
 export interface EndpointBreakerOptions {
@@ -165,5 +173,26 @@ export function createEndpointBreaker(options: EndpointBreakerOptions): Endpoint
         },
       ),
     shutdown: () => breaker.shutdown(),
+    snapshot() {
+      const { fires, failures } = breaker.stats;
+      // openedAt is monotonic; wall-clock times are taken back from now.
+      const wallAt = (monotonic: number) =>
+        new Date(Date.now() - (now() - monotonic)).toISOString();
+      return {
+        state,
+        requests: fires,
+        failures,
+        windowMs: config.windowMs,
+        errorThresholdPercentage: config.errorThresholdPercentage,
+        volumeThreshold: config.volumeThreshold,
+        openedAt: state === "closed" ? null : wallAt(openedAt),
+        probeAt: state === "open" ? wallAt(openedAt + config.resetTimeoutMs) : null,
+      };
+    },
+    reset() {
+      const previous = state;
+      breaker.close();
+      return previous;
+    },
   };
 }

@@ -1,9 +1,15 @@
 import { EventEmitter } from "node:events";
-import type { EndpointRecord } from "@hookline/contracts";
+import type {
+  AttemptResult,
+  BreakerSnapshot,
+  EndpointGuardHealth,
+  EndpointRecord,
+} from "@hookline/contracts";
 import type { Counter, Gauge, Logger } from "@hookline/kit";
 import { LRUCache } from "lru-cache";
 import type { SendResult, SendWebhook, WebhookRequest } from "../http/webhook-client";
 import type { DeliveryMetrics } from "../metrics";
+import { type AttemptRing, createAttemptRing } from "./attempt-ring";
 import {
   type BreakerConfig,
   type BreakerState,
@@ -29,6 +35,10 @@ export interface EndpointGuards {
   send(endpoint: GuardedEndpoint, build: () => WebhookRequest): Promise<GuardedSend>;
   /** The breaker state of an endpoint seen recently; undefined when none is kept. */
   stateOf(endpointId: string): BreakerState | undefined;
+  /** Breaker, limiter and last attempts; an endpoint not kept reads closed, no attempts. */
+  health(endpointId: string): EndpointGuardHealth;
+  /** Closes the endpoint's breaker (operators); `known` false when none is kept. */
+  reset(endpointId: string): { known: boolean; previousState: BreakerState };
   /** Shuts every breaker down and stops the shared timer. */
   close(): void;
 }
@@ -49,6 +59,8 @@ interface EndpointState {
   url: string;
   breaker: EndpointBreaker;
   limiter: TokenBucket | undefined;
+  /** Created on the first attempt. */
+  attempts: AttemptRing | undefined;
 }
 
 const transitionMessages: Record<BreakerState, string> = {
@@ -126,6 +138,7 @@ export function createEndpointGuards(options: EndpointGuardsOptions): EndpointGu
       url: endpoint.url,
       breaker,
       limiter: limiterFor(endpoint.rateLimitPerSecond),
+      attempts: undefined,
     };
     states.set(endpointId, created);
     return created;
@@ -133,21 +146,84 @@ export function createEndpointGuards(options: EndpointGuardsOptions): EndpointGu
 
   return {
     async send(endpoint, build) {
-      const { breaker, limiter } = stateFor(endpoint);
+      const kept = stateFor(endpoint);
+      const { breaker, limiter } = kept;
       const admission = breaker.admission();
-      if (admission.outcome === "circuit_open") return admission;
+      if (admission.outcome === "circuit_open") {
+        recordAttempt(kept, "circuit_open", undefined, 0);
+        return admission;
+      }
       if (limiter) {
         const grant = limiter.take();
         if (grant.outcome === "denied") {
           return { outcome: "rate_limited", retryAfterMs: grant.retryAfterMs };
         }
       }
-      return breaker.send(build());
+      const guarded = await breaker.send(build());
+      if (guarded.outcome === "sent") {
+        const { sent } = guarded;
+        recordAttempt(kept, sent.result, "status" in sent ? sent.status : undefined, sent.ms);
+      } else recordAttempt(kept, "circuit_open", undefined, 0);
+      return guarded;
+    },
+    health(endpointId) {
+      const kept = states.peek(endpointId);
+      if (kept === undefined) {
+        return {
+          known: false,
+          breaker: closedSnapshot(options.breaker),
+          rateLimiter: null,
+          lastAttempts: [],
+        };
+      }
+      const { limiter } = kept;
+      return {
+        known: true,
+        breaker: kept.breaker.snapshot(),
+        rateLimiter: limiter
+          ? {
+              ratePerSecond: limiter.ratePerSecond,
+              capacity: limiter.capacity,
+              tokens: limiter.available(),
+            }
+          : null,
+        lastAttempts: kept.attempts?.recent() ?? [],
+      };
+    },
+    reset(endpointId) {
+      const kept = states.peek(endpointId);
+      if (kept === undefined) return { known: false, previousState: "closed" };
+      return { known: true, previousState: kept.breaker.reset() };
     },
     stateOf: (endpointId) => states.peek(endpointId)?.breaker.state(),
     close() {
       clearInterval(rotationTimer);
       states.clear();
     },
+  };
+}
+
+/** Recorded where the result is known; the ring's slots are reused, nothing is logged. */
+function recordAttempt(
+  kept: EndpointState,
+  result: AttemptResult,
+  status: number | undefined,
+  ms: number,
+): void {
+  kept.attempts ??= createAttemptRing();
+  kept.attempts.record(Date.now(), result, status, ms);
+}
+
+/** What an instance that keeps nothing for an endpoint reports: a breaker never opened. */
+function closedSnapshot(config: BreakerConfig): BreakerSnapshot {
+  return {
+    state: "closed",
+    requests: 0,
+    failures: 0,
+    windowMs: config.windowMs,
+    errorThresholdPercentage: config.errorThresholdPercentage,
+    volumeThreshold: config.volumeThreshold,
+    openedAt: null,
+    probeAt: null,
   };
 }

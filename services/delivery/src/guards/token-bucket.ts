@@ -12,7 +12,10 @@ export function burstOf(ratePerSecond: number): number {
 
 export interface TokenBucket {
   readonly ratePerSecond: number;
+  readonly capacity: number;
   take(): TokenGrant;
+  /** Tokens in the bucket now, without taking one (for operators' health reads). */
+  available(): number;
 }
 
 /**
@@ -29,14 +32,22 @@ export function createTokenBucket(ratePerSecond: number, now: () => number): Tok
   const perMs = ratePerSecond / 1_000;
   let tokens = capacity;
   let refilledAt = now();
+  const refill = () => {
+    const at = now();
+    if (at > refilledAt) {
+      tokens = Math.min(capacity, tokens + (at - refilledAt) * perMs);
+      refilledAt = at;
+    }
+  };
   return {
     ratePerSecond,
+    capacity,
+    available() {
+      refill();
+      return tokens;
+    },
     take() {
-      const at = now();
-      if (at > refilledAt) {
-        tokens = Math.min(capacity, tokens + (at - refilledAt) * perMs);
-        refilledAt = at;
-      }
+      refill();
       // The tolerance absorbs floating-point drift from adding fractions of a token.
       if (tokens >= 1 - EPSILON) {
         tokens = Math.max(0, tokens - 1);
