@@ -533,6 +533,7 @@ describe("docs", () => {
       "/v1/dead-letters/{id}/resolve",
       "/v1/events/{eventId}",
       "/v1/events/{eventId}/attempts",
+      "/v1/events/{eventId}/retry",
       "/v1/queues",
       "/v1/stats",
     ]);
