@@ -350,6 +350,16 @@ describe("retryNow when NATS fails it", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it("finds nothing in a RETRY stream that never held a message", async () => {
+    expect((await admin.jsm.streams.info(h.names.streams.retry)).state.first_seq).toBe(0);
+    const search = await findWaitingCopy(admin.jsm, h.names, {
+      taskId: taskIdFor("evt_1", endpointId(1)),
+      endpointId: endpointId(1),
+      since: new Date(0),
+    });
+    expect(search).toEqual({ outcome: "absent" });
+  });
+
   it("reports a sent task whose copy stays (copy_kept); a second call removes it, sending nothing", async () => {
     const ep = endpointId(1);
     const task = waitingTask("evt_1", ep);

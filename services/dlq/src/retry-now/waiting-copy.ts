@@ -42,7 +42,8 @@ export async function findWaitingCopy(
   const { first_seq: first, last_seq: last } = (await jsm.streams.info(stream)).state;
   const since = query.since.getTime();
   // The smallest sequence whose next message (any subject) is stored at `since` or later.
-  let low = first;
+  // A stream that never held a message reports first_seq 0; sequences start at 1.
+  let low = Math.max(first, 1);
   let high = last + 1;
   while (low < high) {
     const middle = Math.floor((low + high) / 2);
