@@ -87,13 +87,13 @@ describe("control service and client", () => {
 
   it("reports each instance that refuses or does not answer, and none when none runs", async () => {
     const refusing = await instance("ctlc", () => true);
-    refusing.handle(controlEndpoints.breakerHealth, () => ({
+    await refusing.handle(controlEndpoints.breakerHealth, () => ({
       ok: false,
       code: 400,
       description: "endpointId: expected a string",
     }));
     const silent = await instance("ctlc", () => true);
-    silent.handle(controlEndpoints.breakerHealth, () => new Promise(() => {}));
+    await silent.handle(controlEndpoints.breakerHealth, () => new Promise(() => {}));
     const client = createControlClient({ nc: await connection(), prefix: "ctlc", timeoutMs: 500 });
 
     const asked = await client.askEvery("delivery", controlEndpoints.breakerHealth, {});

@@ -35,8 +35,11 @@ export interface ControlServiceOptions {
 export interface ControlService {
   /** This instance's id, as discovery ($SRV.PING) reports it. */
   readonly instanceId: string;
-  /** Answers requests on `<prefix>.control.<service>.<instanceId>.<endpoint>`. */
-  handle(endpoint: ControlEndpoint, handler: ControlHandler): void;
+  /**
+   * Answers requests on `<prefix>.control.<service>.<instanceId>.<endpoint>`; resolves once the
+   * server has the subscription.
+   */
+  handle(endpoint: ControlEndpoint, handler: ControlHandler): Promise<void>;
   /** Stops answering (first step of shutdown: the instance stops being counted). */
   stop(): Promise<void>;
 }
@@ -62,7 +65,7 @@ export async function startControlService(options: ControlServiceOptions): Promi
   const group = micro.addGroup(controlGroup(prefix, service, micro.info().id));
   const startedAt = now();
 
-  const handle = (endpoint: ControlEndpoint, handler: ControlHandler) => {
+  const handle = (endpoint: ControlEndpoint, handler: ControlHandler): Promise<void> => {
     group.addEndpoint(endpoint, (error: Error | null, msg: ServiceMsg) => {
       if (error !== null) return;
       void Promise.resolve()
@@ -78,9 +81,11 @@ export async function startControlService(options: ControlServiceOptions): Promi
           },
         );
     });
+    return options.nc.flush();
   };
 
-  handle(controlEndpoints.status, async () => {
+  // The server has this subscription once it resolves: discovery from now on finds us.
+  await handle(controlEndpoints.status, async () => {
     const report = await readinessReport(options.readiness);
     const status: InstanceStatus = {
       service,

@@ -1,4 +1,4 @@
-import { hooklineNames } from "@hookline/contracts";
+import { DEFAULT_TENANT_ID, hooklineNames, tenantOfEndpoint } from "@hookline/contracts";
 import {
   boundHeapGrowth,
   type ControlService,
@@ -6,6 +6,7 @@ import {
   connectNats,
   createEndpointWriter,
   createLogger,
+  createOpsEventEmitter,
   createServiceApp,
   createServiceMetrics,
   drainOrClose,
@@ -27,6 +28,8 @@ import packageJson from "../package.json" with { type: "json" };
 import { deliveryEnvShape } from "./config";
 import { answerBreakerControl } from "./control/breaker-control";
 import { type RunningDelivery, startDelivery } from "./delivery";
+import { breakerOpsEvent } from "./guards/breaker-events";
+import type { BreakerState } from "./guards/endpoint-breaker";
 import { createEndpointGuards } from "./guards/endpoint-guards";
 import { createWebhookClient } from "./http/webhook-client";
 import { createDeliveryMetrics } from "./metrics";
@@ -55,6 +58,10 @@ async function main(): Promise<void> {
     allowPrivateNetworks: env.DELIVERY_ALLOW_PRIVATE_NETWORKS,
     endpointPorts: endpointPortPolicyFromEnv(env),
   });
+  // Set once NATS and the endpoint cache are there; breakers seldom move before tasks flow.
+  let announceBreaker:
+    | ((endpointId: string, to: BreakerState, from: BreakerState) => void)
+    | undefined;
   const guards = createEndpointGuards({
     send: client.send,
     breaker: {
@@ -66,6 +73,7 @@ async function main(): Promise<void> {
     cacheSize: env.DELIVERY_BREAKER_CACHE_SIZE,
     metrics,
     logger,
+    onBreakerTransition: (endpointId, to, from) => announceBreaker?.(endpointId, to, from),
   });
 
   // Filled in as start-up progresses; readiness and shutdown look at what exists so far, so
@@ -125,7 +133,7 @@ async function main(): Promise<void> {
     readiness,
     logger,
   });
-  answerBreakerControl(started.control, guards);
+  await answerBreakerControl(started.control, guards);
   const provisioned = await provisionUntilDone({
     nc: link.nc,
     options: provisionOptions,
@@ -146,6 +154,19 @@ async function main(): Promise<void> {
       throw error;
     }
     if (!stopping) {
+      const opsEmitter = createOpsEventEmitter({
+        js: jetstream(link.nc),
+        names,
+        logger,
+        kinds: env.OPS_EVENTS,
+      });
+      announceBreaker = (endpointId, to, from) => {
+        const record = endpoints.get(endpointId)?.record;
+        const tenantId = record === undefined ? DEFAULT_TENANT_ID : tenantOfEndpoint(record);
+        if (tenantId === env.OPS_EVENTS_TENANT) return;
+        const event = breakerOpsEvent({ endpointId, tenantId, from, to, now: Date.now() });
+        if (event !== undefined) void opsEmitter.emit(event);
+      };
       started.delivery = startDelivery({
         nc: link.nc,
         js: jetstream(link.nc),

@@ -19,18 +19,23 @@ import { type IngestBodyLimits, ingestBodyLimit } from "./http/body-limits";
 import { installFastEventRoutes } from "./http/fast-events";
 import { registerProblemComponents, serviceUnavailable } from "./http/problems";
 import { countRejectedEvents, type IngestMetrics } from "./metrics";
+import type { BreakerOperations } from "./operations/breakers";
+import type { SystemHealthReader } from "./operations/system-health";
 import { registerCreateEndpoint } from "./routes/create-endpoint";
 import { registerCreateTenant } from "./routes/create-tenant";
 import { registerDeleteEndpoint } from "./routes/delete-endpoint";
 import { registerDeleteTenant } from "./routes/delete-tenant";
 import { registerGetEndpoint } from "./routes/get-endpoint";
+import { registerGetEndpointHealth } from "./routes/get-endpoint-health";
 import { registerGetEndpointSecret } from "./routes/get-endpoint-secret";
+import { registerGetSystemHealth } from "./routes/get-system-health";
 import { registerGetTenant } from "./routes/get-tenant";
 import { registerListEndpoints } from "./routes/list-endpoints";
 import { registerListTenants } from "./routes/list-tenants";
 import { registerPublishEvent } from "./routes/publish-event";
 import { registerPublishEventBatch } from "./routes/publish-event-batch";
 import { registerRoutes } from "./routes/registration";
+import { registerResetEndpointBreaker } from "./routes/reset-endpoint-breaker";
 import { registerRotateEndpointSecret } from "./routes/rotate-endpoint-secret";
 import { registerUpdateEndpoint } from "./routes/update-endpoint";
 import { registerUpdateTenant } from "./routes/update-tenant";
@@ -54,6 +59,10 @@ export interface IngestAppDeps {
   /** Opens the sealed secret GET …/secret shows; absent: secrets are stored in plaintext. */
   secretBox?: SecretBox | undefined;
   events: EventPublisher;
+  /** Every delivery instance's breaker of an endpoint, over NATS (kit's control client). */
+  breakers: BreakerOperations;
+  /** Every service instance and stream, over NATS. */
+  systemHealth: SystemHealthReader;
   /** ENDPOINT_BLOCKED_PORTS and ENDPOINT_ALLOWED_PORTS; default DEFAULT_ENDPOINT_PORT_POLICY. */
   endpointPorts?: EndpointPortPolicy;
   /** Serve the event routes' plainly valid requests on a fast path (default); tests compare. */
@@ -104,6 +113,9 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
   registerDeleteEndpoint(register, deps);
   registerGetEndpointSecret(register, deps);
   registerRotateEndpointSecret(register, deps);
+  registerGetEndpointHealth(register, deps);
+  registerResetEndpointBreaker(register, deps);
+  registerGetSystemHealth(register, deps);
   registerPublishEvent(register, deps);
   registerPublishEventBatch(register, deps);
   if (deps.fastEventRoutes !== false) installFastEventRoutes(app, deps);

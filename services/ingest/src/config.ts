@@ -1,5 +1,4 @@
-import { DEFAULT_RETRY_TIERS } from "@hookline/contracts";
-import { SYSTEM_TENANT_ID, tenantIdSchema } from "@hookline/contracts";
+import { DEFAULT_RETRY_TIERS, SYSTEM_TENANT_ID, tenantIdSchema } from "@hookline/contracts";
 import {
   apiTokensEnv,
   commonEnvShape,
@@ -27,6 +26,11 @@ export const ingestEnvShape = {
     .default(5 * 1024 * 1024),
   /** How long after acceptance a task may still be retried (`Hookline-Deadline`). */
   TASK_DEADLINE: durationEnv.default(3 * 86_400_000),
+  /**
+   * How long the operators' routes (system health, breakers) wait for service instances to
+   * answer discovery over NATS, and then each instance to answer.
+   */
+  INGEST_CONTROL_TIMEOUT: durationEnv.pipe(z.number().min(10, "at least 10ms")).default(2_000),
   /** The classifier's RETRY_TIERS, same default: no retryPolicy delay may exceed the longest. */
   RETRY_TIERS: durationListEnv.prefault(DEFAULT_RETRY_TIERS),
   /** The operational events ingest emits: endpoint.disabled and .enabled (kit's OPS_EVENTS). */

@@ -2,8 +2,10 @@ import { hooklineNames } from "@hookline/contracts";
 import {
   boundHeapGrowth,
   type ConsumerPump,
+  type ControlService,
   checkSecretEncryptionEnv,
   connectNats,
+  createControlClient,
   createLogger,
   createOpsEventEmitter,
   createServiceMetrics,
@@ -18,10 +20,12 @@ import {
   type ReadinessChecks,
   secretBoxFromEnv,
   serveHttp,
+  startControlService,
   startEndpointCache,
   watchStreamUsage,
 } from "@hookline/kit";
 import { jetstream } from "@nats-io/jetstream";
+import packageJson from "../package.json" with { type: "json" };
 import { createIngestApp, createStartingApp } from "./app";
 import { ingestEnvShape } from "./config";
 import { createEndpointRegistry } from "./endpoints/registry";
@@ -31,6 +35,8 @@ import { createEventPublisher, DEFAULT_PUBLISH_TIMEOUT_MS } from "./events/publi
 import { pubAckTaskPublisher } from "./events/task-publisher";
 import { keyHistoryPurger } from "./kv/key-history";
 import { createIngestMetrics, type EndpointStateCounts } from "./metrics";
+import { createBreakerOperations } from "./operations/breakers";
+import { createSystemHealthReader } from "./operations/system-health";
 import { endpointTransitionEvent } from "./ops-events/endpoint-transitions";
 import { startOpsEventConsumer } from "./ops-events/ops-consumer";
 import { ensureSystemTenant } from "./ops-events/system-tenant";
@@ -65,6 +71,7 @@ async function main(): Promise<void> {
   let tenants: TenantView | undefined;
   let stopStreamUsage: (() => void) | undefined;
   let quotas: BacklogQuotas | undefined;
+  let control: ControlService | undefined;
   let opsEvents: ConsumerPump | undefined;
   let stopping = false;
   const readiness: ReadinessChecks = {
@@ -101,6 +108,8 @@ async function main(): Promise<void> {
     logger,
     timeoutMs: env.SHUTDOWN_TIMEOUT,
     steps: [
+      // First: operators' reads stop counting an instance that is going away.
+      { name: "stop control service", run: () => control?.stop() },
       {
         name: "close http",
         run: () => {
@@ -121,6 +130,20 @@ async function main(): Promise<void> {
     link = await connectNats({ url: env.NATS_URL, auth: env, name: `hookline-${SERVICE}`, logger });
     const names = hooklineNames(env.HOOKLINE_PREFIX);
     const nc = link.nc;
+    // Registered before provisioning, so operators see an instance that is not ready yet.
+    control = await startControlService({
+      nc,
+      prefix: names.prefix,
+      service: SERVICE,
+      version: packageJson.version,
+      readiness,
+      logger,
+    });
+    const controlClient = createControlClient({
+      nc,
+      prefix: names.prefix,
+      timeoutMs: env.INGEST_CONTROL_TIMEOUT,
+    });
     const jetStream = await provisionUntilDone({
       nc,
       options: provisionOptionsFromEnv(env, names),
@@ -220,6 +243,8 @@ async function main(): Promise<void> {
       tenantRegistry,
       secretBox,
       events,
+      breakers: createBreakerOperations({ control: controlClient }),
+      systemHealth: createSystemHealthReader({ control: controlClient, jsm: jetStream.jsm, names }),
     });
     await ensureSystemTenant({
       tenantId: env.OPS_EVENTS_TENANT,

@@ -34,21 +34,22 @@ export function readBreakerRequest(data: Uint8Array): BreakerRequestRead {
  * this instance's breaker, limiter and last attempts of one endpoint, and its reset. Both read
  * memory only; an endpoint this instance keeps nothing for reads closed, with no attempts.
  */
-export function answerBreakerControl(
+export async function answerBreakerControl(
   control: Pick<ControlService, "handle">,
   guards: Pick<EndpointGuards, "health" | "reset">,
-): void {
-  control.handle(controlEndpoints.breakerHealth, (data) => {
+): Promise<void> {
+  const health = control.handle(controlEndpoints.breakerHealth, (data) => {
     const request = readBreakerRequest(data);
     if (!request.ok) return request.reply;
     const body: EndpointGuardHealth = guards.health(request.endpointId);
     return { ok: true, body };
   });
-  control.handle(controlEndpoints.breakerReset, (data) => {
+  const reset = control.handle(controlEndpoints.breakerReset, (data) => {
     const request = readBreakerRequest(data);
     if (!request.ok) return request.reply;
     const { known, previousState } = guards.reset(request.endpointId);
     const body: BreakerReset = { known, previousState, state: "closed" };
     return { ok: true, body };
   });
+  await Promise.all([health, reset]);
 }

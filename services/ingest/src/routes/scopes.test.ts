@@ -12,6 +12,8 @@ import { createIngestApp, type IngestApp } from "../app";
 import type { EndpointRegistry } from "../endpoints/registry";
 import type { EventPublisher } from "../events/publisher";
 import { createIngestMetrics } from "../metrics";
+import type { BreakerOperations } from "../operations/breakers";
+import type { SystemHealthReader } from "../operations/system-health";
 import type { TenantRegistry } from "../tenants/registry";
 import type { CachedTenant } from "../tenants/tenant-view";
 
@@ -59,6 +61,11 @@ const ROUTES: Record<string, { scopes: IngestScope[]; body?: unknown }> = {
   "DELETE /v1/endpoints/{id}": { scopes: ["endpoints:write"] },
   "GET /v1/endpoints/{id}/secret": { scopes: ["secrets:read"] },
   "POST /v1/endpoints/{id}/rotate-secret": { scopes: ["endpoints:write", "secrets:read"] },
+  "GET /v1/tenants/{tenantId}/endpoints/{id}/health": { scopes: ["endpoints:read"] },
+  "POST /v1/tenants/{tenantId}/endpoints/{id}/breaker/reset": { scopes: ["endpoints:write"] },
+  "GET /v1/endpoints/{id}/health": { scopes: ["endpoints:read"] },
+  "POST /v1/endpoints/{id}/breaker/reset": { scopes: ["endpoints:write"] },
+  "GET /v1/system/health": { scopes: ["system:read"] },
   "POST /v1/events": {
     scopes: ["events:write"],
     body: { eventType: "order.created", payload: { n: 1 } },
@@ -156,6 +163,8 @@ function ingestApp(fastEventRoutes: boolean): IngestApp {
       all: () => tenantRecords,
     },
     events,
+    breakers: unavailable<BreakerOperations>(),
+    systemHealth: unavailable<SystemHealthReader>(),
     fastEventRoutes,
   });
 }
@@ -238,7 +247,10 @@ describe("the scopes of every ingest route", () => {
 
 describe("a token bound to a tenant", () => {
   const tenantRoutes = Object.keys(ROUTES).filter((route) => route.includes("{tenantId}"));
-  const defaultRoutes = Object.keys(ROUTES).filter((route) => !route.includes(" /v1/tenants"));
+  // The system's routes belong to no tenant: a bound token may not call them at all (below).
+  const defaultRoutes = Object.keys(ROUTES).filter(
+    (route) => !route.includes(" /v1/tenants") && !route.includes(" /v1/system"),
+  );
 
   it.each(tenantRoutes)("%s: passes for its own tenant", async (route) => {
     for (const app of [fastApp, validatedApp]) {
@@ -298,6 +310,14 @@ describe("a token bound to a tenant", () => {
     expect(status).toBe(403);
     expect(body).toMatchObject({ code: "tenant_bound_token" });
     expect(body.detail).toContain('"acme"');
+  });
+
+  it("may not read the system's health, even holding every scope", async () => {
+    const { status, body } = await answer(
+      await call(fastApp, "GET /v1/system/health", "", BOUND.token),
+    );
+    expect(status).toBe(403);
+    expect(body).toMatchObject({ code: "tenant_bound_token" });
   });
 
   it("lists only its own tenant", async () => {

@@ -8,6 +8,7 @@ import {
 } from "@hookline/contracts";
 import {
   connectNats,
+  createControlClient,
   createLogger,
   createServiceMetrics,
   type EndpointCache,
@@ -32,6 +33,8 @@ import { createEventPublisher, DEFAULT_PUBLISH_TIMEOUT_MS } from "../events/publ
 import { pubAckTaskPublisher } from "../events/task-publisher";
 import { keyHistoryPurger } from "../kv/key-history";
 import { createIngestMetrics } from "../metrics";
+import { createBreakerOperations } from "../operations/breakers";
+import { createSystemHealthReader } from "../operations/system-health";
 import { ensureTenantBucket } from "../tenants/bucket";
 import { createTenantRegistry, type TenantRegistry } from "../tenants/registry";
 import { startTenantView, type TenantView } from "../tenants/tenant-view";
@@ -77,6 +80,8 @@ export interface IngestHarnessOptions {
   fastEventRoutes?: boolean;
   /** Seal secrets and header values as main.ts does with HOOKLINE_ENCRYPTION_KEYS; default none. */
   secretBox?: SecretBox;
+  /** INGEST_CONTROL_TIMEOUT of the operators' routes; default 1 s. */
+  controlTimeoutMs?: number;
 }
 
 /** The ingest app wired as main.ts wires it, in-process, against a real nats-server. */
@@ -129,7 +134,14 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
     logger,
     ...(options.now === undefined ? {} : { now: options.now }),
   });
+  const control = createControlClient({
+    nc: link.nc,
+    prefix: names.prefix,
+    timeoutMs: options.controlTimeoutMs ?? 1_000,
+  });
   const app = createIngestApp({
+    breakers: createBreakerOperations({ control }),
+    systemHealth: createSystemHealthReader({ control, jsm, names }),
     ...(options.fastEventRoutes === undefined ? {} : { fastEventRoutes: options.fastEventRoutes }),
     logger,
     metrics,
