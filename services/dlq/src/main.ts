@@ -3,6 +3,7 @@ import { hooklineNames } from "@hookline/contracts";
 import {
   boundHeapGrowth,
   type ConsumerPump,
+  type ControlService,
   connectNats,
   createLogger,
   createOpsEventEmitter,
@@ -17,10 +18,12 @@ import {
   type ReadinessChecks,
   serveHttp,
   startConsumerPump,
+  startControlService,
   startEndpointCache,
   watchConsumerBacklog,
 } from "@hookline/kit";
 import { jetstream } from "@nats-io/jetstream";
+import packageJson from "../package.json" with { type: "json" };
 import { createDlqApp, createStartingApp } from "./app";
 import { type AttemptLog, startAttemptLog } from "./attempt-log/attempt-log";
 import { dlqEnvShape } from "./config";
@@ -68,6 +71,7 @@ async function main(): Promise<void> {
   let attemptLog: AttemptLog | undefined;
   let stopBacklog: (() => void) | undefined;
   let opsMonitor: OpsMonitor | undefined;
+  let control: ControlService | undefined;
   let stopping = false;
   const readiness: ReadinessChecks = {
     nats: () => link?.isConnected() ?? false,
@@ -92,6 +96,8 @@ async function main(): Promise<void> {
     logger,
     timeoutMs: env.SHUTDOWN_TIMEOUT,
     steps: [
+      // First: operators' reads stop counting an instance that is going away.
+      { name: "stop control service", run: () => control?.stop() },
       {
         name: "stop storing",
         run: async () => {
@@ -111,6 +117,15 @@ async function main(): Promise<void> {
 
   try {
     link = await connectNats({ url: env.NATS_URL, auth: env, name: `hookline-${SERVICE}`, logger });
+    // Registered before provisioning, so operators see an instance that is not ready yet.
+    control = await startControlService({
+      nc: link.nc,
+      prefix: env.HOOKLINE_PREFIX,
+      service: SERVICE,
+      version: packageJson.version,
+      readiness,
+      logger,
+    });
     const names = hooklineNames(env.HOOKLINE_PREFIX);
     const jetStream = await provisionUntilDone({
       nc: link.nc,
