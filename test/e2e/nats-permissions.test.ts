@@ -205,6 +205,27 @@ describe("services with one NATS user each (deploy/nats/hookline-users.conf)", (
     expect(violations()).toEqual([]);
   });
 
+  it("reads system health and an endpoint's breakers over the control services, refused nothing", async () => {
+    const health = await ingest.request("/v1/system/health");
+    const report = (await health.json()) as { notReady: string[]; services: unknown[] };
+    expect(report.notReady).toEqual([]);
+    expect(health.status).toBe(200);
+    expect(report.services).toHaveLength(HOOKLINE_SERVICES.length);
+
+    const endpoint = await ingest.createEndpoint({ url: sink.url("/controls") });
+    const breakers = await ingest.request(`/v1/endpoints/${endpoint.id}/health`);
+    expect(breakers.status).toBe(200);
+    expect(await breakers.json()).toMatchObject({
+      instances: [{ answered: true, known: false, breaker: { state: "closed" } }],
+    });
+    const reset = await ingest.request(`/v1/endpoints/${endpoint.id}/breaker/reset`, {
+      method: "POST",
+    });
+    expect(await reset.json()).toMatchObject({ allReset: true });
+
+    expect(violations()).toEqual([]);
+  });
+
   // Each is outside the user's permissions (checked against the table first), and the server
   // refuses it.
   const refusals: {
@@ -290,6 +311,18 @@ describe("services with one NATS user each (deploy/nats/hookline-users.conf)", (
     { service: "dlq", publish: names.subjects.dispatchFresh("ep_x"), why: "replays go to retry" },
     { service: "dlq", publish: names.subjects.outcomeFailed("ep_x"), why: "delivery's" },
     { service: "dlq", subscribe: names.subjects.deadletterAll, why: "only through its consumer" },
+    // Only ingest asks the control services; each service answers only its own.
+    { service: "classifier", publish: "$SRV.PING.hookline-delivery", why: "discovery is ingest's" },
+    {
+      service: "dlq",
+      publish: "hookline.control.delivery.x.breaker-reset",
+      why: "resetting breakers is ingest's",
+    },
+    {
+      service: "classifier",
+      subscribe: "hookline.control.delivery.*.breaker-reset",
+      why: "answering for delivery",
+    },
   ];
 
   it.each(refusals)("refuses $service: $why", async ({ service, publish, subscribe }) => {
