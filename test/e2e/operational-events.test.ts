@@ -14,6 +14,10 @@ beforeAll(async () => {
     services: ["ingest", "delivery", "classifier", "dlq"],
     env: { RETRY_SCHEDULE: "200ms", RETRY_TIERS: "200ms,1s", RETRY_JITTER: "0" },
     serviceEnv: {
+      delivery: {
+        DELIVERY_BREAKER_VOLUME_THRESHOLD: "3",
+        DELIVERY_BREAKER_RESET_TIMEOUT: "1s",
+      },
       // Windows and checks short enough to watch; the defaults are a minute and 30 s.
       dlq: {
         OPS_DEADLETTER_WINDOW: "2s",
@@ -190,7 +194,13 @@ describe("operational events", () => {
             (delivery) =>
               (delivery.json as { type: string }).type === "hookline.deadletters.threshold",
           ),
-      { timeoutMs: 20_000, what: "deadletters.threshold" },
+      {
+        timeoutMs: 20_000,
+        what: "deadletters.threshold",
+        detail: () =>
+          JSON.stringify(sink.deliveries("/ops-dlq").map((d) => d.json)) +
+          e2e.stack.logs("dlq").slice(-20).join("\n"),
+      },
     );
     const threshold = sink
       .deliveries("/ops-dlq")
@@ -202,5 +212,49 @@ describe("operational events", () => {
       link: "http://localhost:8083/v1/dead-letters?status=open",
     });
     expect(Number(threshold?.data.open)).toBeGreaterThanOrEqual(10);
+  });
+
+  it("a breaker opening and closing again is announced once each", {
+    timeout: 60_000,
+  }, async () => {
+    const { ingest, sink } = e2e;
+    const operator = await operatorEndpoint({
+      url: sink.url("/ops-breaker"),
+      eventTypes: ["hookline.breaker.opened", "hookline.breaker.closed"],
+    });
+    sink.setSecrets("/ops-breaker", [operator.secret]);
+    const flaky = await ingest.createEndpoint({
+      url: sink.url("/flaky"),
+      eventTypes: ["report.ready"],
+    });
+    sink.setDefault("/flaky", { status: 503 });
+    const post = async (n: number) =>
+      expect((await ingest.postEvent({ eventType: "report.ready", payload: { n } })).status).toBe(
+        202,
+      );
+    for (let n = 0; n < 6; n++) await post(n);
+    const kinds = () =>
+      sink
+        .deliveries("/ops-breaker")
+        .map((delivery) => delivery.json as { type: string; data: Record<string, unknown> })
+        .filter((body) => body.data.endpointId === flaky.id)
+        .map((body) => body.type);
+    await pollUntil(async () => kinds().includes("hookline.breaker.opened"), {
+      timeoutMs: 20_000,
+      what: "breaker.opened",
+    });
+
+    // The endpoint recovers: once the breaker lets a probe through, it closes.
+    sink.setDefault("/flaky", { status: 200 });
+    let n = 100;
+    await pollUntil(
+      async () => {
+        await post(n++);
+        return kinds().includes("hookline.breaker.closed");
+      },
+      { timeoutMs: 20_000, intervalMs: 500, what: "breaker.closed" },
+    );
+    expect(kinds()).toEqual(["hookline.breaker.opened", "hookline.breaker.closed"]);
+    expect(sink.deliveries("/ops-breaker").every((delivery) => delivery.verified)).toBe(true);
   });
 });

@@ -1,8 +1,10 @@
+import { SYSTEM_TENANT_ID, tenantIdSchema } from "@hookline/contracts";
 import {
   booleanEnv,
   commonEnvShape,
   durationEnv,
   endpointPortEnvShape,
+  opsEventKindsEnv,
   portEnv,
   secretEncryptionEnvShape,
 } from "@hookline/kit";
@@ -40,6 +42,10 @@ export const deliveryEnvShape = {
   DELIVERY_ENDPOINT_LOOKUP_TIMEOUT: durationEnv.default(5_000),
   /** The rolling window the failure rate is taken over. */
   DELIVERY_BREAKER_WINDOW: durationEnv.pipe(z.number().min(100, "at least 100ms")).default(10_000),
+  /** The operational events delivery emits: breaker.opened and breaker.closed (kit's OPS_EVENTS). */
+  OPS_EVENTS: opsEventKindsEnv,
+  /** The operational events' tenant: its own endpoints' breakers are left out. */
+  OPS_EVENTS_TENANT: tenantIdSchema.default(SYSTEM_TENANT_ID),
   /** Delivery opens sealed signing secrets and header values; checked by main.ts. */
   ...secretEncryptionEnvShape,
 };

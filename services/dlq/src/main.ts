@@ -167,6 +167,8 @@ async function main(): Promise<void> {
       logger,
     });
     opsMonitor = monitor;
+    await monitor.ready;
+    if (stopping) return;
     pump = startConsumerPump({
       js,
       stream: names.streams.deadletter,

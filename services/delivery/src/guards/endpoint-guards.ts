@@ -52,6 +52,8 @@ export interface EndpointGuardsOptions {
   logger: Logger;
   /** Monotonic milliseconds; default performance.now. */
   now?: () => number;
+  /** Told of every breaker transition (operational events). */
+  onBreakerTransition?: (endpointId: string, to: BreakerState, from: BreakerState) => void;
 }
 
 /** Everything kept per endpoint, evicted together. */
@@ -131,6 +133,7 @@ export function createEndpointGuards(options: EndpointGuardsOptions): EndpointGu
         gauges[to].inc();
         transitions[to].inc();
         logger.info({ endpointId, from, to }, transitionMessages[to]);
+        options.onBreakerTransition?.(endpointId, to, from);
       },
     });
     gauges.closed.inc();

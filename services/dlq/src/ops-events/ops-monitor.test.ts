@@ -47,7 +47,7 @@ function monitorAt(clock: { now: number }) {
     logger,
     now: () => clock.now,
   });
-  return { emitter, monitor };
+  return { emitter, monitor, ready: monitor.ready };
 }
 
 let letters = 0;
@@ -78,7 +78,8 @@ function openLetter(tenantId = "acme"): NewDeadLetterRow {
 describe("the dlq's operational events", () => {
   it("makes a storm of dead letters one event per endpoint and minute, with its count", async () => {
     const clock = { now: START };
-    const { emitter, monitor } = monitorAt(clock);
+    const { emitter, monitor, ready } = monitorAt(clock);
+    await ready;
     try {
       for (let n = 0; n < 25; n++) monitor.stored({ endpointId: endpointId(1), tenantId: "acme" });
       monitor.stored({ endpointId: endpointId(2), tenantId: "acme" });
@@ -103,7 +104,8 @@ describe("the dlq's operational events", () => {
   it("announces open dead letters reaching each threshold from below, after a baseline", async () => {
     await db.insertInto("dead_letters").values([openLetter(), openLetter()]).execute();
     const clock = { now: START };
-    const { emitter, monitor } = monitorAt(clock);
+    const { emitter, monitor, ready } = monitorAt(clock);
+    await ready;
     const thresholds = () =>
       emitter.events.filter((e) => e.kind === "deadletters.threshold").map((e) => e.data);
     try {
@@ -131,7 +133,8 @@ describe("the dlq's operational events", () => {
 
   it("announces an endpoint's failure rate crossing the warning, then the critical threshold", async () => {
     const clock = { now: START };
-    const { emitter, monitor } = monitorAt(clock);
+    const { emitter, monitor, ready } = monitorAt(clock);
+    await ready;
     let n = 0;
     const attempts = async (endpoint: number, results: string[]) => {
       const rows = results.map((result) =>

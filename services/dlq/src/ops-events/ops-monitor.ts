@@ -33,6 +33,11 @@ export interface OpsMonitorOptions {
 }
 
 export interface OpsMonitor {
+  /**
+   * The first reading of open letters and failure rates, the baseline later ones are compared
+   * with: main starts storing letters once it is taken, so a storm at start-up still crosses.
+   */
+  ready: Promise<void>;
   /** A letter was stored: counted in memory, sent with its window's count. */
   stored(letter: { endpointId: string | null; tenantId: string }): void;
   /** One round: closed windows' counts, open letters, failure rates (tests call it). */
@@ -124,6 +129,21 @@ export function startOpsMonitor(options: OpsMonitorOptions): OpsMonitor {
     if (kinds.has("endpoint.failure_rate")) await checkFailureRates();
   };
 
+  const baseline = async () => {
+    lastRead = now();
+    if (kinds.has("deadletters.threshold")) await checkOpenLetters();
+    if (kinds.has("endpoint.failure_rate")) await checkFailureRates();
+  };
+  const ready = baseline().catch((error: unknown) =>
+    logger.warn(
+      { err: error },
+      "operational events' first reading failed; the next is the baseline",
+    ),
+  );
+  running = ready.finally(() => {
+    running = undefined;
+  });
+
   const round = () => {
     if (running !== undefined) return;
     running = check()
@@ -136,6 +156,7 @@ export function startOpsMonitor(options: OpsMonitorOptions): OpsMonitor {
   timer.unref();
 
   return {
+    ready,
     stored(letter) {
       if (!kinds.has("task.dead_lettered")) return;
       if (letter.endpointId === null || letter.tenantId === systemTenantId) return;
