@@ -93,6 +93,8 @@ beforeAll(async () => {
         ...credentialsOf("dlq"),
         DATABASE_URL: pg.url,
         DLQ_API_TOKENS: "ops:e2e-ops-token",
+        // Dead letters counted per 2 s for the operational events' case, not per minute.
+        OPS_DEADLETTER_WINDOW: "2s",
       },
     },
   });
@@ -222,6 +224,43 @@ describe("services with one NATS user each (deploy/nats/hookline-users.conf)", (
       method: "POST",
     });
     expect(await reset.json()).toMatchObject({ allReset: true });
+
+    expect(violations()).toEqual([]);
+  });
+
+  it("sends operational events through the pipeline to an operator's endpoint, refused nothing", async () => {
+    // Ingest created the system tenant at start; the operator subscribes in it.
+    const operator = await ingest.createTenantEndpoint("hookline", {
+      url: sink.url("/operator"),
+      eventTypes: ["hookline.endpoint.disabled", "hookline.task.dead_lettered"],
+    });
+    sink.setSecrets("/operator", [operator.secret]);
+    const endpoint = await ingest.createEndpoint({
+      url: sink.url("/switched-off"),
+      eventTypes: ["order.paused"],
+    });
+    // Ingest's watch sees the change and emits endpoint.disabled; ingest makes it a webhook.
+    const patched = await ingest.request(`/v1/endpoints/${endpoint.id}`, {
+      method: "PATCH",
+      body: JSON.stringify({ disabled: true }),
+    });
+    expect(patched.status).toBe(200);
+    // Its task dead-letters as endpoint_disabled; the dlq counts it into task.dead_lettered.
+    expect((await ingest.postEvent({ eventType: "order.paused", payload: {} })).status).toBe(202);
+    const types = () =>
+      sink
+        .deliveries("/operator")
+        .map((delivery) => delivery.json as { type: string; data: { endpointId: string } })
+        .filter((body) => body.data.endpointId === endpoint.id)
+        .map((body) => body.type)
+        .sort();
+    await pollUntil(async () => types().length === 2, {
+      timeoutMs: 20_000,
+      what: "endpoint.disabled and task.dead_lettered at the operator's endpoint",
+      detail: () => JSON.stringify(types()),
+    });
+    expect(types()).toEqual(["hookline.endpoint.disabled", "hookline.task.dead_lettered"]);
+    expect(sink.deliveries("/operator").every((delivery) => delivery.verified)).toBe(true);
 
     expect(violations()).toEqual([]);
   });
