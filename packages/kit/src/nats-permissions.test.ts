@@ -129,9 +129,7 @@ describe("natsPermissions", () => {
         subscribe.filter((s) => s.startsWith(`perm.control.${service}.`)),
       );
       if (service !== "ingest") {
-        expect(publish.filter((s) => s.startsWith("$SRV.") || s.includes(".control."))).toEqual(
-          [],
-        );
+        expect(publish.filter((s) => s.startsWith("$SRV.") || s.includes(".control."))).toEqual([]);
       }
     }
     expect(permissions.delivery.subscribe).toEqual(
