@@ -23,6 +23,7 @@ beforeAll(async () => {
         OPS_DEADLETTER_WINDOW: "2s",
         OPS_DEADLETTER_THRESHOLDS: "10",
         OPS_CHECK_INTERVAL: "1s",
+        OPS_FAILURE_RATE_MIN_ATTEMPTS: "5",
       },
     },
   });
@@ -256,5 +257,46 @@ describe("operational events", () => {
     );
     expect(kinds()).toEqual(["hookline.breaker.opened", "hookline.breaker.closed"]);
     expect(sink.deliveries("/ops-breaker").every((delivery) => delivery.verified)).toBe(true);
+  });
+
+  it("an endpoint whose attempts fail past a threshold is announced with its severity", {
+    timeout: 60_000,
+  }, async () => {
+    const { ingest, sink } = e2e;
+    const operator = await operatorEndpoint({
+      url: sink.url("/ops-rate"),
+      eventTypes: ["hookline.endpoint.failure_rate"],
+    });
+    sink.setSecrets("/ops-rate", [operator.secret]);
+    const failing = await ingest.createEndpoint({
+      url: sink.url("/failing"),
+      eventTypes: ["stock.low"],
+    });
+    sink.setDefault("/failing", { status: 500 });
+    for (let n = 0; n < 6; n++) {
+      expect((await ingest.postEvent({ eventType: "stock.low", payload: { n } })).status).toBe(202);
+    }
+    const rates = () =>
+      sink
+        .deliveries("/ops-rate")
+        .map((delivery) => delivery.json as { data: Record<string, unknown> })
+        .filter((body) => body.data.endpointId === failing.id);
+    await pollUntil(async () => rates().length > 0, {
+      timeoutMs: 30_000,
+      what: "endpoint.failure_rate for the failing endpoint",
+    });
+    // Every attempt failed: the rate went from nothing past both thresholds at once, so the
+    // event names the higher one.
+    expect(rates()[0]?.data).toMatchObject({
+      endpointId: failing.id,
+      tenantId: "default",
+      rate: 1,
+      threshold: 0.5,
+      severity: "critical",
+      window: "5m",
+      link: `http://localhost:8083/v1/attempts?endpointId=${failing.id}`,
+    });
+    expect(Number(rates()[0]?.data.attempts)).toBeGreaterThanOrEqual(5);
+    expect(sink.deliveries("/ops-rate").every((delivery) => delivery.verified)).toBe(true);
   });
 });
