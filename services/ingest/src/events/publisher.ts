@@ -150,26 +150,34 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
     };
   };
 
-  /** Standard Webhooks' body, or a chat message's for a slack or discord endpoint. */
-  const bodyFor = (event: PlannedEvent) => {
-    const chat = new Map<EndpointFormat, Buffer>();
-    return (format: EndpointFormat | undefined): Buffer => {
-      if (format === undefined || format === "standard") return event.body;
-      let body = chat.get(format);
-      if (body === undefined) {
-        const system = event.tenantId === options.systemTenantId;
-        body = Buffer.from(chatBody(format, chatMessageOf({ ...event, system })), "utf8");
-        chat.set(format, body);
-      }
-      return body;
-    };
+  /**
+   * Standard Webhooks' body, or a chat message's for a slack or discord endpoint: rendered once
+   * per format and event, kept in `rendered`, which only events with such endpoints create.
+   */
+  const chatBodyOf = (
+    event: PlannedEvent,
+    format: Exclude<EndpointFormat, "standard">,
+    rendered: Map<EndpointFormat, Buffer>,
+  ): Buffer => {
+    let body = rendered.get(format);
+    if (body === undefined) {
+      const system = event.tenantId === options.systemTenantId;
+      body = Buffer.from(chatBody(format, chatMessageOf({ ...event, system })), "utf8");
+      rendered.set(format, body);
+    }
+    return body;
   };
 
   const publishTasks = (event: PlannedEvent, acceptedAt: number): Promise<PubAck>[] => {
     const deadline = acceptedAt + options.taskDeadlineMs;
-    const bodyOf = bodyFor(event);
+    let rendered: Map<EndpointFormat, Buffer> | undefined;
     return event.endpoints.map((endpoint) => {
-      const body = bodyOf(endpoint.format);
+      const format = endpoint.format;
+      let body = event.body;
+      if (format !== undefined && format !== "standard") {
+        rendered ??= new Map();
+        body = chatBodyOf(event, format, rendered);
+      }
       const taskId = taskIdFor(event.eventId, endpoint.id);
       const task: TaskMeta = {
         taskId,
