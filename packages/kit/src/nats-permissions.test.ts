@@ -28,6 +28,7 @@ describe("natsPermissions", () => {
         names.consumers.classifier,
         names.consumers.dlqStore,
         names.consumers.classifierPoison,
+        names.consumers.ingestOps,
       ]) {
         expect(
           publish.some(

@@ -248,6 +248,7 @@ describe("queue stats, every tenant (as the dlq's NATS user)", () => {
         names.consumers.dlqAttempts,
         names.consumers.dlqStore,
         names.consumers.classifierPoison,
+        names.consumers.ingestOps,
       ].sort(),
     );
     // The endpoint cache's watch is an ephemeral consumer on the registry's stream.
