@@ -167,7 +167,7 @@ async function main(): Promise<void> {
       logger,
     });
     opsMonitor = monitor;
-    await monitor.ready;
+    await monitor.readyOrLater();
     if (stopping) return;
     pump = startConsumerPump({
       js,

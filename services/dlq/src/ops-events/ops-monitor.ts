@@ -38,12 +38,27 @@ export interface OpsMonitor {
    * with: main starts storing letters once it is taken, so a storm at start-up still crosses.
    */
   ready: Promise<void>;
+  /** `ready`, or OPS_READING_WAIT_MS, whichever comes first: what start-up waits for. */
+  readyOrLater(): Promise<void>;
   /** A letter was stored: counted in memory, sent with its window's count. */
   stored(letter: { endpointId: string | null; tenantId: string }): void;
   /** One round: closed windows' counts, open letters, failure rates (tests call it). */
   check(): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** How long start-up and shutdown wait for a reading (a frozen database must not hold them). */
+export const OPS_READING_WAIT_MS = 5_000;
+
+const settledWithin = (work: Promise<unknown>, ms: number) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    work.then(done, done);
+  });
 
 /** How often closed windows of dead-letter counts are sent, at most. */
 const FLUSH_INTERVAL_MS = 5_000;
@@ -157,6 +172,7 @@ export function startOpsMonitor(options: OpsMonitorOptions): OpsMonitor {
 
   return {
     ready,
+    readyOrLater: () => settledWithin(ready, OPS_READING_WAIT_MS),
     stored(letter) {
       if (!kinds.has("task.dead_lettered")) return;
       if (letter.endpointId === null || letter.tenantId === systemTenantId) return;
@@ -165,7 +181,7 @@ export function startOpsMonitor(options: OpsMonitorOptions): OpsMonitor {
     check,
     async stop() {
       clearInterval(timer);
-      await running;
+      if (running !== undefined) await settledWithin(running, OPS_READING_WAIT_MS);
       // Counts of the window in progress go now rather than never.
       await flushCounts(Number.POSITIVE_INFINITY).catch(() => undefined);
     },
