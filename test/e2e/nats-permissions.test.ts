@@ -33,8 +33,10 @@ import { type IngestClient, ingestClient } from "../support/ingest-client";
 const names = hooklineNames("hookline");
 const usersFile = join(repoRoot(), "deploy", "nats", "hookline-users.conf");
 const permissions = natsPermissions(names);
+// A letter first: nats-server reads a variable that starts like a number ("-a…", "3e5…") as
+// one and refuses the file (about one run in ten failed that way with bare base64url).
 const passwords = Object.fromEntries(
-  HOOKLINE_NATS_USERS.map((user) => [user, randomBytes(18).toString("base64url")]),
+  HOOKLINE_NATS_USERS.map((user) => [user, `p${randomBytes(18).toString("hex")}`]),
 ) as Record<HooklineNatsUser, string>;
 
 const credentialsOf = (user: HooklineNatsUser) => ({
