@@ -1,4 +1,4 @@
-import { DEFAULT_TENANT_ID, type EndpointRecord } from "@hookline/contracts";
+import { DEFAULT_TENANT_ID, ENDPOINT_KV_HISTORY, type EndpointRecord } from "@hookline/contracts";
 import { startNatsServer } from "@hookline/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -344,7 +344,9 @@ describe("the endpoint cache's replay", () => {
 describe("the endpoint cache's change listener", () => {
   it("reports live changes with the record before and after, and nothing of the start-up replay", async () => {
     const nc = await connect({ servers: server.url });
-    const kv = await new Kvm(nc).create("cache_change_test");
+    // The registry's history, as provisioned: with one revision per key, EP_B's delete would
+    // erase its creation from the stream before the watch, which starts after `ready`, reached it.
+    const kv = await new Kvm(nc).create("cache_change_test", { history: ENDPOINT_KV_HISTORY });
     const logger = createLogger({ service: "test", level: "silent", pretty: false });
     await kv.put(EP_A, JSON.stringify(record(EP_A, [])));
     const changes: { id: string; revision: number; was?: boolean; is?: boolean }[] = [];

@@ -53,7 +53,11 @@ export interface EndpointChange {
 export interface EndpointCacheOptions {
   /** For tests: each watched change is applied this much later, as a lagging watch would. */
   applyDelayMs?: number;
-  /** Called for each change once the cache is ready (ingest's operational events). */
+  /**
+   * Called for each change once the cache is ready (ingest's operational events). A revision the
+   * bucket no longer holds when the watch reaches it (superseded by more than its history allows
+   * while the watch lagged) is not reported: the next change reports against the last one seen.
+   */
   onChange?: (change: EndpointChange) => void;
 }
 
