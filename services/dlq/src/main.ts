@@ -34,6 +34,7 @@ import { createLetterReplayer } from "./letters/replay";
 import { createLetterSettler } from "./letters/settle";
 import { countByStatus } from "./letters/stats";
 import { createDlqMetrics } from "./metrics";
+import { createAttemptWindow } from "./ops-events/attempt-window";
 import { type OpsMonitor, startOpsMonitor } from "./ops-events/ops-monitor";
 import { createQueueStatsReader } from "./queue-stats/queue-stats";
 import { type RetentionSchedule, startRetention } from "./retention/purge";
@@ -146,8 +147,19 @@ async function main(): Promise<void> {
 
     const js = jetstream(link.nc);
     const opsKinds = new Set(env.OPS_EVENTS);
-    // Failure rates come from the attempt log.
-    if (!env.ATTEMPT_LOG) opsKinds.delete("endpoint.failure_rate");
+    // Failure rates are counted from the rows the attempt log writes: without it, none.
+    if (!env.ATTEMPT_LOG && opsKinds.delete("endpoint.failure_rate")) {
+      logger.warn(
+        "endpoint.failure_rate events are off: they count the attempt log's records, and " +
+          "ATTEMPT_LOG=false",
+      );
+    }
+    const attemptWindow = opsKinds.has("endpoint.failure_rate")
+      ? createAttemptWindow({
+          windowMs: env.OPS_FAILURE_RATE_WINDOW,
+          systemTenantId: env.OPS_EVENTS_TENANT,
+        })
+      : undefined;
     const monitor = startOpsMonitor({
       db: database.db,
       emitter: createOpsEventEmitter({ js, names, logger, kinds: opsKinds }),
@@ -157,7 +169,7 @@ async function main(): Promise<void> {
       deadLetterWindowMs: env.OPS_DEADLETTER_WINDOW,
       deadLetterThresholds: env.OPS_DEADLETTER_THRESHOLDS,
       failureRateThresholds: env.OPS_FAILURE_RATE_THRESHOLDS,
-      failureRateWindowMs: env.OPS_FAILURE_RATE_WINDOW,
+      attemptWindow,
       failureRateWindowText:
         env.OPS_FAILURE_RATE_WINDOW % 60_000 === 0
           ? `${env.OPS_FAILURE_RATE_WINDOW / 60_000}m`
@@ -249,6 +261,7 @@ async function main(): Promise<void> {
         retentionDays: env.ATTEMPT_RETENTION_DAYS,
         bodies: env.ATTEMPT_LOG_BODIES,
         batchSize: env.ATTEMPT_LOG_BATCH,
+        onWritten: attemptWindow === undefined ? undefined : (rows) => attemptWindow.add(rows),
       });
       attemptLog = log;
       // SIGTERM while its partitions were being made: shutdown did not see it yet.

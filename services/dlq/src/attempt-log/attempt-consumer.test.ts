@@ -8,6 +8,7 @@ import { pollUntil } from "@hookline/testkit";
 import { AckPolicy } from "@nats-io/jetstream";
 import { sql } from "kysely";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { NewAttemptRow } from "../db/schema";
 import { type DlqHarness, startDlqHarness } from "../testing/dlq-harness";
 import { type AttemptLog, startAttemptLog } from "./attempt-log";
 import { writeAttempts } from "./attempt-writer";
@@ -41,7 +42,9 @@ afterEach(async () => {
   log = undefined;
 });
 
-const start = async (options: { bodies?: boolean } = {}) => {
+const start = async (
+  options: { bodies?: boolean; onWritten?: (rows: readonly NewAttemptRow[]) => void } = {},
+) => {
   log = await startAttemptLog({
     js: h.js,
     database: h.database,
@@ -53,6 +56,7 @@ const start = async (options: { bodies?: boolean } = {}) => {
     retentionDays: 30,
     bodies: options.bodies ?? true,
     batchSize: 50,
+    onWritten: options.onWritten,
   });
   return log;
 };
@@ -403,7 +407,12 @@ describe("the attempt log consumer", () => {
     const durable = h.names.consumers.dlqAttempts;
     const failures = async () =>
       (await h.dlqMetrics.attemptLogWriteFailures.get()).values[0]?.value ?? 0;
-    await start();
+    // The failure-rate window's feed: rows handed over only once written.
+    const handed: string[] = [];
+    const onWritten = (rows: readonly NewAttemptRow[]) => {
+      for (const row of rows) handed.push(row.event_id);
+    };
+    await start({ onWritten });
     const now = Date.now();
     const metas = Array.from({ length: 15 }, (_, i) =>
       deliveredMeta({ eventId: `evt_failing_${i}`, at: now - 1_000 + i }),
@@ -424,17 +433,19 @@ describe("the attempt log consumer", () => {
       const held = await h.jsm.consumers.info(stream, durable);
       expect(held.ack_floor.stream_seq).toBe(floor);
       expect(held.num_ack_pending).toBe(10);
+      expect(handed).toEqual(metas.slice(0, 5).map((meta) => meta.eventId));
       await log?.stop();
       log = undefined;
     } finally {
       await sql`alter table attempts_away rename to attempts`.execute(h.database.db);
     }
     // Given back at the stop: they come again at once, not after ack_wait (60 s).
-    await start();
+    await start({ onWritten });
     await settled();
     expect((await attempts()).map((row) => row.event_id).sort()).toEqual(
       metas.map((meta) => meta.eventId).sort(),
     );
+    expect(handed.sort()).toEqual(metas.map((meta) => meta.eventId).sort());
   });
 
   it("acks each record on a durable an earlier build made with explicit acks", async () => {

@@ -46,6 +46,11 @@ export interface AttemptConsumerOptions {
   /** A failed batch is tried again after this, doubling up to maxRetryDelayMs. */
   retryDelayMs?: number;
   maxRetryDelayMs?: number;
+  /**
+   * A batch's rows once written (committed), before its ack: the failure-rate window counts
+   * them. Called once per batch, synchronously; keep it cheap.
+   */
+  onWritten?: (rows: readonly NewAttemptRow[]) => void;
 }
 
 export interface AttemptConsumer {
@@ -402,6 +407,7 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
         continue;
       }
       if (rows.length > 0) metrics.attemptLogWrite.observe((performance.now() - started) / 1_000);
+      options.onWritten?.(rows);
       metrics.attemptsLogged.inc(rows.length);
       if (expired > 0) skippedExpired.inc(expired);
       if (failing) {

@@ -72,6 +72,8 @@ describe("dlq main with the attempt log", () => {
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       expect(await consumerPending()).toBe(1);
       expect(await query(PARTITIONS)).toEqual([]);
+      // OPS_EVENTS (all by default) asks for failure rates, which have no source without it.
+      expect(off.output()).toContain("endpoint.failure_rate events are off");
     } finally {
       await off.terminate();
     }

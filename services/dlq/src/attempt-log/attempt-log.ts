@@ -4,7 +4,11 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import { isDatabaseOutage } from "../db/outage";
 import type { DlqMetrics } from "../metrics";
 import { startSchedule } from "../retention/schedule";
-import { type AttemptConsumer, startAttemptConsumer } from "./attempt-consumer";
+import {
+  type AttemptConsumer,
+  type AttemptConsumerOptions,
+  startAttemptConsumer,
+} from "./attempt-consumer";
 import type { AttemptLogDatabase } from "./attempt-writer";
 import { createPartitionKeeper, type PartitionKeeper } from "./partitions";
 import { createSignal } from "./signal";
@@ -50,6 +54,8 @@ export interface AttemptLogOptions {
   lockRetryMs?: number;
   /** How often the lock's connection is checked while held. */
   lockCheckIntervalMs?: number;
+  /** Each written batch's rows, while this instance writes (the failure-rate window). */
+  onWritten?: AttemptConsumerOptions["onWritten"];
 }
 
 /**
@@ -153,6 +159,7 @@ function startWriting(options: AttemptLogOptions, partitions: PartitionKeeper) {
         logger,
         lingerMs: options.lingerMs,
         retryDelayMs: options.retryDelayMs,
+        onWritten: options.onWritten,
       });
       const why = await Promise.race([lock.lost.then(() => "lost" as const), stopRequested]);
       if (why === "lost") {

@@ -10,6 +10,7 @@ import {
   truncateAttemptLog,
 } from "../testing/attempt-fixtures";
 import { endpointId } from "../testing/letters";
+import { createAttemptWindow } from "./attempt-window";
 import { startOpsMonitor } from "./ops-monitor";
 
 let db: Kysely<Database>;
@@ -31,6 +32,11 @@ const logger = createLogger({ service: "dlq", level: "silent", pretty: false });
 
 function monitorAt(clock: { now: number }) {
   const emitter = recordingOpsEventEmitter();
+  const attemptWindow = createAttemptWindow({
+    windowMs: 300_000,
+    systemTenantId: "hookline",
+    now: () => clock.now,
+  });
   const monitor = startOpsMonitor({
     db,
     emitter,
@@ -40,14 +46,14 @@ function monitorAt(clock: { now: number }) {
     deadLetterWindowMs: 60_000,
     deadLetterThresholds: [3, 5],
     failureRateThresholds: [0.2, 0.5],
-    failureRateWindowMs: 300_000,
+    attemptWindow,
     failureRateWindowText: "5m",
     failureRateMinAttempts: 4,
     checkIntervalMs: 0,
     logger,
     now: () => clock.now,
   });
-  return { emitter, monitor, ready: monitor.ready };
+  return { emitter, monitor, ready: monitor.ready, attemptWindow };
 }
 
 let letters = 0;
@@ -133,43 +139,84 @@ describe("the dlq's operational events", () => {
 
   it("announces an endpoint's failure rate crossing the warning, then the critical threshold", async () => {
     const clock = { now: START };
-    const { emitter, monitor, ready } = monitorAt(clock);
+    const { emitter, monitor, ready, attemptWindow } = monitorAt(clock);
     await ready;
     let n = 0;
-    const attempts = async (endpoint: number, results: string[]) => {
-      const rows = results.map((result) =>
-        attemptRow({
-          attempt_id: `att_${n++}`,
-          endpoint_id: endpointId(endpoint),
-          attempted_at: new Date(clock.now - 1_000),
-          result,
-          status: result === "delivered" ? 200 : 500,
-        }),
+    // What the attempt log hands over once a batch is written.
+    const attempts = (endpoint: number, results: string[], tenantId = "default") =>
+      attemptWindow.add(
+        results.map((result) =>
+          attemptRow({
+            attempt_id: `att_${n++}`,
+            endpoint_id: endpointId(endpoint),
+            tenant_id: tenantId,
+            attempted_at: new Date(clock.now - 1_000),
+            result,
+            status: result === "delivered" ? 200 : 500,
+          }),
+        ),
       );
-      await db.insertInto("attempts").values(rows).execute();
-    };
     const rates = () =>
       emitter.events
         .filter((e) => e.kind === "endpoint.failure_rate")
         .map((e) => [e.data.endpointId, e.data.threshold, e.data.severity, e.data.attempts]);
     try {
       await monitor.check();
-      // 1 of 2 failed: too few attempts to say anything.
-      await attempts(2, ["delivered", "http_error"]);
-      await attempts(1, ["delivered", "delivered", "delivered", "http_error", "timeout"]);
+      // 1 of 2 failed: too few attempts to say anything. An operator endpoint is not rated.
+      attempts(2, ["delivered", "http_error"]);
+      attempts(3, ["http_error", "http_error", "http_error", "http_error"], "hookline");
+      attempts(1, ["delivered", "delivered", "delivered", "http_error", "timeout"]);
       await monitor.check();
       expect(rates()).toEqual([[endpointId(1), 0.2, "warning", 5]]);
-      await attempts(1, ["http_error", "http_error", "network_error"]);
+      // Staying above says nothing.
+      await monitor.check();
+      expect(rates()).toHaveLength(1);
+      attempts(1, ["http_error", "http_error", "network_error"]);
       clock.now += 60_000;
       await monitor.check();
       expect(rates()).toEqual([
         [endpointId(1), 0.2, "warning", 5],
         [endpointId(1), 0.5, "critical", 8],
       ]);
-      // Attempts older than the window no longer count.
+      // Attempts older than the window no longer count: the endpoint drops out.
       clock.now += 600_000;
       await monitor.check();
       expect(rates()).toHaveLength(2);
+      expect(attemptWindow.size).toBe(0);
+      // Falling below and rising again announces again.
+      attempts(1, ["http_error", "http_error", "http_error", "http_error"]);
+      await monitor.check();
+      expect(rates()).toEqual([
+        [endpointId(1), 0.2, "warning", 5],
+        [endpointId(1), 0.5, "critical", 8],
+        [endpointId(1), 0.5, "critical", 4],
+      ]);
+    } finally {
+      await monitor.stop();
+    }
+  });
+
+  it("rates nothing at start, and announces an endpoint already failing once enough attempts are counted", async () => {
+    const clock = { now: START };
+    const { emitter, monitor, ready, attemptWindow } = monitorAt(clock);
+    await ready;
+    try {
+      // A restart: the window starts empty, there is no baseline for failure rates.
+      const row = (n: number) =>
+        attemptRow({
+          attempt_id: `att_restart_${n}`,
+          endpoint_id: endpointId(1),
+          attempted_at: new Date(clock.now),
+        });
+      attemptWindow.add([row(1), row(2), row(3)]);
+      await monitor.check();
+      expect(emitter.events.filter((e) => e.kind === "endpoint.failure_rate")).toEqual([]);
+      attemptWindow.add([row(4)]);
+      await monitor.check();
+      const rates = emitter.events.filter((e) => e.kind === "endpoint.failure_rate");
+      expect(rates.map((e) => [e.data.threshold, e.data.attempts, e.data.rate])).toEqual([
+        [0.5, 4, 1],
+      ]);
     } finally {
       await monitor.stop();
     }

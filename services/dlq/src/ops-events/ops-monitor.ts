@@ -2,15 +2,11 @@ import type { OpsEventKind } from "@hookline/contracts";
 import type { Logger, OpsEventEmitter } from "@hookline/kit";
 import type { Kysely } from "kysely";
 import type { Database } from "../db/schema";
+import type { AttemptWindow } from "./attempt-window";
 import { highestCrossing } from "./crossings";
 import { createDeadLetterTally } from "./dead-letter-tally";
-import {
-  deadLetteredEvent,
-  type EndpointAttempts,
-  failureRateEvent,
-  thresholdEvent,
-} from "./ops-events";
-import { countOpenLetters, readEndpointAttempts } from "./readings";
+import { deadLetteredEvent, failureRateEvent, thresholdEvent } from "./ops-events";
+import { countOpenLetters } from "./readings";
 
 export interface OpsMonitorOptions {
   db: Kysely<Database>;
@@ -23,7 +19,11 @@ export interface OpsMonitorOptions {
   deadLetterWindowMs: number;
   deadLetterThresholds: readonly number[];
   failureRateThresholds: readonly number[];
-  failureRateWindowMs: number;
+  /**
+   * The attempt log's written rows, counted per endpoint over the window; undefined (no
+   * attempt log) means no endpoint.failure_rate.
+   */
+  attemptWindow: AttemptWindow | undefined;
   failureRateWindowText: string;
   failureRateMinAttempts: number;
   /** How often open letters and failure rates are read. */
@@ -34,8 +34,8 @@ export interface OpsMonitorOptions {
 
 export interface OpsMonitor {
   /**
-   * The first reading of open letters and failure rates, the baseline later ones are compared
-   * with: main starts storing letters once it is taken, so a storm at start-up still crosses.
+   * The first reading of open letters, the baseline later ones are compared with: main starts
+   * storing letters once it is taken, so a storm at start-up still crosses.
    */
   ready: Promise<void>;
   /** `ready`, or OPS_READING_WAIT_MS, whichever comes first: what start-up waits for. */
@@ -66,15 +66,25 @@ const FLUSH_INTERVAL_MS = 5_000;
 /**
  * The dlq's operational events, decided on timers, never per message: dead letters counted per
  * endpoint and window, open letters crossing DEAD_LETTER thresholds upward, and endpoints'
- * failure rates over the window crossing theirs. The first reading after start is a baseline:
- * a restart does not announce again what was already past a threshold.
+ * failure rates over the window crossing theirs. Open letters' first reading after start is a
+ * baseline: a restart does not announce again what was already past a threshold.
+ *
+ * Failure rates have no baseline: they are summed from memory (attempt-window.ts), which starts
+ * empty, and an endpoint is rated once OPS_FAILURE_RATE_MIN_ATTEMPTS of its attempts are
+ * counted. So after a restart, or when another instance takes the attempt log's writer lock,
+ * an endpoint still failing is announced again, once per threshold it is past, that many
+ * attempts later. Deliberately: without reading the past (the scan this replaces) an old
+ * failure cannot be told from one that began while no instance counted, and missing a new one
+ * is worse than repeating one; within the same minute the event id dedupes the repeat. Only
+ * the writer-lock holder reads the records, so its counts are all attempts, not a share;
+ * instances standing by count none and announce none.
  */
 export function startOpsMonitor(options: OpsMonitorOptions): OpsMonitor {
   const { db, emitter, kinds, systemTenantId, logger } = options;
   const now = options.now ?? Date.now;
   const tally = createDeadLetterTally(options.deadLetterWindowMs);
   let openBefore: number | undefined;
-  let ratesBefore: Map<string, number> | undefined;
+  let ratesBefore = new Map<string, number>();
   let running: Promise<void> | undefined;
   let lastRead = 0;
 
@@ -106,48 +116,50 @@ export function startOpsMonitor(options: OpsMonitorOptions): OpsMonitor {
     openBefore = open;
   };
 
-  const checkFailureRates = async () => {
+  let uncountedWarned = false;
+  const checkFailureRates = async (window: AttemptWindow) => {
     const at = now();
-    const endpoints: EndpointAttempts[] = await readEndpointAttempts(db, {
-      since: new Date(at - options.failureRateWindowMs),
-      minAttempts: options.failureRateMinAttempts,
-      systemTenantId,
-    });
+    const { endpoints, uncounted } = window.read(at, options.failureRateMinAttempts);
+    if (uncounted > 0 && !uncountedWarned) {
+      logger.warn(
+        { uncounted, endpoints: window.size },
+        "too many endpoints to rate: new ones' attempts are not counted until others go idle",
+      );
+    }
+    uncountedWarned = uncounted > 0;
     const rates = new Map<string, number>();
     for (const endpoint of endpoints) {
       const rate = endpoint.failed / endpoint.attempts;
       let kept = rate;
-      const before = ratesBefore?.get(endpoint.endpointId);
-      if (ratesBefore !== undefined) {
-        const threshold = highestCrossing(options.failureRateThresholds, before ?? 0, rate);
-        if (threshold !== undefined) {
-          const event = failureRateEvent(
-            endpoint,
-            threshold,
-            options.failureRateThresholds,
-            options.failureRateWindowText,
-            at,
-          );
-          if (!(await emitter.emit(event))) kept = before ?? 0;
-        }
+      const before = ratesBefore.get(endpoint.endpointId) ?? 0;
+      const threshold = highestCrossing(options.failureRateThresholds, before, rate);
+      if (threshold !== undefined) {
+        const event = failureRateEvent(
+          endpoint,
+          threshold,
+          options.failureRateThresholds,
+          options.failureRateWindowText,
+          at,
+        );
+        if (!(await emitter.emit(event))) kept = before; // not stored: crosses again next time
       }
       rates.set(endpoint.endpointId, kept);
     }
     ratesBefore = rates;
   };
+  const rateWindow = kinds.has("endpoint.failure_rate") ? options.attemptWindow : undefined;
 
   const check = async () => {
     await flushCounts();
     if (now() - lastRead < options.checkIntervalMs) return;
     lastRead = now();
     if (kinds.has("deadletters.threshold")) await checkOpenLetters();
-    if (kinds.has("endpoint.failure_rate")) await checkFailureRates();
+    if (rateWindow !== undefined) await checkFailureRates(rateWindow);
   };
 
   const baseline = async () => {
     lastRead = now();
     if (kinds.has("deadletters.threshold")) await checkOpenLetters();
-    if (kinds.has("endpoint.failure_rate")) await checkFailureRates();
   };
   const ready = baseline().catch((error: unknown) =>
     logger.warn(
