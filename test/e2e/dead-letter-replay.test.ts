@@ -50,7 +50,7 @@ describe("dlq in the full stack", () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({
       status: "ready",
-      checks: { nats: true, provisioned: true, database: true },
+      checks: { nats: true, provisioned: true, database: true, api: true },
     });
 
     const stats = await dlq.stats();

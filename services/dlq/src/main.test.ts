@@ -48,7 +48,7 @@ describe("dlq main", () => {
       const base = await running.baseUrl();
       await running.ready(30_000);
       expect(await (await fetch(`${base}/readyz`)).json()).toMatchObject({
-        checks: { nats: true, provisioned: true, database: true },
+        checks: { nats: true, provisioned: true, database: true, api: true },
       });
       expect((await fetch(`${base}/docs`)).status).toBe(200);
       expect((await fetch(`${base}/v1/dead-letters`)).status).toBe(401);
@@ -103,7 +103,7 @@ describe("dlq main", () => {
         },
         { timeoutMs: 20_000, what: "dlq to provision", detail: running.output },
       );
-      expect(checks).toEqual({ nats: true, provisioned: true, database: false });
+      expect(checks).toEqual({ nats: true, provisioned: true, database: false, api: false });
       const early = await fetch(`${base}/v1/dead-letters`, {
         headers: { authorization: `Bearer ${TOKEN}` },
       });

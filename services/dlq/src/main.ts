@@ -74,10 +74,15 @@ async function main(): Promise<void> {
   let opsMonitor: OpsMonitor | undefined;
   let control: ControlService | undefined;
   let stopping = false;
+  let serving = false;
   const readiness: ReadinessChecks = {
     nats: () => link?.isConnected() ?? false,
     provisioned: () => provisioned,
     database: async () => migrated && (await database.answers()),
+    // The API replaces the starting app only after the consumers and the first operational
+    // readings (up to seconds): ready before then, a load balancer would get the starting
+    // app's answers.
+    api: () => serving,
   };
   const dlqMetrics = createDlqMetrics(metrics, async () =>
     migrated ? countByStatus(database.db).catch(() => undefined) : undefined,
@@ -248,6 +253,7 @@ async function main(): Promise<void> {
         logger,
       }),
     });
+    serving = true;
     // After the API: the log's first partitions take a moment, and /readyz is true already.
     if (env.ATTEMPT_LOG) {
       const log = await startAttemptLog({
