@@ -24,7 +24,7 @@ export interface RouteRegistrationDeps {
 const LETTER_PARAM = "{id}";
 
 /** As ingest answers a tenant a bound token may not see: as if it did not exist. */
-export function tenantNotFound(c: Context, tenantId: string) {
+function tenantNotFound(c: Context, tenantId: string) {
   return problemResponse(c, {
     status: 404,
     code: "tenant_not_found",
@@ -52,13 +52,18 @@ function letterOfBoundTenant(db: Kysely<Database>): MiddlewareHandler<KitEnv> {
   };
 }
 
-/** The tenant a request's filter names: `?tenantId=` or the JSON body's `filter.tenantId`. */
-async function filterTenant(c: Context): Promise<unknown> {
-  if (c.req.method === "GET") return c.req.query("tenantId");
+/**
+ * The tenants a request names: `?tenantId=` (any method: a POST about one event names it there
+ * too) and, on other methods than GET, the JSON body's `filter.tenantId`.
+ */
+async function namedTenants(c: Context): Promise<unknown[]> {
+  const named: unknown[] = [c.req.query("tenantId")];
+  if (c.req.method === "GET") return named;
   // Read once here; the route's validation reads the same cached body (and words any error).
   const body: unknown = await c.req.json().catch(() => undefined);
   const filter = (body as { filter?: unknown } | undefined)?.filter;
-  return (filter as { tenantId?: unknown } | undefined)?.tenantId;
+  named.push((filter as { tenantId?: unknown } | undefined)?.tenantId);
+  return named;
 }
 
 /**
@@ -69,8 +74,9 @@ function filterOfBoundTenant(): MiddlewareHandler<KitEnv> {
   return async (c, next) => {
     const bound = grantOf(c).tenantId;
     if (bound !== undefined) {
-      const named = await filterTenant(c);
-      if (typeof named === "string" && named !== bound) return tenantNotFound(c, named);
+      for (const named of await namedTenants(c)) {
+        if (typeof named === "string" && named !== bound) return tenantNotFound(c, named);
+      }
     }
     await next();
   };

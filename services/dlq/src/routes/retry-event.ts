@@ -8,7 +8,7 @@ import { eventParamsSchema, eventTenantQuerySchema } from "../http/attempt-schem
 import { ambiguousEvent, eventNotFound, problemRef, serviceUnavailable } from "../http/problems";
 import { retryNowOutcomes } from "../retry-now/outcomes";
 import type { DeadTask, EventRetrier, TaskRetryResult } from "../retry-now/retry-now";
-import { type RegisterRoute, tenantNotFound } from "./registration";
+import type { RegisterRoute } from "./registration";
 
 const exampleEndpoint = "ep_01JD8Z6Q3V4W5X6Y7Z8A9B0C1E";
 
@@ -154,15 +154,10 @@ export function registerRetryEvent(register: RegisterRoute, deps: { retrier: Eve
   register(retryEventRoute, async (c) => {
     const { eventId } = c.req.valid("param");
     const { endpointId } = c.req.valid("json");
-    const bound = grantOf(c).tenantId;
-    const named = c.req.valid("query").tenantId;
-    // As a GET's filter: another tenant is unknown to a bound token. (The registration's
-    // check reads a POST's tenant from its body; this route's is in the query.)
-    if (bound !== undefined && named !== undefined && named !== bound) {
-      return tenantNotFound(c, named);
-    }
+    // Another tenant in the query is already a 404 for a bound token (registration.ts).
+    const tenantId = grantOf(c).tenantId ?? c.req.valid("query").tenantId;
     const result = await unlessDatabaseDown(() =>
-      deps.retrier.retryNow({ eventId, tenantId: bound ?? named, endpointId }),
+      deps.retrier.retryNow({ eventId, tenantId, endpointId }),
     );
     switch (result.outcome) {
       case "done": {
