@@ -4,6 +4,7 @@ import {
   ConfigError,
   commonEnvShape,
   durationListEnv,
+  numberListEnv,
   parseEnv,
   portEnv,
   tokenPairsEnv,
@@ -57,5 +58,16 @@ describe("parseEnv", () => {
     const result = z.object({ T: tokenPairsEnv }).safeParse({ T: "no-colon-secret-value" });
     expect(result.success).toBe(false);
     expect(JSON.stringify(result.error?.issues)).not.toContain("no-colon-secret-value");
+  });
+});
+
+describe("numberListEnv", () => {
+  it("sorts and dedupes, and refuses numbers out of bounds", () => {
+    const thresholds = numberListEnv(1, 1_000_000, "50,100");
+    expect(thresholds.parse(undefined)).toEqual([50, 100]);
+    expect(thresholds.parse("100, 10,10")).toEqual([10, 100]);
+    expect(thresholds.safeParse("0").success).toBe(false);
+    expect(thresholds.safeParse("ten").success).toBe(false);
+    expect(thresholds.safeParse("").success).toBe(false);
   });
 });

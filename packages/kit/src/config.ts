@@ -36,6 +36,25 @@ export const durationListEnv = z.string().transform((text, ctx) => {
   return list;
 });
 
+/** A list of numbers such as OPS_DEADLETTER_THRESHOLDS `50,100`, ascending, each within bounds. */
+export function numberListEnv(min: number, max: number, fallback: string) {
+  return z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const values = text.split(",").map((part) => Number(part.trim()));
+      const bad = values.find((value) => !Number.isFinite(value) || value < min || value > max);
+      if (text.trim() === "" || bad !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected numbers from ${min} to ${max} separated by commas, got "${text}"`,
+        });
+        return z.NEVER;
+      }
+      return [...new Set(values)].sort((a, b) => a - b);
+    });
+}
+
 export const booleanEnv = z
   .enum(["true", "false", "1", "0"], { message: "expected true or false" })
   .transform((value) => value === "true" || value === "1");
