@@ -29,7 +29,7 @@ export const dlqEnvShape = {
   DLQ_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   /** The attempt log: false and the dlq does not consume ATTEMPTS (nor keep its partitions). */
   ATTEMPT_LOG: booleanEnv.default(true),
-  /** Keep each event's body (from the record of its first attempt) in event_bodies. */
+  /** Keep each event's body once, on the attempt row of the record that first brings it. */
   ATTEMPT_LOG_BODIES: booleanEnv.default(true),
   /** Day partitions of the attempt log are dropped once their day ended this long ago. */
   ATTEMPT_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),

@@ -14,7 +14,7 @@ import { isDatabaseOutage } from "../db/outage";
 import type { NewAttemptRow } from "../db/schema";
 import type { DlqMetrics } from "../metrics";
 import { type AckFrontier, createAckFrontier } from "./ack-frontier";
-import { type AttemptLogDatabase, bodyKey, type EventBody, writeAttempts } from "./attempt-writer";
+import { type AttemptLogDatabase, bodyKey, writeAttempts } from "./attempt-writer";
 import { dayOf, type PartitionKeeper } from "./partitions";
 import { createRecentKeys } from "./recent-keys";
 import { type LoggedRecord, readRecordsOfMessage } from "./record-reader";
@@ -131,9 +131,9 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
   const skippedExpired = metrics.attemptsSkipped.labels({ reason: "expired" });
 
   /**
-   * Bodies this writer stored lately. Another task of the event brings the same body in a later
-   * batch (its endpoint answered later); COPY would refuse the batch for it, and the batch would
-   * be written again by INSERT. After a restart a repeat still comes: then INSERT it is.
+   * Bodies this writer stored lately: another task of the event brings the same body in a later
+   * batch (its endpoint answered later), and is written without it. After a restart (or past
+   * RECENT_BODIES events) such a task's first row keeps the body a second time.
    */
   const writtenBodies = createRecentKeys(RECENT_BODIES);
   let pending: Held[] = [];
@@ -340,7 +340,6 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
       }
       const oldest = partitions.oldestKeptDay();
       const rows: NewAttemptRow[] = [];
-      const bodies: EventBody[] = [];
       const bodyKeys = new Set<string>();
       const days = new Set<number>();
       let expired = 0;
@@ -354,27 +353,19 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
         }
         if (!partitions.has(day)) days.add(day);
         rows.push(row);
+        row.body = null;
         if (record.body === undefined || !options.bodies) continue;
-        const bodyDay = dayOf(row.event_created_at.getTime());
-        if (bodyDay < oldest) continue;
-        if (!partitions.has(bodyDay)) days.add(bodyDay);
-        const body: EventBody = {
-          tenantId: row.tenant_id,
-          eventId: row.event_id,
-          createdAt: row.event_created_at,
-          eventType: row.event_type,
-          body: record.body,
-        };
-        // Every task of an event carries its body: one per batch, and none written lately.
-        const key = bodyKey(body);
+        // Every task of an event carries its body: the first row of the event keeps it, the
+        // others (in this batch, or written lately) none.
+        const key = bodyKey(row);
         if (bodyKeys.has(key) || writtenBodies.has(key)) continue;
-        bodies.push(body);
+        row.body = record.body;
         bodyKeys.add(key);
       }
       const started = performance.now();
       try {
         if (days.size > 0) await partitions.ensure(days);
-        const written = await writeAttempts(database, rows, bodies);
+        const written = await writeAttempts(database, rows);
         if (written === "inserted") metrics.attemptLogRewrites.inc();
         for (const key of bodyKeys) writtenBodies.add(key);
       } catch (error) {

@@ -103,7 +103,7 @@ describe("the attempt log when Postgres is down", () => {
     expect(await writing()).toBe(1);
     expect(await rowCount()).toBe(130);
     const { rows } = await sql<{ n: string }>`
-      select count(*) as n from event_bodies where event_id like 'evt_outage_%'
+      select count(body) as n from attempts where event_id like 'evt_outage_%'
     `.execute(h.database.db);
     expect(rows[0]?.n).toBe("130");
   });

@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type EventBody, insertAttempts, writeAttempts } from "./attempt-writer";
+import { insertAttempts, writeAttempts } from "./attempt-writer";
 import { createPartitionKeeper, dayOf } from "./partitions";
 import { attemptRow, endpointOf, type LogDatabase, startLogDatabase } from "./test-records";
 
@@ -20,11 +20,9 @@ beforeEach(async () => {
   await sql`truncate attempts, event_bodies`.execute(log.database.db);
 });
 
-const bodyOf = (row: ReturnType<typeof attemptRow>, text: string): EventBody => ({
-  tenantId: row.tenant_id,
-  eventId: row.event_id,
-  createdAt: row.event_created_at,
-  eventType: row.event_type,
+/** The row carrying its event's body. */
+const withBody = (row: ReturnType<typeof attemptRow>, text: string) => ({
+  ...row,
   body: Buffer.from(text),
 });
 
@@ -57,11 +55,11 @@ describe("writeAttempts", () => {
       reason: "exhausted",
     });
     const bytes = Buffer.from([0, 1, 2, 0xff, 0x5c, 0x22]);
-    const written = await writeAttempts(
-      log.database,
-      [success, retry, deadLetter],
-      [{ ...bodyOf(retry, ""), body: bytes }],
-    );
+    const written = await writeAttempts(log.database, [
+      success,
+      { ...retry, body: bytes },
+      deadLetter,
+    ]);
 
     expect(written).toBe("copied");
     const stored = await log.attempts();
@@ -112,7 +110,7 @@ describe("writeAttempts", () => {
         attemptRow({ attempt_id: `ms_${ms}`, attempted_at: new Date(base + 3_600_000 + ms) }),
       );
     }
-    expect(await writeAttempts(log.database, rows, [])).toBe("copied");
+    expect(await writeAttempts(log.database, rows)).toBe("copied");
     const stored = new Map((await log.attempts()).map((row) => [row.attempt_id, row]));
     expect(stored.size).toBe(rows.length);
     for (const row of rows) {
@@ -127,22 +125,22 @@ describe("writeAttempts", () => {
     }
   });
 
-  it("keeps one row per attempt and one body per event, however often they come", async () => {
+  it("keeps one row per attempt, and its body as first written, however often it comes", async () => {
     const first = attemptRow();
     const second = attemptRow({ attempt_id: "evt_1:other#1@2", endpoint_id: endpointOf(2) });
     const third = attemptRow({ event_id: "evt_2", attempt_id: "evt_2#1@1" });
-    // Two tasks of evt_1 carry its body; a record delivered twice in one batch.
-    const once = await writeAttempts(
-      log.database,
-      [first, second, first, third],
-      [bodyOf(first, "one"), bodyOf(second, "one"), bodyOf(third, "two")],
-    );
+    // A record delivered twice in one batch.
+    const once = await writeAttempts(log.database, [
+      withBody(first, "one"),
+      second,
+      withBody(first, "one"),
+      withBody(third, "two"),
+    ]);
     // Delivered again later, with a body that must not replace the stored one.
-    const again = await writeAttempts(
-      log.database,
-      [first, { ...first, result: "changed" }],
-      [bodyOf(first, "replaced?")],
-    );
+    const again = await writeAttempts(log.database, [
+      first,
+      { ...withBody(first, "replaced?"), result: "changed" },
+    ]);
 
     // COPY refuses a row that is there already: both went in by INSERT.
     expect([once, again]).toEqual(["inserted", "inserted"]);
@@ -166,13 +164,11 @@ describe("writeAttempts", () => {
         attempt_id: `evt_${i}#1@${i}`,
       }),
     );
-    const bodies = rows.map((row) => bodyOf(row, row.event_id));
-    expect(await writeAttempts(log.database, rows.slice(0, 5_000), bodies.slice(0, 5_000))).toBe(
-      "copied",
-    );
-    await insertAttempts(log.database.db, rows.slice(5_000), bodies.slice(5_000));
+    const carrying = rows.map((row) => withBody(row, row.event_id));
+    expect(await writeAttempts(log.database, carrying.slice(0, 5_000))).toBe("copied");
+    await insertAttempts(log.database.db, carrying.slice(5_000));
     const { rows: counts } = await sql<{ attempts: string; bodies: string }>`
-      select (select count(*) from attempts) as attempts, (select count(*) from event_bodies) as bodies
+      select count(*) as attempts, count(body) as bodies from attempts
     `.execute(log.database.db);
     expect(counts[0]).toEqual({ attempts: "10000", bodies: "10000" });
   });
@@ -186,7 +182,7 @@ describe("writeAttempts", () => {
       attempt_id: "evt_1#2@2",
       next_attempt_at: new Date("2262-04-11T23:47:16.854Z"),
     });
-    expect(await writeAttempts(log.database, [row, later], [])).toBe("copied");
+    expect(await writeAttempts(log.database, [row, later])).toBe("copied");
     const stored = new Map((await log.attempts()).map((r) => [r.attempt_id, r]));
     expect(stored.get(row.attempt_id)?.next_attempt_at).toEqual(row.next_attempt_at);
     expect(stored.get(row.attempt_id)?.event_created_at).toEqual(row.event_created_at);
@@ -194,18 +190,14 @@ describe("writeAttempts", () => {
   });
 
   it("writes no body when given none", async () => {
-    await writeAttempts(log.database, [attemptRow()], []);
+    await writeAttempts(log.database, [attemptRow()]);
     expect(await log.attempts()).toHaveLength(1);
     expect(await log.bodies()).toEqual([]);
   });
 
   it("fails when a day has no partition (the consumer makes them first)", async () => {
     await expect(
-      writeAttempts(
-        log.database,
-        [attemptRow({ attempted_at: new Date("2031-01-01T00:00:00Z") })],
-        [],
-      ),
+      writeAttempts(log.database, [attemptRow({ attempted_at: new Date("2031-01-01T00:00:00Z") })]),
     ).rejects.toThrow(/no partition/);
   });
 });

@@ -63,7 +63,11 @@ export class BinaryCopyWriter {
     this.offset = this.buffer.writeUInt32BE(micros - high * TWO_TO_32, this.offset);
   }
 
-  bytes(value: Uint8Array): void {
+  bytes(value: Uint8Array | null | undefined): void {
+    if (value == null) {
+      this.null();
+      return;
+    }
     this.reserve(4 + value.byteLength);
     this.offset = this.buffer.writeInt32BE(value.byteLength, this.offset);
     this.buffer.set(value, this.offset);

@@ -35,8 +35,7 @@ async function partitions(): Promise<string[]> {
   return rows.map((row) => row.name);
 }
 
-const both = (...labels: string[]) =>
-  labels.flatMap((label) => [`attempts_p${label}`, `event_bodies_p${label}`]).sort();
+const attemptDays = (...labels: string[]) => labels.map((label) => `attempts_p${label}`).sort();
 
 describe("day partitions", () => {
   it("names days in UTC", () => {
@@ -63,7 +62,7 @@ describe("day partitions", () => {
     });
 
     const first = await keeper.maintain();
-    const ahead = both("20250614", "20250615", "20250616", "20250617", "20250618");
+    const ahead = attemptDays("20250614", "20250615", "20250616", "20250617", "20250618");
     expect(first).toEqual({ created: expect.any(Array), dropped: [] });
     expect([...first.created].sort()).toEqual(ahead);
     expect(await partitions()).toEqual(ahead);
@@ -72,29 +71,50 @@ describe("day partitions", () => {
     // A late record's day, made on demand, with rows in it.
     await keeper.ensure([day("2025-05-20")]);
     expect(keeper.has(day("2025-05-20"))).toBe(true);
-    await writeAttempts(
-      log.database,
-      [attemptRow({ attempted_at: new Date("2025-05-20T12:00:00Z") })],
-      [],
-    );
-    expect(await partitions()).toEqual([...both("20250520"), ...ahead].sort());
+    await writeAttempts(log.database, [
+      attemptRow({ attempted_at: new Date("2025-05-20T12:00:00Z") }),
+    ]);
+    expect(await partitions()).toEqual([...attemptDays("20250520"), ...ahead].sort());
 
     // May 20 ended at May 21 00:00: kept until 30 days after that, gone just past it.
     now = Date.parse("2025-06-20T00:00:00Z");
     const at20 = await keeper.maintain();
     expect(at20.dropped).toEqual([]);
     expect([...at20.created].sort()).toEqual(
-      both("20250619", "20250620", "20250621", "20250622", "20250623"),
+      attemptDays("20250619", "20250620", "20250621", "20250622", "20250623"),
     );
     now += 1;
     const past = await keeper.maintain();
     expect(past.created).toEqual([]);
-    expect([...past.dropped].sort()).toEqual(both("20250520"));
+    expect([...past.dropped].sort()).toEqual(attemptDays("20250520"));
     expect(keeper.has(day("2025-05-20"))).toBe(false);
     expect(await log.attempts()).toEqual([]);
     // Every day from the 14th on is still there: nothing else was dropped.
     expect((await partitions()).filter((name) => name.includes("202505"))).toEqual([]);
-    expect(await partitions()).toHaveLength(20);
+    expect(await partitions()).toHaveLength(10);
+  });
+
+  it("makes no event_bodies days (bodies moved into attempts) and drops those past retention", async () => {
+    const db = log.database.db;
+    // Days written before migration 0005 moved bodies into attempts.
+    for (const label of ["20250520", "20250614"]) {
+      const from = `${label.slice(0, 4)}-${label.slice(4, 6)}-${label.slice(6)}`;
+      await sql`
+        create table ${sql.id(`event_bodies_p${label}`)} partition of event_bodies
+        for values from (${sql.lit(`${from}T00:00:00Z`)}) to (${sql.lit(`${from}T23:59:59.999Z`)})
+      `.execute(db);
+    }
+    const keeper = createPartitionKeeper({
+      db,
+      retentionDays: 30,
+      now: () => Date.parse("2025-06-20T00:00:00.001Z"),
+    });
+    const { created, dropped } = await keeper.maintain();
+    expect(created.every((name) => name.startsWith("attempts_p"))).toBe(true);
+    expect(dropped).toEqual(["event_bodies_p20250520"]);
+    expect((await partitions()).filter((name) => name.startsWith("event_bodies"))).toEqual([
+      "event_bodies_p20250614",
+    ]);
   });
 
   it("leaves partitions it did not name alone", async () => {
@@ -124,7 +144,7 @@ describe("day partitions", () => {
       ...instances.map((keeper) => keeper.maintain()),
     ]);
     expect(await partitions()).toEqual(
-      both(
+      attemptDays(
         "20250610",
         "20250611",
         "20250612",

@@ -6,14 +6,13 @@ export const DAY_MS = 86_400_000;
 /** The UTC day of an epoch-ms time, as a number of days since 1970-01-01. */
 export const dayOf = (ms: number): number => Math.floor(ms / DAY_MS);
 
-/** `YYYYMMDD` of a day: partitions are `attempts_pYYYYMMDD` and `event_bodies_pYYYYMMDD`. */
+/** `YYYYMMDD` of a day: partitions are `attempts_pYYYYMMDD` (and `event_bodies_pYYYYMMDD`). */
 export function dayLabel(day: number): string {
   const iso = new Date(day * DAY_MS).toISOString();
   return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}`;
 }
 
-const parents = ["attempts", "event_bodies"] as const;
-type Parent = (typeof parents)[number];
+type Parent = "attempts" | "event_bodies";
 const PARTITION = /^(attempts|event_bodies)_p(\d{4})(\d{2})(\d{2})$/;
 
 export const partitionName = (parent: Parent, day: number): string => `${parent}_p${dayLabel(day)}`;
@@ -30,7 +29,7 @@ export function oldestKeptDay(now: number, retentionDays: number): number {
 const DDL_LOCK_TIMEOUT = "3s";
 
 export interface PartitionKeeper {
-  /** True when both partitions of the day are known to exist. */
+  /** True when the day's partition is known to exist. */
   has(day: number): boolean;
   /** Creates the partitions of these days that are not known to exist. */
   ensure(days: Iterable<number>): Promise<void>;
@@ -43,7 +42,8 @@ export interface PartitionKeeper {
 }
 
 /**
- * Day partitions of `attempts` and `event_bodies`. It remembers the days that exist, so a batch
+ * Day partitions of `attempts`, and of `event_bodies` until their last has gone: it holds only
+ * bodies written before they moved into `attempts` (0005), so no new ones are made. It remembers the days that exist, so a batch
  * costs a Set lookup per row; a day it does not know is created before the batch is written
  * (`create table if not exists`, and a concurrent dlq instance creating the same one is fine).
  * Retention drops whole partitions: never a DELETE.
@@ -69,11 +69,8 @@ export function createPartitionKeeper(options: {
   const createDay = async (day: number, created: string[]) => {
     const from = new Date(day * DAY_MS).toISOString();
     const to = new Date((day + 1) * DAY_MS).toISOString();
-    for (const parent of parents) {
-      const name = partitionName(parent, day);
-      const createdNow = await createPartition(db, parent, name, from, to);
-      if (createdNow) created.push(name);
-    }
+    const name = partitionName("attempts", day);
+    if (await createPartition(db, "attempts", name, from, to)) created.push(name);
     known.add(day);
   };
 
@@ -90,7 +87,7 @@ export function createPartitionKeeper(options: {
       exclusive(async () => {
         const existing = await listPartitions(db);
         known.clear();
-        for (const [day, tables] of existing) if (tables.size === parents.length) known.add(day);
+        for (const [day, tables] of existing) if (tables.has("attempts")) known.add(day);
         const created: string[] = [];
         const today = dayOf(now());
         for (let day = today - 1; day <= today + daysAhead; day++) {

@@ -13,7 +13,7 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import { MsgHdrsImpl, type NatsConnection } from "@nats-io/transport-node";
 import { connectDatabase, type DatabaseLink } from "../db/connection";
 import { migrateToLatest } from "../db/migrate";
-import type { AttemptRow, EventBodyRow, NewAttemptRow } from "../db/schema";
+import { type AttemptRow, attemptRowColumns, type NewAttemptRow } from "../db/schema";
 
 export const DAY_MS = 86_400_000;
 
@@ -141,11 +141,20 @@ export function attemptRow(overrides: Partial<NewAttemptRow> = {}): NewAttemptRo
   };
 }
 
+/** An event's body as the log keeps it: on the attempt row that brought it. */
+export interface StoredBody {
+  tenant_id: string;
+  event_id: string;
+  created_at: Date;
+  event_type: string;
+  body: Buffer;
+}
+
 export interface LogDatabase {
   pg: PostgresHandle;
   database: DatabaseLink;
   attempts(): Promise<AttemptRow[]>;
-  bodies(): Promise<EventBodyRow[]>;
+  bodies(): Promise<StoredBody[]>;
   close(): Promise<void>;
 }
 
@@ -162,11 +171,19 @@ export async function startLogDatabase(postgres?: PostgresHandle): Promise<LogDa
     attempts: () =>
       database.db
         .selectFrom("attempts")
-        .selectAll()
+        .select(attemptRowColumns)
         .orderBy("attempted_at")
         .orderBy("attempt_id")
         .execute(),
-    bodies: () => database.db.selectFrom("event_bodies").selectAll().orderBy("event_id").execute(),
+    bodies: () =>
+      database.db
+        .selectFrom("attempts")
+        .select(["tenant_id", "event_id", "event_created_at as created_at", "event_type", "body"])
+        .where("body", "is not", null)
+        .$narrowType<{ body: Buffer }>()
+        .orderBy("event_id")
+        .orderBy("attempted_at")
+        .execute(),
     async close() {
       await database.destroy();
       await pg.stop();

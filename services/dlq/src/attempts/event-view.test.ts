@@ -232,9 +232,17 @@ describe("the event view", () => {
     await storeDeadLetter(2, { body: letterBody });
     expect((await found({ eventId: "evt_1" })).body).toEqual(letterBody);
 
+    // As the log kept bodies before migration 0005.
     const logged = Buffer.from('{"from":"log"}');
     await insertEventBody(db, { eventId: "evt_1", bytes: logged });
     expect((await found({ eventId: "evt_1" })).body).toEqual(logged);
+
+    // On the row that brought it, as the log keeps them now.
+    const inline = Buffer.from('{"from":"attempt row"}');
+    await insertAttempts(db, [
+      attemptRow({ attempted_at: at(60), attempt: 1, endpoint_id: endpointId(3), body: inline }),
+    ]);
+    expect((await found({ eventId: "evt_1" })).body).toEqual(inline);
   });
 
   it("needs a tenant when the event id is known in several, and finds the one that knows it", async () => {

@@ -1,4 +1,5 @@
 import type { Kysely } from "kysely";
+import { DAY_MS } from "../attempt-log/partitions";
 import type { Database, DeadLetterStatus } from "../db/schema";
 import { type TaskState, taskState } from "./task-state";
 
@@ -145,12 +146,29 @@ function eventTask(
   };
 }
 
-/** The stored body: the attempt log's copy (by its full key), else the first letter's. */
+/**
+ * The stored body: the attempt log's copy (by its full key: on the row that brought it, or in
+ * event_bodies where the log kept bodies before 0005), else the first letter's.
+ */
 async function eventBody(
   db: Kysely<Database>,
   key: { tenantId: string; eventId: string; createdAt: Date },
   letterId: string | undefined,
 ): Promise<Buffer | null> {
+  const inline = await db
+    .selectFrom("attempts")
+    .select("body")
+    .where("event_id", "=", key.eventId)
+    .where("tenant_id", "=", key.tenantId)
+    .where("event_created_at", "=", key.createdAt)
+    // The row that brought the body is no older than the event (a day's margin for clocks):
+    // earlier partitions are skipped.
+    .where("attempted_at", ">=", new Date(key.createdAt.getTime() - DAY_MS))
+    .where("body", "is not", null)
+    .orderBy("attempted_at")
+    .limit(1)
+    .executeTakeFirst();
+  if (inline?.body != null) return inline.body;
   const logged = await db
     .selectFrom("event_bodies")
     .select("body")

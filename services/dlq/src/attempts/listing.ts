@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import type { AttemptRow, Database } from "../db/schema";
+import { type AttemptRow, attemptRowColumns, type Database } from "../db/schema";
 import type { CursorCodec } from "../http/page-cursors";
 import type { AttemptPosition } from "./cursor";
 import { type AttemptFilter, matchesAttemptFilter } from "./filter";
@@ -44,7 +44,7 @@ export function attemptPageQuery(
 ) {
   let query = db
     .selectFrom("attempts")
-    .selectAll()
+    .select(attemptRowColumns)
     .where((eb) => matchesAttemptFilter(eb, filter));
   if (after !== undefined) {
     query = query
@@ -76,7 +76,7 @@ export async function listEventAttempts(
 ): Promise<EventAttempts> {
   const rows = await db
     .selectFrom("attempts")
-    .selectAll()
+    .select(attemptRowColumns)
     .where((eb) => matchesAttemptFilter(eb, event))
     .orderBy("attempted_at", "asc")
     .orderBy("attempt_id", "asc")

@@ -90,9 +90,17 @@ export interface AttemptsTable {
   reason: string | null;
   event_created_at: Date;
   logged_at: ColumnType<Date, Date | undefined, never>;
+  /**
+   * The event's body, on the one row of the event that brought it first (see 0005); null on
+   * the others, and on every row when ATTEMPT_LOG_BODIES is off.
+   */
+  body: ColumnType<Buffer | null, Uint8Array | null | undefined, never>;
 }
 
-/** Each event's body once (per tenant), kept as long as its attempts. */
+/**
+ * Each event's body once (per tenant), as the log wrote them before 0005 (now in `attempts`):
+ * read, never written, until retention has dropped every partition.
+ */
 export interface EventBodiesTable {
   tenant_id: string;
   event_id: string;
@@ -112,6 +120,29 @@ export type DeadLetterRow = Selectable<DeadLettersTable>;
 export type NewDeadLetterRow = Insertable<DeadLettersTable>;
 export type AuditRow = Selectable<DeadLetterAuditTable>;
 export type NewAuditRow = Insertable<DeadLetterAuditTable>;
-export type AttemptRow = Selectable<AttemptsTable>;
+/** An attempt as listings read it: every column but the event's body (see event-view.ts). */
+export type AttemptRow = Omit<Selectable<AttemptsTable>, "body">;
+/** The columns of AttemptRow, for selects. */
+export const attemptRowColumns = [
+  "attempted_at",
+  "attempt_id",
+  "tenant_id",
+  "event_id",
+  "event_type",
+  "endpoint_id",
+  "task_id",
+  "attempt",
+  "result",
+  "status",
+  "error",
+  "response_body",
+  "duration_ms",
+  "replay_of",
+  "decision",
+  "next_attempt_at",
+  "reason",
+  "event_created_at",
+  "logged_at",
+] as const satisfies readonly (keyof AttemptRow)[];
 export type NewAttemptRow = Insertable<AttemptsTable>;
 export type EventBodyRow = Selectable<EventBodiesTable>;

@@ -143,6 +143,7 @@ export async function insertAttempts(
   }
 }
 
+/** A body where the attempt log kept them before migration 0005 (event_bodies). */
 export async function insertEventBody(
   db: Kysely<Database>,
   body: { tenantId?: string; eventId: string; createdAt?: Date; bytes: Buffer },
