@@ -190,6 +190,35 @@ describe("the attempt log consumer", () => {
     expect((await rewrites()) - rewritesBefore).toBe(1);
   });
 
+  it("stores a body once across writers: a later task of the event brings none", async () => {
+    await start();
+    const now = Date.now();
+    const body = Buffer.from('{"across":"writers"}');
+    const first = deliveredMeta({ eventId: "evt_across", at: now - 2_000, createdAt: now - 3_000 });
+    await publishRecord(h.js, h.names, first, { data: body });
+    await settled();
+    // A new writer knows nothing of what the last one stored: it asks Postgres.
+    await log?.stop();
+    await start();
+    const later = deliveredMeta({
+      eventId: "evt_across",
+      at: now - 1_000,
+      createdAt: now - 3_000,
+      endpoint: 2,
+    });
+    // Another event's only task, created just as long ago: its body is stored.
+    const other = deliveredMeta({ eventId: "evt_other", at: now - 1_000, createdAt: now - 3_000 });
+    await publishRecord(h.js, h.names, later, { data: body });
+    await publishRecord(h.js, h.names, other, { data: Buffer.from("other") });
+    await settled();
+
+    expect(await count("attempts")).toBe(3);
+    expect((await bodies()).map((row) => [row.event_id, String(row.body)])).toEqual([
+      ["evt_across", '{"across":"writers"}'],
+      ["evt_other", "other"],
+    ]);
+  });
+
   it("writes a batch's readable records and counts the one it cannot read", async () => {
     await start();
     const skippedBefore = await skipped("invalid");

@@ -14,11 +14,11 @@ import { isDatabaseOutage } from "../db/outage";
 import type { NewAttemptRow } from "../db/schema";
 import type { DlqMetrics } from "../metrics";
 import { type AckFrontier, createAckFrontier } from "./ack-frontier";
-import { type AttemptLogDatabase, bodyKey, writeAttempts } from "./attempt-writer";
+import { type AttemptLogDatabase, bodyKey, storedBodyKeys, writeAttempts } from "./attempt-writer";
 import { dayOf, type PartitionKeeper } from "./partitions";
-import { createRecentKeys } from "./recent-keys";
 import { type LoggedRecord, readRecordsOfMessage } from "./record-reader";
 import { createSignal } from "./signal";
+import { createStoredBodies } from "./stored-bodies";
 import { streamSequence } from "./stream-sequence";
 
 export interface AttemptConsumerOptions {
@@ -76,6 +76,7 @@ interface Held {
 /** What a held message counts for in a batch: its records, or one if it has none it can read. */
 const recordsIn = (held: Held) => Math.max(1, held.records.length);
 
+const NONE: ReadonlySet<string> = new Set();
 const DEFAULT_LINGER_MS = 100;
 const DEFAULT_BURST_INTERVAL_MS = 250;
 const DEFAULT_RETRY_DELAY_MS = 250;
@@ -89,8 +90,10 @@ const FETCH_EXPIRES_MS = 1_000;
 /** A pull that has not ended this long after stop() (NATS away) is ended from here. */
 const FETCH_GRACE_MS = FETCH_EXPIRES_MS + 2_000;
 const PULL_RETRY_DELAY_MS = 1_000;
-/** 15–30 s of bodies at 3,000 events/s, ~15 MB of keys at most (two generations). */
+/** Keys of stored bodies per generation: 15–30 s at 3,000 events/s, ~15 MB at most for two. */
 const RECENT_BODIES = 50_000;
+/** How far apart the hosts' clocks may be, for what this writer can be sure of. */
+const CLOCK_MARGIN_MS = 5_000;
 /** What one pull may bring at most, were every message a record batch of the largest size. */
 const PULL_MAX_BYTES = 64 * 1024 * 1024;
 const MAX_MESSAGES_PER_PULL = Math.floor(PULL_MAX_BYTES / RECORD_BATCH_MAX_BYTES);
@@ -130,12 +133,13 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
   const skippedInvalid = metrics.attemptsSkipped.labels({ reason: "invalid" });
   const skippedExpired = metrics.attemptsSkipped.labels({ reason: "expired" });
 
-  /**
-   * Bodies this writer stored lately: another task of the event brings the same body in a later
-   * batch (its endpoint answered later), and is written without it. After a restart (or past
-   * RECENT_BODIES events) such a task's first row keeps the body a second time.
-   */
-  const writtenBodies = createRecentKeys(RECENT_BODIES);
+  /** Which events' bodies are stored: each is kept once, on the first row that brings it. */
+  const storedBodies = createStoredBodies({
+    limit: RECENT_BODIES,
+    // Another writer may have stored the bodies of events before this one began (and clocks
+    // on different hosts differ a little).
+    certainFrom: Date.now() + CLOCK_MARGIN_MS,
+  });
   let pending: Held[] = [];
   /** The records held in `pending`, as recordsIn counts them. */
   let pendingRecords = 0;
@@ -340,7 +344,11 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
       }
       const oldest = partitions.oldestKeptDay();
       const rows: NewAttemptRow[] = [];
-      const bodyKeys = new Set<string>();
+      /** The rows to carry their event's body, by its key: the first of the event's here. */
+      const carriers = new Map<string, NewAttemptRow>();
+      const carried = new Map<NewAttemptRow, Uint8Array>();
+      /** Carriers whose event's body another batch (or writer) may have stored. */
+      const unsure: NewAttemptRow[] = [];
       const days = new Set<number>();
       let expired = 0;
       for (const record of batch.flatMap((held) => held.records)) {
@@ -355,19 +363,24 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
         rows.push(row);
         row.body = null;
         if (record.body === undefined || !options.bodies) continue;
-        // Every task of an event carries its body: the first row of the event keeps it, the
-        // others (in this batch, or written lately) none.
         const key = bodyKey(row);
-        if (bodyKeys.has(key) || writtenBodies.has(key)) continue;
-        row.body = record.body;
-        bodyKeys.add(key);
+        if (carriers.has(key)) continue;
+        const stored = storedBodies.lookup(key, row.event_created_at.getTime());
+        if (stored === "stored") continue;
+        carriers.set(key, row);
+        carried.set(row, record.body);
+        if (stored === "unknown") unsure.push(row);
       }
       const started = performance.now();
       try {
         if (days.size > 0) await partitions.ensure(days);
+        const elsewhere = unsure.length > 0 ? await storedBodyKeys(database.db, unsure) : NONE;
+        for (const [key, row] of carriers) {
+          if (!elsewhere.has(key)) row.body = carried.get(row) ?? null;
+        }
         const written = await writeAttempts(database, rows);
         if (written === "inserted") metrics.attemptLogRewrites.inc();
-        for (const key of bodyKeys) writtenBodies.add(key);
+        for (const [key, row] of carriers) storedBodies.add(key, row.event_created_at.getTime());
       } catch (error) {
         failures++;
         metrics.attemptLogWriteFailures.inc();

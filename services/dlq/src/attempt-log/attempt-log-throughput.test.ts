@@ -34,6 +34,9 @@ describe("the attempt log's throughput", () => {
       meta: deliveredMeta({
         eventId: `evt_rate_${i}`,
         at: now - RECORDS + i,
+        // Events created after the writer began, as under a steady load: it is sure no other
+        // writer stored their bodies, and asks Postgres nothing (stored-bodies.ts).
+        createdAt: now + 60_000,
         endpoint: Math.floor(i / PER_MESSAGE) % 50,
       }),
       data: body,

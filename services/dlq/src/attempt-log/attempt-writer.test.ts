@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { insertAttempts, writeAttempts } from "./attempt-writer";
+import { bodyKey, insertAttempts, storedBodyKeys, writeAttempts } from "./attempt-writer";
 import { createPartitionKeeper, dayOf } from "./partitions";
 import { attemptRow, endpointOf, type LogDatabase, startLogDatabase } from "./test-records";
 
@@ -199,5 +199,37 @@ describe("writeAttempts", () => {
     await expect(
       writeAttempts(log.database, [attemptRow({ attempted_at: new Date("2031-01-01T00:00:00Z") })]),
     ).rejects.toThrow(/no partition/);
+  });
+
+  it("finds the events whose body is stored: on an attempt row, or in event_bodies", async () => {
+    await sql`
+      create table if not exists event_bodies_default partition of event_bodies default
+    `.execute(log.database.db);
+    const carrier = withBody(attemptRow({ event_id: "evt_inline", attempt_id: "a#1@1" }), "x");
+    const bare = attemptRow({ event_id: "evt_bare", attempt_id: "b#1@2" });
+    await writeAttempts(log.database, [carrier, bare]);
+    const legacy = attemptRow({ event_id: "evt_legacy", attempt_id: "c#1@3" });
+    await log.database.db
+      .insertInto("event_bodies")
+      .values({
+        tenant_id: legacy.tenant_id,
+        event_id: legacy.event_id,
+        created_at: legacy.event_created_at,
+        event_type: legacy.event_type,
+        body: Buffer.from("y"),
+      })
+      .execute();
+
+    const asked = [
+      carrier,
+      bare,
+      legacy,
+      // The same event ids in another tenant, or accepted at another time: other events.
+      { ...carrier, tenant_id: "globex" },
+      { ...legacy, event_created_at: new Date(legacy.event_created_at.getTime() + 1) },
+      attemptRow({ event_id: "evt_unknown" }),
+    ];
+    const found = await storedBodyKeys(log.database.db, asked);
+    expect([...found].sort()).toEqual([bodyKey(carrier), bodyKey(legacy)].sort());
   });
 });

@@ -3,6 +3,7 @@ import type { DatabaseLink } from "../db/connection";
 import type { Database, NewAttemptRow } from "../db/schema";
 import { numberArray, textArray } from "./array-literals";
 import { BinaryCopyWriter } from "./copy-binary";
+import { DAY_MS } from "./partitions";
 
 /** What the log writes with: Kysely, and COPY on a pooled connection. */
 export type AttemptLogDatabase = Pick<DatabaseLink, "db" | "copyIn">;
@@ -159,4 +160,39 @@ function concatenated(bodies: readonly (Uint8Array | null | undefined)[]) {
 
 /** What identifies an event's body: the event (tenant, id) and when ingest accepted it. */
 export const bodyKey = (row: NewAttemptRow): string =>
-  `${row.tenant_id}\n${row.event_id}\n${row.event_created_at.getTime()}`;
+  keyOfBody(row.tenant_id, row.event_id, row.event_created_at.getTime());
+const keyOfBody = (tenantId: string, eventId: string, createdAt: number) =>
+  `${tenantId}\n${eventId}\n${createdAt}`;
+
+/**
+ * The bodyKeys of these rows' events whose body is stored already: on an attempt row, or in
+ * event_bodies (bodies written before migration 0005). Each event is looked up by its index
+ * entry (attempts by event, event_bodies by key); attempt rows no older than a day before the
+ * oldest event (clocks differ) are searched.
+ */
+export async function storedBodyKeys(
+  db: Kysely<Database>,
+  rows: readonly NewAttemptRow[],
+): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  let oldest = Number.POSITIVE_INFINITY;
+  for (const row of rows) oldest = Math.min(oldest, row.event_created_at.getTime());
+  const tenants = textArray(rows.map((row) => row.tenant_id));
+  const events = textArray(rows.map((row) => row.event_id));
+  const { rows: found } = await sql<{ tenant_id: string; event_id: string; created_ms: string }>`
+    with k as (
+      select distinct tenant_id, event_id from unnest(${tenants}::text[], ${events}::text[])
+        as k(tenant_id, event_id)
+    )
+    select a.tenant_id, a.event_id,
+      (extract(epoch from a.event_created_at) * 1000)::int8::text as created_ms
+    from k join attempts a using (event_id, tenant_id)
+    where a.attempted_at >= to_timestamp(${oldest - DAY_MS}::float8 / 1000) and a.body is not null
+    union
+    select b.tenant_id, b.event_id, (extract(epoch from b.created_at) * 1000)::int8::text
+    from k join event_bodies b using (tenant_id, event_id)
+  `.execute(db);
+  return new Set(
+    found.map((row) => keyOfBody(row.tenant_id, row.event_id, Number(row.created_ms))),
+  );
+}
