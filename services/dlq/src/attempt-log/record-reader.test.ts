@@ -68,6 +68,22 @@ const withHeader = (bytes: Uint8Array, name: string, value: string | undefined) 
   return encoded(h);
 };
 const raw = (lines: string[]) => Buffer.from(`NATS/1.0\r\n${lines.join("\r\n")}\r\n\r\n`);
+/** A block with `bytes` as a first header's value, before the others. */
+const leadingValue = (bytes: Uint8Array, block = outcome(delivered)) =>
+  Buffer.concat([Buffer.from("NATS/1.0\r\nX-Note: "), bytes, Buffer.from(block).subarray(8)]);
+type HistoryRecord = Record<string, unknown>;
+/** An attempt's keys in the order delivery's outcomeFor writes them: ms before status and error. */
+const deliveryOrder = ({ n, at, result, ms, status, error, ...rest }: HistoryRecord) => ({
+  n,
+  at,
+  result,
+  ms,
+  ...(status === undefined ? {} : { status }),
+  ...(error === undefined ? {} : { error }),
+  ...rest,
+});
+const withHistory = (history: readonly HistoryRecord[], bytes = classified(retried)) =>
+  withHeader(bytes, Header.history, JSON.stringify(history));
 
 /** The reference: contracts' zod decoder, mapped to a row as the log defines it. */
 function expectedRecord(bytes: Uint8Array, data: Uint8Array): LoggedRecord | undefined {
@@ -175,7 +191,54 @@ const valid: [string, Uint8Array, Uint8Array?][] = [
       ),
     ),
   ],
+  [
+    "a history in delivery's key order, with errors",
+    withHistory(failedHistory.map((r) => deliveryOrder({ ...r, error: `HTTP ${r.status}` }))),
+  ],
+  [
+    "ten attempts in delivery's key order",
+    withHistory(
+      Array.from({ length: 10 }, (_, i) =>
+        deliveryOrder({ n: i + 1, at: createdAt + i, result: "timeout", ms: 0, error: "" }),
+      ),
+    ),
+  ],
+  [
+    "an error of 200 characters in history",
+    withHistory([{ ...failedHistory[0], error: "é".repeat(200) }]),
+  ],
+  [
+    "a history error with a quote, a backslash and a control escaped",
+    withHistory([deliveryOrder({ ...failedHistory[0], error: 'a "b" \\ \u0001' })]),
+  ],
+  [
+    "a history with spaces",
+    withHeader(
+      classified(retried),
+      Header.history,
+      JSON.stringify(failedHistory).replaceAll(",", ", "),
+    ),
+  ],
+  [
+    "a history with a fractional or exponent ms",
+    withHistory([
+      { ...failedHistory[0], ms: 0.25 },
+      { ...failedHistory[1], ms: 1e-7 },
+    ]),
+  ],
+  ["a history time of 0", withHistory([{ ...failedHistory[0], at: 0 }])],
   ["an unknown header", withHeader(outcome(delivered), "X-Other", "whatever")],
+  ["UTF-8 before the names", leadingValue(Buffer.from("ünïcode 😀"))],
+  ["a byte that is not UTF-8 before the names", leadingValue(Buffer.from([0xff, 0x80, 0x20]))],
+  ["a cut UTF-8 sequence before the names", leadingValue(Buffer.from([0xe2, 0x82]))],
+  [
+    // Read on the bytes, "Abcdefghijklmnod" would be the previous line's Hookline-Task-Id.
+    "a name whose bytes, 18 behind its characters, spell a header's",
+    leadingValue(
+      Buffer.from(`${"é".repeat(18)}\r\nX-Note: ${Header.taskId}\r\nAbcdefghijklmnod: x`),
+    ),
+  ],
+  ["a byte-order mark", Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), outcome(delivered)])],
   ["an empty tenant reads as none", withHeader(outcome(delivered), Header.tenantId, "")],
   [
     "repeated headers: the first wins",
@@ -247,15 +310,41 @@ const invalid: [string, Uint8Array][] = [
       ["a negative duration", { ms: -1 }],
       ["a duration that is a string", { ms: "5" }],
       ["no time", { at: undefined }],
+      ["a time of 16 digits past safe integers", { at: 2 ** 53 + 2 }],
+      ["an exponent time", { at: 1e21 }],
     ] as const
-  ).map(([name, change]): [string, Uint8Array] => [
-    `history: ${name}`,
+  ).flatMap(([name, change]): [string, Uint8Array][] => [
+    [`history: ${name}`, withHistory([{ ...delivered.history[0], ...change }], outcome(delivered))],
+    [
+      `history in delivery's key order: ${name}`,
+      withHistory([deliveryOrder({ ...delivered.history[0], ...change })], outcome(delivered)),
+    ],
+  ]),
+  [
+    "a history with a bad last of two",
+    withHistory(failedHistory.map((r, i) => (i === 1 ? { ...r, result: "lost" } : r))),
+  ],
+  [
+    "a history with a bad first of two",
+    withHistory(failedHistory.map((r, i) => (i === 0 ? { ...r, n: 1.5 } : r))),
+  ],
+  ["a history with a trailing comma", withHeader(outcome(delivered), Header.history, "[{},]")],
+  [
+    "an infinite duration",
     withHeader(
       outcome(delivered),
       Header.history,
-      JSON.stringify([{ ...delivered.history[0], ...change }]),
+      '[{"n":1,"at":150,"result":"delivered","ms":1e400}]',
     ),
-  ]),
+  ],
+  [
+    "a history time with a leading zero",
+    withHeader(
+      outcome(delivered),
+      Header.history,
+      '[{"n":1,"at":0150,"result":"delivered","ms":1}]',
+    ),
+  ],
   ["a history entry that is an array", withHeader(outcome(delivered), Header.history, "[[1]]")],
   [
     "a replay-of of 101 characters",
@@ -319,6 +408,20 @@ describe("readRecord", () => {
     expect(read).toMatchObject({ ok: false, error: expect.stringContaining(problem) });
   });
 
+  const blocks: [string, Uint8Array][] = [
+    ...valid.map(([name, bytes]): [string, Uint8Array] => [name, bytes]),
+    ["a value between a tab and NBSP", raw([`${Header.eventId}:\t evt_1\u00a0 `])],
+    ["a line without a colon, not UTF-8", leadingValue(Buffer.from("x\r\n\xff y", "latin1"))],
+    ["a block without its last CRLF", Buffer.from(`NATS/1.0\r\n${Header.eventId}: evt_1`)],
+  ];
+  it.each(blocks)("reads the values nats.js reads: %s", (_, bytes) => {
+    const fromBlock = valuesOfBlock(bytes);
+    const fromHeaders = valuesOfHeaders(MsgHdrsImpl.decode(bytes));
+    if (fromBlock === undefined) {
+      expect(Buffer.from(bytes).includes("NATS/1.0 ")).toBe(true); // the status line's sample
+    } else expect(Array.from(fromBlock, (v) => v ?? "")).toEqual(fromHeaders);
+  });
+
   it("leaves blocks nats.js reads differently to nats.js", () => {
     const status = Buffer.from(
       Buffer.from(outcome(delivered)).toString().replace("NATS/1.0", "NATS/1.0 100 Idle"),
@@ -326,6 +429,46 @@ describe("readRecord", () => {
     expect(valuesOfBlock(status)).toBeUndefined();
     expect(valuesOfBlock(raw([`${Header.eventId}: a\rb`]))).toBeUndefined();
     expect(valuesOfBlock(raw(["Bad Name: x"]))).toBeUndefined();
+    expect(valuesOfBlock(raw([`${Header.eventId}: a\nb`]))).toBeUndefined();
+    expect(valuesOfBlock(leadingValue(Buffer.from("é\r\nBäd: x")))).toBeUndefined();
+    expect(valuesOfBlock(leadingValue(Buffer.from("x\r\n\xff: y", "latin1")))).toBeUndefined();
+  });
+
+  it("agrees with contracts on generated histories", () => {
+    const attempt = fc.record(
+      {
+        n: fc.oneof(fc.nat(), fc.constantFrom(-1, 0.5, 2 ** 53)),
+        at: fc.oneof(fc.nat({ max: 253_402_300_799_999 }), fc.constantFrom(-1, 1.5, 2 ** 53)),
+        result: fc.constantFrom("delivered", "http_error", "rate_limited", "lost"),
+        status: fc.oneof(fc.integer({ min: 99, max: 600 }), fc.constantFrom(200.5, "200", null)),
+        error: fc.oneof(
+          fc.string({ maxLength: 8 }),
+          fc.string({ unit: "binary", maxLength: 8 }),
+          fc.string({ minLength: 199, maxLength: 201 }),
+          fc.constant(5),
+        ),
+        ms: fc.oneof(fc.nat(), fc.double({ min: 0, max: 1e6, noNaN: true }), fc.constant(-1)),
+      },
+      { requiredKeys: ["n", "at", "result", "ms"] },
+    );
+    const text = fc
+      .tuple(
+        fc.array(attempt, { minLength: 1, maxLength: 11 }),
+        fc.boolean(),
+        fc.constantFrom("", "", " "),
+      )
+      .map(([attempts, delivery, space]) =>
+        JSON.stringify(delivery ? attempts.map(deliveryOrder) : attempts).replaceAll(
+          '":',
+          `":${space}`,
+        ),
+      );
+    fc.assert(
+      fc.property(text, (history) => {
+        expectSameAsContracts(withHeader(classified(retried), Header.history, history));
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   it("agrees with contracts on generated records", () => {

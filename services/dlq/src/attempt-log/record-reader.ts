@@ -7,6 +7,7 @@ import {
   EVENT_ID_PATTERN,
   EVENT_TYPE_PATTERN,
   Header,
+  HISTORY_LIMIT,
   isTenantId,
   RESPONSE_BODY_LIMIT,
   readHistoryText,
@@ -83,18 +84,30 @@ const headerOfField: readonly string[] = [
   Header.reason,
   Header.records,
 ];
-/** The fields by the length of their header's name: a line's name is compared in place. */
-const fieldsByNameLength: ([string, Field][] | undefined)[] = [];
-headerOfField.forEach((name, field) => {
-  const fields = fieldsByNameLength[name.length] ?? [];
-  fields.push([name, field as Field]);
-  fieldsByNameLength[name.length] = fields;
+/** A header name the log reads, and its first bytes as little-endian words (names are ASCII). */
+interface Name {
+  text: string;
+  words: number[];
+  field: Field;
+}
+const LONGEST_NAME = Math.max(...headerOfField.map((name) => name.length));
+/** A slot per name length and last character: at most two names share one. */
+const slotOf = (length: number, last: number) => length * 128 + last;
+const namesBySlot: (Name[] | undefined)[] = [];
+headerOfField.forEach((text, field) => {
+  const bytes = new DataView(new TextEncoder().encode(text).buffer);
+  const words: number[] = [];
+  for (let i = 0; i + 4 <= text.length; i += 4) words.push(bytes.getUint32(i, true));
+  const slot = slotOf(text.length, text.charCodeAt(text.length - 1));
+  const names = namesBySlot[slot] ?? [];
+  names.push({ text, words, field: field as Field });
+  namesBySlot[slot] = names;
 });
 
 const HEAD = "NATS/1.0\r\n";
-const COUNT = /^\d{1,9}$/;
-const EPOCH_MS = /^\d{1,15}$/;
-const HTTP_STATUS = /^[1-5]\d\d$/;
+/** The most digits of a count (within a Postgres `integer`) and of a time or a duration in ms. */
+const COUNT_DIGITS = 9;
+const EPOCH_MS_DIGITS = 15;
 const RESULTS: ReadonlySet<string> = new Set(attemptResults);
 const REASONS: ReadonlySet<string> = new Set(deadLetterReasons);
 const DECISIONS: ReadonlySet<string> = new Set(["retry", "deadletter", "ignore"]);
@@ -115,6 +128,12 @@ const LF = 10;
 export function valuesOfBlock(block: Uint8Array): HeaderValues | undefined {
   const text = utf8.decode(block);
   if (!text.startsWith(HEAD)) return undefined;
+  // Each character decoded from one byte (ASCII, or a lone bad byte as U+FFFD) when the lengths
+  // agree: byte i is then character i, and names are compared on the bytes, four at a time.
+  const bytes =
+    text.length === block.length
+      ? new DataView(block.buffer, block.byteOffset, block.byteLength)
+      : undefined;
   const values: HeaderValues = new Array(FIELDS);
   const end = text.length;
   let at = HEAD.length;
@@ -127,7 +146,7 @@ export function valuesOfBlock(block: Uint8Array): HeaderValues | undefined {
     if (lf >= 0 && lf < eol) return undefined;
     const colon = text.indexOf(":", at);
     if (colon >= at && colon < eol) {
-      const field = fieldNamedAt(text, at, colon);
+      const field = fieldNamedAt(text, bytes, at, colon);
       if (field === undefined) {
         // Another header: nats.js refuses some names, and then the whole block.
         for (let i = at; i < colon; i++) {
@@ -143,11 +162,29 @@ export function valuesOfBlock(block: Uint8Array): HeaderValues | undefined {
   return values;
 }
 
-/** The field whose header is named text[from, to), without slicing the name out. */
-function fieldNamedAt(text: string, from: number, to: number): Field | undefined {
-  const fields = fieldsByNameLength[to - from];
-  if (fields === undefined) return undefined;
-  for (const [name, field] of fields) if (text.startsWith(name, from)) return field;
+/** The field whose header is named text[from, to) (bytes: the text's, byte for character). */
+function fieldNamedAt(
+  text: string,
+  bytes: DataView | undefined,
+  from: number,
+  to: number,
+): Field | undefined {
+  const length = to - from;
+  const last = text.charCodeAt(to - 1);
+  if (length > LONGEST_NAME || last > 127) return undefined;
+  const names = namesBySlot[slotOf(length, last)];
+  if (names === undefined) return undefined;
+  for (const name of names) {
+    let i = 0;
+    if (bytes !== undefined) {
+      for (const word of name.words) {
+        if (bytes.getUint32(from + i, true) !== word) break;
+        i += 4;
+      }
+    }
+    while (i < length && text.charCodeAt(from + i) === name.text.charCodeAt(i)) i++;
+    if (i === length) return name.field;
+  }
   return undefined;
 }
 
@@ -255,30 +292,29 @@ export function readRecord(found: HeaderValues, data: Uint8Array): ReadRecord {
   }
   const tenantId = present(found, Field.TenantId);
   if (tenantId !== undefined && !isTenantId(tenantId)) return invalid(Field.TenantId);
-  const attempt = present(found, Field.Attempt);
-  if (attempt === undefined || !COUNT.test(attempt)) return invalid(Field.Attempt);
-  const deferrals = present(found, Field.Deferrals);
-  if (deferrals === undefined || !COUNT.test(deferrals)) return invalid(Field.Deferrals);
-  const createdAt = present(found, Field.CreatedAt);
-  if (createdAt === undefined || !EPOCH_MS.test(createdAt)) return invalid(Field.CreatedAt);
-  const deadline = present(found, Field.Deadline);
-  if (deadline === undefined || !EPOCH_MS.test(deadline)) return invalid(Field.Deadline);
-  const notBefore = present(found, Field.NotBefore);
-  if (notBefore !== undefined && !EPOCH_MS.test(notBefore)) return invalid(Field.NotBefore);
+  const attempt = digitsOf(found, Field.Attempt, COUNT_DIGITS);
+  if (attempt === undefined || attempt < 0) return invalid(Field.Attempt);
+  const deferrals = digitsOf(found, Field.Deferrals, COUNT_DIGITS);
+  if (deferrals === undefined || deferrals < 0) return invalid(Field.Deferrals);
+  const created = digitsOf(found, Field.CreatedAt, EPOCH_MS_DIGITS);
+  if (created === undefined || created < 0) return invalid(Field.CreatedAt);
+  const deadline = digitsOf(found, Field.Deadline, EPOCH_MS_DIGITS);
+  if (deadline === undefined || deadline < 0) return invalid(Field.Deadline);
+  const notBefore = digitsOf(found, Field.NotBefore, EPOCH_MS_DIGITS);
+  if (notBefore !== undefined && notBefore < 0) return invalid(Field.NotBefore);
   const replayOf = present(found, Field.ReplayOf);
   if (replayOf !== undefined && replayOf.length > 100) return invalid(Field.ReplayOf);
   const result = present(found, Field.Result);
   if (result === undefined || !RESULTS.has(result)) return invalid(Field.Result);
-  const status = present(found, Field.Status);
-  if (status !== undefined && !HTTP_STATUS.test(status)) return invalid(Field.Status);
+  // 1 to 3 digits from 100 to 599: what /^[1-5]\d\d$/ accepts.
+  const status = digitsOf(found, Field.Status, 3);
+  if (status !== undefined && (status < 100 || status > 599)) return invalid(Field.Status);
   const error = present(found, Field.Error);
   if (error !== undefined && error.length > 200) return invalid(Field.Error);
-  const durationMs = present(found, Field.DurationMs);
-  if (durationMs === undefined || !EPOCH_MS.test(durationMs)) return invalid(Field.DurationMs);
-  const retryAfterMs = present(found, Field.RetryAfterMs);
-  if (retryAfterMs !== undefined && !EPOCH_MS.test(retryAfterMs)) {
-    return invalid(Field.RetryAfterMs);
-  }
+  const duration = digitsOf(found, Field.DurationMs, EPOCH_MS_DIGITS);
+  if (duration === undefined || duration < 0) return invalid(Field.DurationMs);
+  const retryAfterMs = digitsOf(found, Field.RetryAfterMs, EPOCH_MS_DIGITS);
+  if (retryAfterMs !== undefined && retryAfterMs < 0) return invalid(Field.RetryAfterMs);
   const responseBody = present(found, Field.ResponseBody);
   if (responseBody !== undefined && responseBody.length > RESPONSE_BODY_LIMIT) {
     return invalid(Field.ResponseBody);
@@ -304,10 +340,8 @@ export function readRecord(found: HeaderValues, data: Uint8Array): ReadRecord {
   ) {
     return { ok: false, error: "a header holds a NUL character" };
   }
-  const duration = Number(durationMs);
   if (duration > INT4_MAX) return invalid(Field.DurationMs, "out of range");
-  const created = Number(createdAt);
-  const nextAttemptAt = decision === "retry" && notBefore !== undefined ? Number(notBefore) : null;
+  const nextAttemptAt = decision === "retry" && notBefore !== undefined ? notBefore : null;
   if (
     attemptedAt >= TIME_LIMIT_MS ||
     created >= TIME_LIMIT_MS ||
@@ -316,7 +350,6 @@ export function readRecord(found: HeaderValues, data: Uint8Array): ReadRecord {
     return { ok: false, error: "a time past the year 9999" };
   }
 
-  const attemptNumber = Number(attempt);
   return {
     ok: true,
     record: {
@@ -328,9 +361,9 @@ export function readRecord(found: HeaderValues, data: Uint8Array): ReadRecord {
         event_type: eventType,
         endpoint_id: endpointId,
         task_id: taskId,
-        attempt: attemptNumber,
+        attempt,
         result,
-        status: status === undefined ? null : Number(status),
+        status: status ?? null,
         error: error ?? null,
         response_body: responseBody ?? (result === "http_error" ? (error ?? null) : null),
         duration_ms: duration,
@@ -340,15 +373,62 @@ export function readRecord(found: HeaderValues, data: Uint8Array): ReadRecord {
         reason: reason ?? null,
         event_created_at: new Date(created),
       },
-      body: attemptNumber <= 1 && data.length > 0 ? data : undefined,
+      body: attempt <= 1 && data.length > 0 ? data : undefined,
     },
   };
 }
 
 const hasNul = (text: string | undefined) => text?.includes("\0") === true;
 
+/**
+ * A header's value as a test of /^\d{1,most}$/ and Number() read it, in one pass (those two cost
+ * several times more on a 13-digit time); exact, `most` being at most 15. Undefined when absent
+ * ("" too), -1 when not such digits.
+ */
+function digitsOf(found: HeaderValues, field: Field, most: number): number | undefined {
+  const text = present(found, field);
+  return text === undefined ? undefined : digitsIn(text, 0, text.length, most);
+}
+
+/** text[from, to) as a number if it is 1 to `most` ASCII digits, else -1. */
+function digitsIn(text: string, from: number, to: number, most: number): number {
+  if (to <= from || to - from > most) return -1;
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/** A JSON integer of at most 15 digits: a safe integer, at least 0. */
+const INT = "(?:0|[1-9]\\d{0,14})";
+const STATUS = ',"status":[1-5]\\d\\d';
+/** At most 200 characters and no escapes. */
+const ERROR = ',"error":"[^"\\\\\\x00-\\x1f]{0,200}"';
+/** Finite, at least 0. */
+const MS = `,"ms":${INT}(?:\\.\\d{1,17})?`;
+/**
+ * One attempt as JSON.stringify writes the record delivery makes (outcome.ts: n, at, result, ms,
+ * status?, error?) or one in the schema's order (ms last), each value one the history schema
+ * accepts.
+ */
+const ATTEMPT =
+  `\\{"n":${INT},"at":${INT},"result":"(?:${attemptResults.join("|")})"` +
+  `(?:${MS}(?:${STATUS})?(?:${ERROR})?|(?:${STATUS})?(?:${ERROR})?${MS})\\}`;
+const WRITTEN_HISTORY = new RegExp(`^\\[(?:${ATTEMPT},){0,${HISTORY_LIMIT - 1}}${ATTEMPT}\\]$`);
+const AT_KEY = '"at":';
+
 /** The `at` of the history's last attempt if contracts' schema accepts it; "none" for []. */
 function lastAttemptAt(text: string): number | "none" | undefined {
+  // A history as delivery writes it, which readHistoryText accepts, without JSON.parse: its
+  // last "at" key is the last attempt's (no string in it holds a quote), its value digits up to
+  // the comma. Any other text (spaces, escapes, other keys, []) goes to readHistoryText.
+  if (WRITTEN_HISTORY.test(text)) {
+    const from = text.lastIndexOf(AT_KEY) + AT_KEY.length;
+    return digitsIn(text, from, text.indexOf(",", from), EPOCH_MS_DIGITS);
+  }
   const history = readHistoryText(text);
   if (history === undefined) return undefined;
   const last = history[history.length - 1];
