@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { ENCRYPTION_ENV_NAMES, encryptionEnvFor } from "./encryption-keys";
 import { LineBuffer } from "./line-buffer";
 import { describeExit, ManagedProcess } from "./managed-process";
+import { sourceNodeFlags } from "./node-flags";
 import { repoRoot } from "./repo-root";
 import { answersOk, pollUntil } from "./wait";
 
@@ -48,7 +49,12 @@ export function runService(
   const logs = new LineBuffer(Number.POSITIVE_INFINITY);
   const proc = new ManagedProcess({
     command: process.execPath,
-    args: ["--import", "tsx", join(root, "services", name, "src", `${entry}.ts`)],
+    args: [
+      ...(entry === "main" ? sourceNodeFlags(name) : []),
+      "--import",
+      "tsx",
+      join(root, "services", name, "src", `${entry}.ts`),
+    ],
     cwd: root,
     env: { ...inherited, ...encryptionEnvFor(name), ...env },
     logs,
