@@ -4,6 +4,7 @@ import { addTenantId } from "./0002-tenant-id";
 import { createAttemptLog } from "./0003-attempt-log";
 import { indexDeadLettersByEvent } from "./0004-dead-letters-event-idx";
 import { moveBodiesIntoAttempts } from "./0005-attempt-body-inline";
+import { narrowEndpointIndex } from "./0006-attempts-endpoint-idx";
 
 /**
  * Every migration, imported statically so tsx and bundlers see them (no directory scan). Kysely
@@ -15,4 +16,5 @@ export const migrations: Record<string, Migration> = {
   "0003-attempt-log": createAttemptLog,
   "0004-dead-letters-event-idx": indexDeadLettersByEvent,
   "0005-attempt-body-inline": moveBodiesIntoAttempts,
+  "0006-attempts-endpoint-idx": narrowEndpointIndex,
 };
