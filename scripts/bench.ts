@@ -251,6 +251,12 @@ async function main(): Promise<void> {
             const logOff = async () => {
               await h.restart({ dlq: { ATTEMPT_LOG: "false" } });
               await singleRun(`single events, attempt log off${run}`);
+              // Delivery publishes its success records whether the log is on or not. An off-run's
+              // belong to no on-run: left in the stream, the next on-run's dlq wrote them before
+              // its run, and the run paid for that backlog (dlq, nats-server and Postgres each
+              // 0.01-0.02 ms more per event than in an on-run without one).
+              const purged = await h.purgeAttemptRecords();
+              log(`attempt log off: ${purged} success records purged from the stream`);
             };
             // Pair 1's on-run is "single events" above.
             if (pair === 1) await logOff();

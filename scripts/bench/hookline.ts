@@ -56,6 +56,11 @@ export interface Hookline {
   restart(env?: Partial<Record<ServiceName, Record<string, string>>>): Promise<StartupFigures>;
   /** Attempt-log rows in the dlq's Postgres, and what the dlq-attempts consumer still holds. */
   attemptLog(): Promise<{ rows: number; waiting: number }>;
+  /**
+   * Purges HOOKLINE_ATTEMPTS: the success records delivery published while the dlq's log was
+   * off, which no on-run should write.
+   */
+  purgeAttemptRecords(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -157,6 +162,15 @@ export async function startHookline(env: Record<string, string>): Promise<Hookli
           names.consumers.dlqAttempts,
         );
         return { rows, waiting: info.num_pending + info.num_ack_pending };
+      } finally {
+        await nc.close();
+      }
+    },
+    async purgeAttemptRecords() {
+      const nc = await connect({ servers: nats.url });
+      try {
+        const jsm = await jetstreamManager(nc);
+        return (await jsm.streams.purge(hooklineNames(prefix).streams.attempts)).purged;
       } finally {
         await nc.close();
       }
