@@ -88,7 +88,7 @@ describe("deploy/docker/Dockerfile", () => {
     // Exec form (a JSON array): node runs as PID 1 and receives SIGTERM itself.
     const entrypoint = JSON.parse(target.entrypoint ?? "null") as string[];
     const cmd = JSON.parse(target.cmd ?? "null") as string[];
-    // The service's start script, flags included (the dlq's young generation).
+    // The service's start script, flags included.
     expect([...entrypoint, ...cmd]).toEqual([
       "node",
       ...serviceNodeFlags(service.name),

@@ -64,7 +64,7 @@ describe("the built services", () => {
   it("run from dist/main.js with source maps, without tsx", () => {
     for (const name of services) {
       const argv = readFileSync(`/proc/${stack?.pid(name)}/cmdline`, "utf8").split("\0");
-      // The node flags of the service's start script (the dlq's young generation), then its bundle.
+      // The node flags of the service's start script, then its bundle.
       const flags = serviceNodeFlags(name);
       expect(flags[0], name).toBe("--enable-source-maps");
       expect(argv.slice(1, 2 + flags.length), name).toEqual([

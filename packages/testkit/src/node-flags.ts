@@ -5,7 +5,7 @@ import { repoRoot } from "./repo-root";
 /**
  * The node flags a service runs with, from its package.json start script (`exec node <flags>
  * dist/main.js`): where the service says how it runs, and what the Dockerfile's target repeats
- * (test/deploy/dockerfile.test.ts holds them equal). The dlq's larger young generation, say.
+ * (test/deploy/dockerfile.test.ts holds them equal).
  */
 export function serviceNodeFlags(name: string): string[] {
   const manifest = JSON.parse(
