@@ -3,9 +3,9 @@
 // against the NATS_URL and DATABASE_URL of the caller's environment, each on its own port. Their
 // logs stay JSON lines on stdout (this script's own lines too); SIGINT or SIGTERM drains them
 // all, a second one kills them, and a service that dies on its own stops the rest. For one
-// service per container, run its start script (`pnpm --filter @hookline/<name> start`) instead.
+// service per container, run `node --enable-source-maps services/<name>/dist/main.js` instead.
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -25,12 +25,6 @@ if (missing.length > 0) {
   );
 }
 const entryOf = (name) => join(root, "services", name, "dist", "main.js");
-/** The node flags of the service's start script (`exec node <flags> dist/main.js`). */
-function nodeFlagsOf(name) {
-  const manifest = JSON.parse(readFileSync(join(root, "services", name, "package.json"), "utf8"));
-  const words = (manifest.scripts?.start ?? "").trim().split(/\s+/);
-  return words.slice(words.indexOf("node") + 1, words.indexOf("dist/main.js"));
-}
 const unbuilt = Object.keys(SERVICES).filter((name) => !existsSync(entryOf(name)));
 if (unbuilt.length > 0) {
   fail(
@@ -76,7 +70,7 @@ function stopAll(signal) {
 
 for (const [name, defaultPort] of Object.entries(SERVICES)) {
   const port = process.env[`${name.toUpperCase()}_PORT`] ?? String(defaultPort);
-  const child = spawn(process.execPath, [...nodeFlagsOf(name), entryOf(name)], {
+  const child = spawn(process.execPath, ["--enable-source-maps", entryOf(name)], {
     cwd: root,
     env: { ...process.env, PORT: port },
     stdio: ["ignore", "pipe", "inherit"],

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot, serviceNodeFlags } from "@hookline/testkit";
+import { repoRoot } from "@hookline/testkit";
 import { describe, expect, it } from "vitest";
 import {
   buildOrder,
@@ -88,13 +88,7 @@ describe("deploy/docker/Dockerfile", () => {
     // Exec form (a JSON array): node runs as PID 1 and receives SIGTERM itself.
     const entrypoint = JSON.parse(target.entrypoint ?? "null") as string[];
     const cmd = JSON.parse(target.cmd ?? "null") as string[];
-    // The service's start script, flags included.
-    expect([...entrypoint, ...cmd]).toEqual([
-      "node",
-      ...serviceNodeFlags(service.name),
-      "dist/main.js",
-    ]);
-    expect(entrypoint).toEqual(["node", "--enable-source-maps"]);
+    expect([...entrypoint, ...cmd]).toEqual(["node", "--enable-source-maps", "dist/main.js"]);
     expect(target.workdir).toBe("/app");
     // Nothing of the runtime stages names tsx or esbuild.
     const runtimeText = target.lineage
@@ -107,9 +101,7 @@ describe("deploy/docker/Dockerfile", () => {
     expect(manifest.files).toEqual(["dist"]);
     expect(Object.keys(manifest.dependencies ?? {})).not.toContain("tsx");
     expect(Object.keys(manifest.dependencies ?? {})).not.toContain("esbuild");
-    expect(manifest.scripts?.start).toMatch(
-      /^exec node --enable-source-maps (\S+ )*dist\/main\.js$/,
-    );
+    expect(manifest.scripts?.start).toContain("node --enable-source-maps dist/main.js");
     expect(existsSync(join(root, "services", service.name, "src", "main.ts"))).toBe(true);
   });
 

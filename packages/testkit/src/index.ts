@@ -14,7 +14,6 @@ export {
   type StartNatsServerOptions,
   startNatsServer,
 } from "./nats-server";
-export { serviceNodeFlags, sourceNodeFlags } from "./node-flags";
 export { type PostgresHandle, startPostgres } from "./postgres";
 /** Embedded even when TEST_DATABASE_URL is set: for tests that pause() and resume() Postgres. */
 export {

@@ -2,7 +2,6 @@ import { join } from "node:path";
 import { ENCRYPTION_ENV_NAMES, encryptionEnvFor } from "./encryption-keys";
 import { LineBuffer } from "./line-buffer";
 import { describeExit, ManagedProcess } from "./managed-process";
-import { sourceNodeFlags } from "./node-flags";
 import { repoRoot } from "./repo-root";
 import { answersOk, pollUntil } from "./wait";
 
@@ -49,12 +48,7 @@ export function runService(
   const logs = new LineBuffer(Number.POSITIVE_INFINITY);
   const proc = new ManagedProcess({
     command: process.execPath,
-    args: [
-      ...(entry === "main" ? sourceNodeFlags(name) : []),
-      "--import",
-      "tsx",
-      join(root, "services", name, "src", `${entry}.ts`),
-    ],
+    args: ["--import", "tsx", join(root, "services", name, "src", `${entry}.ts`)],
     cwd: root,
     env: { ...inherited, ...encryptionEnvFor(name), ...env },
     logs,

@@ -4,14 +4,13 @@ import { ENCRYPTION_ENV_NAMES, encryptionEnvFor } from "./encryption-keys";
 import { freePort } from "./free-port";
 import { LineBuffer } from "./line-buffer";
 import { describeExit, type Exit, ManagedProcess } from "./managed-process";
-import { serviceNodeFlags, sourceNodeFlags } from "./node-flags";
 import { repoRoot } from "./repo-root";
 import { answersOk, pollUntil } from "./wait";
 
 /**
  * How the services run: "source" is `node --import tsx services/<name>/src/main.ts`, "built" is
  * `node --enable-source-maps services/<name>/dist/main.js`, what `pnpm build` makes and production
- * runs; each with the other node flags of the service's start script (node-flags.ts).
+ * runs.
  */
 export type StackRuntime = "source" | "built";
 
@@ -86,8 +85,6 @@ interface Service {
   addrInUse: boolean;
   env: NodeJS.ProcessEnv;
   entry: string;
-  /** Node's flags before the entry: the service's own (its start script's) for its main. */
-  nodeArgs: string[];
   logs: LineBuffer;
   proc: ManagedProcess | undefined;
 }
@@ -125,11 +122,7 @@ export async function startStack(opts: StartStackOptions): Promise<Stack> {
     opts.entry ??
     ((name: string) =>
       built ? join("services", name, "dist", "main.js") : join("services", name, "src", "main.ts"));
-  const nodeArgsOf = (base: string) => {
-    // Another entry (a test's fixture) runs with plain node, or tsx for its source.
-    if (opts.entry !== undefined) return built ? ["--enable-source-maps"] : ["--import", "tsx"];
-    return built ? serviceNodeFlags(base) : [...sourceNodeFlags(base), "--import", "tsx"];
-  };
+  const nodeArgs = built ? ["--enable-source-maps"] : ["--import", "tsx"];
 
   const inherited: NodeJS.ProcessEnv = { ...process.env };
   for (const key of NOT_INHERITED) delete inherited[key];
@@ -173,7 +166,6 @@ export async function startStack(opts: StartStackOptions): Promise<Stack> {
         addrInUse: false,
         env,
         entry,
-        nodeArgs: nodeArgsOf(base),
         logs: new LineBuffer(2000),
         proc: undefined,
       });
@@ -184,7 +176,7 @@ export async function startStack(opts: StartStackOptions): Promise<Stack> {
     svc.addrInUse = false;
     const proc = new ManagedProcess({
       command: process.execPath,
-      args: [...svc.nodeArgs, svc.entry],
+      args: [...nodeArgs, svc.entry],
       cwd: root,
       env: svc.env,
       logs: svc.logs,

@@ -43,10 +43,10 @@ export interface PartitionKeeper {
 
 /**
  * Day partitions of `attempts`, and of `event_bodies` until their last has gone: it holds only
- * bodies written before they moved into `attempts` (0005), so no new ones are made. It remembers the days that exist, so a batch
- * costs a Set lookup per row; a day it does not know is created before the batch is written
- * (`create table if not exists`, and a concurrent dlq instance creating the same one is fine).
- * Retention drops whole partitions: never a DELETE.
+ * bodies written before they moved into `attempts` (0005), so no new ones are made. It
+ * remembers the days that exist, so a batch costs a Set lookup per row; a day it does not know
+ * is created before the batch is written (`create table if not exists`, and a concurrent dlq
+ * instance creating the same one is fine). Retention drops whole partitions: never a DELETE.
  */
 export function createPartitionKeeper(options: {
   db: Kysely<Database>;
