@@ -76,7 +76,6 @@ interface Held {
 /** What a held message counts for in a batch: its records, or one if it has none it can read. */
 const recordsIn = (held: Held) => Math.max(1, held.records.length);
 
-const NONE: ReadonlySet<string> = new Set();
 const DEFAULT_LINGER_MS = 100;
 const DEFAULT_BURST_INTERVAL_MS = 250;
 const DEFAULT_RETRY_DELAY_MS = 250;
@@ -346,7 +345,6 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
       const rows: NewAttemptRow[] = [];
       /** The rows to carry their event's body, by its key: the first of the event's here. */
       const carriers = new Map<string, NewAttemptRow>();
-      const carried = new Map<NewAttemptRow, Uint8Array>();
       /** Carriers whose event's body another batch (or writer) may have stored. */
       const unsure: NewAttemptRow[] = [];
       const days = new Set<number>();
@@ -368,15 +366,15 @@ export function startAttemptConsumer(options: AttemptConsumerOptions): AttemptCo
         const stored = storedBodies.lookup(key, row.event_created_at.getTime());
         if (stored === "stored") continue;
         carriers.set(key, row);
-        carried.set(row, record.body);
+        row.body = record.body;
         if (stored === "unknown") unsure.push(row);
       }
       const started = performance.now();
       try {
         if (days.size > 0) await partitions.ensure(days);
-        const elsewhere = unsure.length > 0 ? await storedBodyKeys(database.db, unsure) : NONE;
-        for (const [key, row] of carriers) {
-          if (!elsewhere.has(key)) row.body = carried.get(row) ?? null;
+        if (unsure.length > 0) {
+          const elsewhere = await storedBodyKeys(database.db, unsure);
+          for (const row of unsure) if (elsewhere.has(bodyKey(row))) row.body = null;
         }
         const written = await writeAttempts(database, rows);
         if (written === "inserted") metrics.attemptLogRewrites.inc();
