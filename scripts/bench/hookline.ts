@@ -10,7 +10,7 @@ import {
   startPostgres,
   startStack,
 } from "@hookline/testkit";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { Pool } from "undici";
 import type { DeadLetterCounts } from "./measure";
@@ -104,6 +104,17 @@ export async function startHookline(env: Record<string, string>): Promise<Hookli
     return (JSON.parse(text) as { id: string }).id;
   };
 
+  const names = hooklineNames(prefix);
+  /** A JetStream manager on a connection of its own, closed after `use`. */
+  const withStreams = async <T>(use: (jsm: JetStreamManager) => Promise<T>): Promise<T> => {
+    const nc = await connect({ servers: nats.url });
+    try {
+      return await use(await jetstreamManager(nc));
+    } finally {
+      await nc.close();
+    }
+  };
+
   const pids = () => ({
     ...Object.fromEntries(SERVICES.map((name) => [name, stack.pid(name)])),
     "nats-server": nats.pid,
@@ -154,26 +165,14 @@ export async function startHookline(env: Record<string, string>): Promise<Hookli
       const text = await res.body.text();
       if (res.statusCode !== 200) throw new Error(`delivery stats ${res.statusCode}: ${text}`);
       const rows = (JSON.parse(text) as { attempts: number }).attempts;
-      const nc = await connect({ servers: nats.url });
-      try {
-        const names = hooklineNames(prefix);
-        const info = await (await jetstreamManager(nc)).consumers.info(
-          names.streams.attempts,
-          names.consumers.dlqAttempts,
-        );
-        return { rows, waiting: info.num_pending + info.num_ack_pending };
-      } finally {
-        await nc.close();
-      }
+      const info = await withStreams((jsm) =>
+        jsm.consumers.info(names.streams.attempts, names.consumers.dlqAttempts),
+      );
+      return { rows, waiting: info.num_pending + info.num_ack_pending };
     },
     async purgeAttemptRecords() {
-      const nc = await connect({ servers: nats.url });
-      try {
-        const jsm = await jetstreamManager(nc);
-        return (await jsm.streams.purge(hooklineNames(prefix).streams.attempts)).purged;
-      } finally {
-        await nc.close();
-      }
+      const purged = await withStreams((jsm) => jsm.streams.purge(names.streams.attempts));
+      return purged.purged;
     },
     async storageMb() {
       const res = await fetch(`${nats.monitorUrl}/jsz`);
