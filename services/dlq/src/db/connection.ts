@@ -45,6 +45,14 @@ export function connectDatabase(options: {
   });
   // An idle client whose server went away emits here; without a listener the process dies.
   pool.on("error", (error) => options.logger.warn({ err: error }, "idle database client failed"));
+  // A client emits its connection's end too while checked out (Kysely's query, a COPY), when
+  // the pool does not listen (node-postgres#3083): unheard, that ends the process. The query
+  // in flight fails with the same error and its caller reports it; the pool drops the client.
+  pool.on("connect", (client) => {
+    client.on("error", (error) =>
+      options.logger.debug({ err: error }, "database connection ended"),
+    );
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 
   return {
@@ -71,10 +79,6 @@ export function connectDatabase(options: {
 
 async function copyInTransaction(pool: pg.Pool, copies: readonly CopyIn[]): Promise<void> {
   const client = await pool.connect();
-  // A checked-out client's connection errors are ours to hear (an unheard one ends the process);
-  // the COPY or the next query fails with it anyway.
-  const ignore = () => {};
-  client.on("error", ignore);
   let timer: NodeJS.Timeout | undefined;
   // pg's query_timeout does not cover a COPY: a server that stops answering would hold it.
   const timedOut = new Promise<never>((_, reject) => {
@@ -98,7 +102,6 @@ async function copyInTransaction(pool: pg.Pool, copies: readonly CopyIn[]): Prom
     throw error;
   } finally {
     clearTimeout(timer);
-    client.off("error", ignore);
     // After another failure the connection may be mid-COPY or mid-transaction: drop it.
     client.release(failure);
   }
