@@ -165,10 +165,17 @@ const keyOfBody = (tenantId: string, eventId: string, createdAt: number) =>
   `${tenantId}\n${eventId}\n${createdAt}`;
 
 /**
+ * The earliest attempted_at of the row that brought an event's body: it is no older than the
+ * event, less a day's margin for clocks (ingest's and delivery's). Searches skip partitions
+ * before it.
+ */
+export const earliestBodyRowAt = (eventCreatedMs: number): number => eventCreatedMs - DAY_MS;
+
+/**
  * The bodyKeys of these rows' events whose body is stored already: on an attempt row, or in
  * event_bodies (bodies written before migration 0005). Each event is looked up by its index
- * entry (attempts by event, event_bodies by key); attempt rows no older than a day before the
- * oldest event (clocks differ) are searched.
+ * entry (attempts by event, event_bodies by key); attempt rows from earliestBodyRowAt of the
+ * oldest event on are searched.
  */
 export async function storedBodyKeys(
   db: Kysely<Database>,
@@ -187,7 +194,7 @@ export async function storedBodyKeys(
     select a.tenant_id, a.event_id,
       (extract(epoch from a.event_created_at) * 1000)::int8::text as created_ms
     from k join attempts a using (event_id, tenant_id)
-    where a.attempted_at >= to_timestamp(${oldest - DAY_MS}::float8 / 1000) and a.body is not null
+    where a.attempted_at >= to_timestamp(${earliestBodyRowAt(oldest)}::float8 / 1000) and a.body is not null
     union
     select b.tenant_id, b.event_id, (extract(epoch from b.created_at) * 1000)::int8::text
     from k join event_bodies b using (tenant_id, event_id)

@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import { DAY_MS } from "../attempt-log/partitions";
+import { earliestBodyRowAt } from "../attempt-log/attempt-writer";
 import type { Database, DeadLetterStatus } from "../db/schema";
 import { type TaskState, taskState } from "./task-state";
 
@@ -161,9 +161,7 @@ async function eventBody(
     .where("event_id", "=", key.eventId)
     .where("tenant_id", "=", key.tenantId)
     .where("event_created_at", "=", key.createdAt)
-    // The row that brought the body is no older than the event (a day's margin for clocks):
-    // earlier partitions are skipped.
-    .where("attempted_at", ">=", new Date(key.createdAt.getTime() - DAY_MS))
+    .where("attempted_at", ">=", new Date(earliestBodyRowAt(key.createdAt.getTime())))
     .where("body", "is not", null)
     .orderBy("attempted_at")
     .limit(1)
